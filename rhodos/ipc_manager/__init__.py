@@ -1,0 +1,6 @@
+"""The IPC Manager server: mailboxes, ordered channels, forwarding, migration hooks."""
+
+from rhodos.ipc_manager.channel import CommState, Inbound
+from rhodos.ipc_manager.server import IPCManager, IPCStatistics
+
+__all__ = ["CommState", "IPCManager", "IPCStatistics", "Inbound"]

@@ -1,0 +1,106 @@
+"""The actions a program yields to the kernel, one per step of its execution.
+
+A :class:`~rhodos.workload.Program` is a generator of these values. The kernel's thread
+executes each one on the node where the process currently runs: computing uses the
+node's CPU (processor sharing), touching pages goes through the memory manager's page
+table (faults are messages to the Memory Manager), sending and receiving go through the
+IPC Manager. A program never sees where it runs: that is what makes migration
+transparent.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Action",
+    "Compute",
+    "Exit",
+    "HomeCall",
+    "Receive",
+    "Send",
+    "Sleep",
+    "Touch",
+]
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be >= 0, got {value!r}")
+
+
+def _as_pages(value: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    return np.asarray(value, dtype=np.int64).reshape(-1)
+
+
+def _as_writes(value: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    return np.asarray(value, dtype=np.bool_).reshape(-1)
+
+
+@attrs.frozen
+class Compute:
+    """Run on the CPU for ``seconds`` of this profile's CPU time (shared with other processes)."""
+
+    seconds: float = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen(eq=False)
+class Touch:
+    """Reference ``pages`` in order; ``writes[i]`` says whether reference ``i`` writes.
+
+    The batch stands for the memory references of one compute burst. A reference to a
+    page that is not resident stops the batch there until the Memory Manager resolves
+    the fault; then the batch continues.
+    """
+
+    pages: npt.NDArray[np.int64] = attrs.field(converter=_as_pages)
+    writes: npt.NDArray[np.bool_] = attrs.field(converter=_as_writes)
+
+    def __attrs_post_init__(self) -> None:
+        if self.pages.shape != self.writes.shape:
+            raise ValueError(
+                f"Touch.pages and Touch.writes must have the same length, "
+                f"got {self.pages.size} and {self.writes.size}"
+            )
+
+
+@attrs.frozen
+class Send:
+    """Send ``size_bytes`` to the process ``to`` (a pid: addresses are location-independent)."""
+
+    to: int
+    size_bytes: int = attrs.field(default=64, validator=_non_negative)
+    body: object = None
+
+
+@attrs.frozen
+class Receive:
+    """Wait for the next message; the program receives a :class:`~rhodos.kernel.UserMessage`."""
+
+
+@attrs.frozen
+class Sleep:
+    """Stay idle (not runnable) for ``seconds``: think time, waiting for a user."""
+
+    seconds: float = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen
+class HomeCall:
+    """A location-dependent call (a device or file on the home node), ``size_bytes`` each way."""
+
+    kind: str = "device"
+    size_bytes: int = attrs.field(default=128, validator=_non_negative)
+    service_s: float = attrs.field(default=0.0, validator=_non_negative)
+
+
+@attrs.frozen
+class Exit:
+    """End the process."""
+
+    code: int = 0
+
+
+Action = Compute | Touch | Send | Receive | Sleep | HomeCall | Exit

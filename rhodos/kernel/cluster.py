@@ -1,0 +1,310 @@
+"""The cluster: simulated clock, root seed, nodes, network, naming service and file servers.
+
+A :class:`Cluster` is built from a frozen :class:`ClusterConfig`. It owns the simpy
+environment and the root :class:`numpy.random.SeedSequence`; every random source in a
+run is a stream spawned from that root under a stable key (:meth:`Cluster.rng`), so the
+same seed gives the same run, bit for bit, whatever order the streams are created in.
+
+The kernel part of inter-process communication lives here too: :meth:`transmit` moves a
+message from one node to a port (local IPC cost on one node; sender overhead, network
+flow, latency and receiver overhead between nodes), and :meth:`call` is request/reply.
+The cluster knows nothing of the servers: they are started on each node by the
+factories passed to it (see :func:`rhodos.system.boot`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import simpy
+
+from rhodos.kernel.log import EventLog
+from rhodos.kernel.message import Message, Port
+from rhodos.kernel.network import TOPOLOGIES, Network
+from rhodos.kernel.node import Node
+from rhodos.kernel.profile import MachineProfile, load_profile
+
+__all__ = ["Cluster", "ClusterConfig", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A cluster configuration value is out of its allowed range."""
+
+
+def _to_profile(value: MachineProfile | str) -> MachineProfile:
+    return value if isinstance(value, MachineProfile) else load_profile(value)
+
+
+def _at_least(low: int) -> Callable[[Any, attrs.Attribute[int], int], None]:
+    def check(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
+        if not isinstance(value, int) or value < low:
+            raise ConfigError(f"{attribute.name} must be an integer >= {low}, got {value!r}")
+
+    return check
+
+
+def _topology(_: Any, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and value not in TOPOLOGIES:
+        raise ConfigError(f"topology must be one of {', '.join(TOPOLOGIES)}, got {value!r}")
+
+
+@attrs.frozen
+class ClusterConfig:
+    """Everything that defines a cluster; vary it with :func:`attrs.evolve`.
+
+    Attributes:
+        nodes: number of compute nodes (workstations), ids ``0 .. nodes-1``.
+        profile: the machine profile (or a built-in name or TOML path).
+        topology: ``"shared"`` or ``"star"``; ``None`` takes the profile's.
+        file_servers: number of file-server nodes, numbered after the compute nodes.
+        seed: root of every random stream of the run.
+        architectures: one architecture tag per compute node; ``None`` gives every node
+            the profile's architecture.
+        keep_log: keep every event in memory (tests, traces); off for big sweeps.
+    """
+
+    nodes: int = attrs.field(default=4, validator=_at_least(1))
+    profile: MachineProfile = attrs.field(default="sun3-ethernet", converter=_to_profile)
+    topology: str | None = attrs.field(default=None, validator=_topology)
+    file_servers: int = attrs.field(default=1, validator=_at_least(0))
+    seed: int = attrs.field(default=0, validator=_at_least(0))
+    architectures: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    keep_log: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.architectures is not None and len(self.architectures) != self.nodes:
+            raise ConfigError(
+                f"architectures must give one tag per node ({self.nodes}), "
+                f"got {len(self.architectures)}"
+            )
+
+    @property
+    def effective_topology(self) -> str:
+        """The topology in force: the config's, else the profile's."""
+        return self.topology or self.profile.topology
+
+
+ServerFactory = Callable[[Node], Any]
+
+
+class Cluster:
+    """A simulated cluster of workstations and file servers on one network."""
+
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        node_servers: Sequence[ServerFactory] = (),
+        file_server: ServerFactory | None = None,
+    ) -> None:
+        self.config = config
+        self.profile = config.profile
+        self.env = simpy.Environment()
+        self.seed = np.random.SeedSequence(config.seed)
+        self.log = EventLog(self.env, keep=config.keep_log)
+        profile = config.profile
+        archs = config.architectures or (profile.architecture,) * config.nodes
+        self.nodes: list[Node] = [
+            Node(self, i, profile, archs[i]) for i in range(config.nodes)
+        ]
+        self.file_server_nodes: list[Node] = [
+            Node(self, config.nodes + i, profile, profile.architecture, kind="file-server")
+            for i in range(config.file_servers)
+        ]
+        self.network = Network(
+            self.env,
+            node_ids=[n.node_id for n in self.all_nodes],
+            bandwidth_bytes_per_s=profile.bandwidth_bytes_per_s,
+            latency_s=profile.network_latency_s,
+            topology=config.effective_topology,
+            packet_payload_bytes=profile.packet_payload_bytes,
+            packet_header_bytes=profile.packet_header_bytes,
+        )
+        self._ports: dict[int, Port] = {}
+        self._port_node: dict[int, int] = {}
+        self._roles: dict[tuple[int, str], int] = {}
+        self.home_of: dict[int, int] = {}
+        self._exits: dict[int, simpy.Event] = {}
+        self._next_port = 1
+        self._next_msg = 1
+        self._next_pid = 1
+        for node in self.nodes:
+            for factory in node_servers:
+                factory(node)
+        if file_server is not None:
+            for node in self.file_server_nodes:
+                file_server(node)
+
+    # -- nodes ---------------------------------------------------------------------
+    @property
+    def all_nodes(self) -> list[Node]:
+        """Compute nodes, then file servers."""
+        return self.nodes + self.file_server_nodes
+
+    def node(self, node_id: int) -> Node:
+        """The node with this id; a clear error names the ids that exist."""
+        nodes = self.all_nodes
+        if not isinstance(node_id, int) or not 0 <= node_id < len(nodes):
+            raise ConfigError(f"no node {node_id!r}: nodes are 0..{len(nodes) - 1}")
+        return nodes[node_id]
+
+    def set_node_up(self, node_id: int, up: bool) -> None:
+        """Crash (``False``) or restore a node: its CPU stops and its messages are lost."""
+        node = self.node(node_id)
+        node.up = up
+        node.cpu.set_up(up)
+        self.network.set_link_up(node_id, up)
+        self.log.record(node_id, "kernel", "node-up" if up else "node-down")
+
+    # -- randomness ----------------------------------------------------------------
+    def rng(self, name: str, *ids: int) -> np.random.Generator:
+        """An independent random stream for ``name`` and ``ids``, spawned from the root seed.
+
+        The stream depends only on the seed, the name and the ids, so adding a stream
+        elsewhere never changes this one.
+        """
+        key = (zlib.crc32(name.encode()), *ids)
+        seq = np.random.SeedSequence(self.seed.entropy, spawn_key=key)
+        return np.random.default_rng(seq)
+
+    def new_pid(self) -> int:
+        """The next process id (cluster-wide, deterministic)."""
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    def exit_event(self, pid: int) -> simpy.Event:
+        """The event of process ``pid`` ending (wherever it runs); its value is the exit code."""
+        event = self._exits.get(pid)
+        if event is None:
+            event = self._exits[pid] = self.env.event()
+        return event
+
+    # -- naming service ------------------------------------------------------------
+    def create_port(self, node_id: int, owner: str) -> Port:
+        """A new port on ``node_id``, registered with the naming service."""
+        port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+        self._next_port += 1
+        self._ports[port.port_id] = port
+        self._port_node[port.port_id] = node_id
+        return port
+
+    def close_port(self, port_id: int) -> None:
+        """Remove a port; later messages to it are dropped (and logged)."""
+        self._ports.pop(port_id, None)
+        self._port_node.pop(port_id, None)
+
+    def register_role(self, node_id: int, role: str, port_id: int) -> None:
+        """Publish that ``role``'s server on ``node_id`` listens at ``port_id``."""
+        self._roles[(node_id, role)] = port_id
+
+    def role_port(self, node_id: int, role: str) -> int:
+        """The port of ``role``'s server on ``node_id``."""
+        try:
+            return self._roles[(node_id, role)]
+        except KeyError:
+            roles = sorted({r for (n, r) in self._roles if n == node_id})
+            raise ConfigError(
+                f"node {node_id} runs no {role!r} server; it runs {roles}"
+            ) from None
+
+    def node_of_port(self, port_id: int) -> int:
+        """The node a port lives on."""
+        return self._port_node[port_id]
+
+    # -- kernel IPC ----------------------------------------------------------------
+    def transmit(
+        self,
+        src_node: int,
+        dst: int,
+        kind: str,
+        body: Any = None,
+        *,
+        size_bytes: int = 64,
+        traffic: str = "control",
+        reply_to: int | None = None,
+    ) -> simpy.Process:
+        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
+        msg = Message(
+            kind=kind,
+            src=-1,
+            dst=dst,
+            msg_id=self._next_msg,
+            body=body,
+            size_bytes=size_bytes,
+            traffic=traffic,
+            reply_to=reply_to,
+        )
+        self._next_msg += 1
+        return self.env.process(self._transmit(src_node, msg))
+
+    def _transmit(self, src_id: int, msg: Message) -> Generator[simpy.events.Event, Any, None]:
+        profile = self.profile
+        src = self.all_nodes[src_id]
+        dst_id = self._port_node.get(msg.dst)
+        if dst_id is None or not src.up:
+            self.log.record(src_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            return
+        if dst_id == src_id:
+            yield src.cpu.kernel_work(profile.local_ipc_s)
+        else:
+            yield src.cpu.kernel_work(profile.message_cpu_overhead_s)
+            yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
+            dst_node = self.all_nodes[dst_id]
+            if not dst_node.up:
+                self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+                return
+            yield dst_node.cpu.kernel_work(profile.message_cpu_overhead_s)
+        port = self._ports.get(msg.dst)
+        if port is None:
+            self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            return
+        port.mailbox.put(msg)
+
+    def call(
+        self,
+        src_node: int,
+        dst: int,
+        kind: str,
+        body: Any = None,
+        *,
+        size_bytes: int = 64,
+        traffic: str = "control",
+    ) -> simpy.Process:
+        """Request/reply from ``src_node`` to port ``dst``; the value is the reply message."""
+        return self.env.process(self._call(src_node, dst, kind, body, size_bytes, traffic))
+
+    def _call(
+        self, src_node: int, dst: int, kind: str, body: Any, size_bytes: int, traffic: str
+    ) -> Generator[simpy.events.Event, Any, Message]:
+        reply_port = self.create_port(src_node, "reply")
+        try:
+            self.transmit(
+                src_node,
+                dst,
+                kind,
+                body,
+                size_bytes=size_bytes,
+                traffic=traffic,
+                reply_to=reply_port.port_id,
+            )
+            reply: Message = yield reply_port.get()
+        finally:
+            self.close_port(reply_port.port_id)
+        return reply
+
+    # -- running -------------------------------------------------------------------
+    def run(self, until: float | simpy.events.Event | None = None) -> None:
+        """Advance simulated time (to ``until``, or until nothing is left to do)."""
+        self.env.run(until=until)
+
+    @property
+    def now(self) -> float:
+        """The simulated time, in seconds."""
+        return float(self.env.now)

@@ -1,0 +1,84 @@
+"""The file server: backing store for flushed pages and checkpoints.
+
+A file server is a node of its own running this server. Its disk is a fluid resource of
+the profile's file-server bandwidth, shared fairly among concurrent requests, and every
+request pays the profile's access time first. It stores, per process, the version of
+each page written to it, so a page faulted back from the file server comes back with
+the contents that were flushed: the memory-survives invariant holds across flushing
+strategies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from rhodos.kernel.fluid import FluidScheduler
+from rhodos.kernel.message import Message
+from rhodos.kernel.node import Node
+from rhodos.kernel.server import Handler, Reply, Server
+
+__all__ = ["FileServer"]
+
+
+class FileServer(Server):
+    """Stores page versions per process; reads and writes cost disk time."""
+
+    role = "file"
+
+    def __init__(self, node: Node) -> None:
+        profile = node.profile
+        self._disk = FluidScheduler(node.env, name=f"node{node.node_id}.disk")
+        self._link = self._disk.add_link("disk", profile.file_server_bytes_per_s)
+        self._store: dict[int, npt.NDArray[np.int64]] = {}
+        self.bytes_written = 0
+        self.bytes_read = 0
+        super().__init__(node)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "write": self._write,
+            "read": self._read,
+            "forget": self._forget,
+        }
+
+    def stored_versions(self, pid: int) -> npt.NDArray[np.int64]:
+        """Version of every page of ``pid`` held here (-1 where none was written); a copy."""
+        return self._store.get(pid, np.empty(0, dtype=np.int64)).copy()
+
+    def _disk_io(self, nbytes: int) -> Generator[simpy.events.Event, Any, None]:
+        yield self.env.timeout(self.node.profile.file_server_latency_s)
+        yield self._disk.start(float(nbytes), (self._link,)).done
+
+    def _write(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
+        pid, npages, pages, versions = msg.body
+        store = self._store.get(pid)
+        if store is None or store.size < npages:
+            grown = np.full(npages, -1, dtype=np.int64)
+            if store is not None:
+                grown[: store.size] = store
+            store = self._store[pid] = grown
+        store[pages] = versions
+        yield from self._disk_io(msg.size_bytes)
+        self.bytes_written += msg.size_bytes
+        self.log("write", pid=pid, pages=int(np.size(pages)), bytes=msg.size_bytes)
+        return Reply(body=int(np.size(pages)))
+
+    def _read(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
+        pid, pages = msg.body
+        store = self._store.get(pid)
+        versions = (
+            store[pages] if store is not None else np.full(np.size(pages), -1, dtype=np.int64)
+        )
+        nbytes = int(np.size(pages)) * self.node.profile.page_size_bytes
+        yield from self._disk_io(nbytes)
+        self.bytes_read += nbytes
+        self.log("read", pid=pid, pages=int(np.size(pages)), bytes=nbytes)
+        return Reply(body=versions, size_bytes=nbytes, traffic="pages")
+
+    def _forget(self, msg: Message) -> None:
+        self._store.pop(msg.body, None)

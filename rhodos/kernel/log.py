@@ -1,0 +1,90 @@
+"""The event log: every kernel and server event, with the simulated time bound in.
+
+The log is the single source for determinism checks (same seed, same config ->
+identical log), for trace export and for structlog output. Recording is a tuple append;
+listeners (a structlog bridge, a trace exporter) subscribe to the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import simpy
+import structlog
+
+__all__ = ["EventLog", "LogEvent", "structlog_listener"]
+
+
+@attrs.frozen
+class LogEvent:
+    """One event: when, where, which component, what, and its fields (sorted name/value pairs)."""
+
+    time: float
+    node: int
+    component: str
+    event: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as a flat dict, as structlog and JSON lines want it."""
+        return {
+            "sim_time": self.time,
+            "node": self.node,
+            "component": self.component,
+            "event": self.event,
+            **dict(self.fields),
+        }
+
+
+Listener = Callable[[LogEvent], None]
+
+
+class EventLog:
+    """An append-only list of :class:`LogEvent` with subscribers."""
+
+    def __init__(self, env: simpy.Environment, *, keep: bool = True) -> None:
+        self._env = env
+        self._keep = keep
+        self._events: list[LogEvent] = []
+        self._listeners: list[Listener] = []
+
+    def record(self, node: int, component: str, event: str, **fields: Any) -> None:
+        """Record ``event`` of ``component`` on ``node`` at the current simulated time."""
+        if not self._keep and not self._listeners:
+            return
+        entry = LogEvent(self._env.now, node, component, event, tuple(sorted(fields.items())))
+        if self._keep:
+            self._events.append(entry)
+        for listener in self._listeners:
+            listener(entry)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every later event."""
+        self._listeners.append(listener)
+
+    def __iter__(self) -> Iterator[LogEvent]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def select(self, event: str | None = None, component: str | None = None) -> list[LogEvent]:
+        """The recorded events with this name and/or component."""
+        return [
+            e
+            for e in self._events
+            if (event is None or e.event == event)
+            and (component is None or e.component == component)
+        ]
+
+
+def structlog_listener(logger: Any | None = None) -> Listener:
+    """A listener that emits every event through structlog (JSON lines or console)."""
+    log = logger if logger is not None else structlog.get_logger("rhodos")
+
+    def emit(entry: LogEvent) -> None:
+        log.info(entry.event, **{k: v for k, v in entry.as_dict().items() if k != "event"})
+
+    return emit

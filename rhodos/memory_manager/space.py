@@ -1,0 +1,114 @@
+"""Address spaces: segments and per-page numpy arrays.
+
+An address space is three segments laid out one after the other -- code, heap/data,
+stack -- and four arrays with one entry per page: ``resident`` (mapped here), ``dirty``
+(written since it was last clean), ``version`` (how many times it has been written:
+the contents, as far as the simulation is concerned) and ``location`` (where the page
+is when it is not resident: a peer node id, the file server, or nowhere yet). Every
+operation is on whole arrays: a batch of references, a transfer of a page set, a flush.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from rhodos.kernel import Layout
+
+__all__ = ["FILE", "HERE", "ZERO", "AddressSpace"]
+
+#: ``location`` of a page that is resident here.
+HERE = -1
+#: ``location`` of a page whose contents are on the file server.
+FILE = -2
+#: ``location`` of a page never written anywhere: zero-filled on first touch.
+ZERO = -3
+
+class AddressSpace:
+    """One process's pages as the Memory Manager of one node sees them.
+
+    It also is the kernel's MMU view (:class:`rhodos.kernel.Pager`): :meth:`touch`
+    applies a batch of references at hardware speed up to the first page that is not
+    resident.
+    """
+
+    def __init__(self, pid: int, layout: Layout, *, resident: bool = True) -> None:
+        self.pid = pid
+        self.layout = layout
+        self.segments = layout.segments()
+        n = layout.pages
+        self.resident = np.full(n, resident, dtype=np.bool_)
+        self.dirty = np.zeros(n, dtype=np.bool_)
+        self.version = np.zeros(n, dtype=np.uint32)
+        self.location = np.full(n, HERE if resident else ZERO, dtype=np.int16)
+        self.referenced = np.zeros(n, dtype=np.bool_)
+        #: The page last referenced in each segment (code, heap, stack): "current" pages.
+        self.current = np.array([s.first for s in self.segments], dtype=np.int64)
+        #: Deepest stack page used (the stack grows down from the segment's end).
+        self.stack_low = self.segments[2].stop - 1
+        #: How many pages a fault on a remote page brings (copy-on-reference prefetch).
+        self.prefetch = 0
+        self._bounds = np.array([s.first for s in self.segments[1:]], dtype=np.int64)
+
+    @property
+    def pages(self) -> int:
+        """Number of pages."""
+        return self.layout.pages
+
+    def touch(self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_]) -> int:
+        """Apply references up to the first non-resident page; return how many were applied."""
+        if pages.size and (pages.min() < 0 or pages.max() >= self.pages):
+            raise IndexError(
+                f"process {self.pid} referenced a page outside 0..{self.pages - 1}"
+            )
+        present = self.resident[pages]
+        n = int(pages.size) if present.all() else int(np.argmin(present))
+        if n == 0:
+            return 0
+        applied = pages[:n]
+        written = applied[writes[:n]]
+        self.referenced[applied] = True
+        if written.size:
+            self.dirty[written] = True
+            self.version[written] += 1
+        segment = np.searchsorted(self._bounds, applied, side="right")
+        for s in range(3):
+            mine = applied[segment == s]
+            if mine.size:
+                self.current[s] = mine[-1]
+                if s == 2:
+                    self.stack_low = min(self.stack_low, int(mine.min()))
+        return n
+
+    def install(self, pages: npt.NDArray[np.int64], versions: npt.NDArray[np.uint32]) -> None:
+        """Make ``pages`` resident with the given contents (clean: they match their source)."""
+        self.resident[pages] = True
+        self.version[pages] = versions
+        self.location[pages] = HERE
+        self.dirty[pages] = False
+
+    def evict(self, pages: npt.NDArray[np.int64], location: int) -> None:
+        """Unmap ``pages``; their contents are now at ``location``."""
+        self.resident[pages] = False
+        self.dirty[pages] = False
+        self.location[pages] = location
+
+    def select(self, which: str) -> npt.NDArray[np.int64]:
+        """Page numbers of a named set: ``all``, ``resident``, ``dirty``, ``referenced``,
+        ``clean`` (resident and not dirty) or ``current`` (the current code, heap and
+        stack pages)."""
+        if which == "all":
+            return np.arange(self.pages, dtype=np.int64)
+        if which == "resident":
+            return np.flatnonzero(self.resident)
+        if which == "dirty":
+            return np.flatnonzero(self.dirty & self.resident)
+        if which == "clean":
+            return np.flatnonzero(self.resident & ~self.dirty)
+        if which == "referenced":
+            return np.flatnonzero(self.referenced)
+        if which == "current":
+            return np.unique(self.current)
+        raise ValueError(
+            f"unknown page set {which!r}: use all, resident, dirty, clean, referenced or current"
+        )

@@ -1,0 +1,159 @@
+"""The Process Manager server: PCBs, lifecycle, and execution state.
+
+One per node. Its private table holds the PCBs of the processes on its node; a process
+that exits here is kept in ``finished`` for accounting. It also stands in for the home
+node of its processes: location-dependent calls of a process that migrated away come
+back here (as Sprite's home node and MOSIX's deputy do).
+
+Requests (kind -> what it does):
+
+* ``spawn`` (pid, name, program, layout): create the address space (Memory Manager),
+  the communication state (IPC Manager), the PCB and the thread; replies the pid.
+* ``exited`` (pid): the thread ended; release the memory and the communication state.
+* ``suspend`` / ``resume`` (pid): freeze the thread here / start it again here.
+* ``migrate_out`` (pid, dest): freeze (if still running), extract the execution state
+  and send it to ``dest``'s Process Manager as one message (``install``).
+* ``install`` (pcb, start): the execution state arrives; ``start`` resumes at once.
+* ``home_call`` (pid, kind, service_s, size, caller): serve a location-dependent call.
+* ``status`` (pid): the PCB snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from rhodos.kernel import ExecutionContext, Handler, Message, Node, Reply, Server, Thread
+from rhodos.process_manager.pcb import PCB, ProcessSnapshot
+
+__all__ = ["ProcessManager"]
+
+
+class ProcessManager(Server):
+    """Owns the process state of the processes on its node."""
+
+    role = "process"
+
+    def __init__(self, node: Node) -> None:
+        self.pcbs: dict[int, PCB] = {}
+        self.finished: dict[int, PCB] = {}
+        self.departed: dict[int, int] = {}
+        self.home_calls_served = 0
+        super().__init__(node)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "spawn": self._spawn,
+            "exited": self._exited,
+            "suspend": self._suspend,
+            "resume": self._resume,
+            "migrate_out": self._migrate_out,
+            "install": self._install,
+            "home_call": self._home_call,
+            "status": self._status,
+        }
+
+    def snapshots(self) -> list[ProcessSnapshot]:
+        """Every process this node holds or saw exit, in pid order."""
+        pcbs = {**self.finished, **self.pcbs}
+        return [pcbs[pid].snapshot() for pid in sorted(pcbs)]
+
+    # -- lifecycle -----------------------------------------------------------------
+    def _spawn(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+        pid, name, program, layout = msg.body
+        node = self.node
+        yield node.call(node.role_port("memory"), "create", (pid, layout))
+        yield node.call(node.role_port("ipc"), "open", pid)
+        context = ExecutionContext(pid=pid, home=node.node_id, program=program)
+        pcb = PCB(pid, name, node.node_id, node.node_id, layout, self.env.now, context=context)
+        self.pcbs[pid] = pcb
+        node.cluster.home_of[pid] = node.node_id
+        Thread(node, context)
+        self.log("spawn", pid=pid, name=name, pages=layout.pages)
+        return pid
+
+    def _exited(self, msg: Message) -> Generator[simpy.events.Event, Any, None]:
+        pid = msg.body
+        pcb = self.pcbs.pop(pid)
+        pcb.state = "exited"
+        pcb.exited_at = self.env.now
+        self.finished[pid] = pcb
+        yield self.node.call(self.node.role_port("memory"), "free", pid)
+        yield self.node.call(self.node.role_port("ipc"), "close", pid)
+        self.log("exited", pid=pid)
+        code = pcb.context.exit_code if pcb.context else 0
+        event = self.node.cluster.exit_event(pid)
+        if not event.triggered:
+            event.succeed(code)
+
+    def _freeze(self, pid: int) -> Generator[simpy.events.Event, Any, PCB]:
+        pcb = self.pcbs[pid]
+        thread = self.node.threads.get(pid)
+        if thread is not None:
+            context = yield thread.freeze()
+            if context is None:
+                raise ProcessLookupError(f"process {pid} exited while being frozen")
+            pcb.context = context
+        pcb.state = "frozen"
+        return pcb
+
+    def _suspend(self, msg: Message) -> Generator[simpy.events.Event, Any, bool]:
+        yield from self._freeze(msg.body)
+        self.log("suspend", pid=msg.body)
+        return True
+
+    def _resume(self, msg: Message) -> Generator[simpy.events.Event, Any, bool]:
+        pcb = self.pcbs[msg.body]
+        if pcb.state == "running":
+            return False
+        yield self.node.kernel_work(self.node.profile.context_switch_s)
+        self._start(pcb)
+        return True
+
+    def _start(self, pcb: PCB) -> None:
+        assert pcb.context is not None
+        pcb.state = "running"
+        Thread(self.node, pcb.context)
+        self.log("resume", pid=pcb.pid)
+
+    # -- migration -----------------------------------------------------------------
+    def _migrate_out(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+        pid, dest, start = msg.body
+        pcb = yield from self._freeze(pid)
+        pcb.state = "migrating"
+        yield self.node.kernel_work(self.node.profile.state_extract_s)
+        size = self.node.profile.execution_state_bytes
+        yield self.node.call(
+            self.peer(dest), "install", (pcb, start), size_bytes=size, traffic="state"
+        )
+        del self.pcbs[pid]
+        self.departed[pid] = dest
+        self.log("migrate-out", pid=pid, dest=dest, bytes=size)
+        return size
+
+    def _install(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+        pcb, start = msg.body
+        yield self.node.kernel_work(self.node.profile.state_install_s)
+        pcb.node = self.node.node_id
+        pcb.migrations += 1
+        pcb.state = "frozen"
+        self.pcbs[pcb.pid] = pcb
+        self.departed.pop(pcb.pid, None)
+        self.log("install", pid=pcb.pid)
+        if start:
+            self._start(pcb)
+        return pcb.pid
+
+    # -- home-node services --------------------------------------------------------
+    def _home_call(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
+        pid, kind, service_s = msg.body
+        yield self.node.kernel_work(service_s)
+        self.home_calls_served += 1
+        self.log("home-call", pid=pid, kind=kind)
+        return Reply(body=kind, size_bytes=msg.size_bytes, traffic=msg.traffic)
+
+    def _status(self, msg: Message) -> ProcessSnapshot | None:
+        pcb = self.pcbs.get(msg.body) or self.finished.get(msg.body)
+        return pcb.snapshot() if pcb else None

@@ -1,0 +1,78 @@
+"""Boot a cluster with its servers, and start programs on it.
+
+The kernel knows no server; this module is where the system is assembled: every
+compute node runs a Process Manager, a Memory Manager and an IPC Manager (and later a
+Migration Manager), every file-server node runs the file server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import simpy
+
+from rhodos.ipc_manager import IPCManager
+from rhodos.kernel import Cluster, ClusterConfig, FileServer, Layout, Node
+from rhodos.memory_manager import MemoryManager
+from rhodos.process_manager import ProcessManager, ProcessSnapshot
+from rhodos.workload.program import Program, ProgramContext
+
+__all__ = ["SERVERS", "boot", "processes", "spawn"]
+
+#: The servers every compute node runs, in start order.
+SERVERS: tuple[type[Any], ...] = (ProcessManager, MemoryManager, IPCManager)
+
+
+def boot(config: ClusterConfig | None = None, **overrides: Any) -> Cluster:
+    """A cluster with every server running; ``overrides`` vary the config's fields."""
+    config = attrs.evolve(config or ClusterConfig(), **overrides)
+    return Cluster(config, node_servers=SERVERS, file_server=FileServer)
+
+
+def spawn(
+    cluster: Cluster,
+    program: Program,
+    node: int = 0,
+    *,
+    name: str | None = None,
+    peers: dict[str, int] | None = None,
+    pid: int | None = None,
+) -> tuple[int, simpy.Process]:
+    """Start ``program`` as a new process on ``node``.
+
+    Returns the pid at once and the event of the Process Manager's reply (the process
+    exists once it fires). The program's random stream is spawned from the cluster's
+    seed under the pid, so it does not depend on what else runs.
+    """
+    target: Node = cluster.node(node)
+    pid = cluster.new_pid() if pid is None else pid
+    layout = Layout.from_bytes(program.memory_bytes, cluster.profile.page_size_bytes)
+    context = ProgramContext(
+        pid=pid,
+        rng=cluster.rng("program", pid),
+        layout=layout,
+        page_size=cluster.profile.page_size_bytes,
+        peers=dict(peers or {}),
+    )
+    generator = program.run(context)
+    done = target.call(
+        target.role_port("process"),
+        "spawn",
+        (pid, name or program.name, generator, layout),
+    )
+    return pid, done
+
+
+def processes(cluster: Cluster) -> list[ProcessSnapshot]:
+    """A snapshot of every process of the cluster (running, frozen or exited), by pid."""
+    seen: dict[int, ProcessSnapshot] = {}
+    for node in cluster.nodes:
+        manager = node.servers.get("process")
+        if manager is None:
+            continue
+        for snap in manager.snapshots():
+            current = seen.get(snap.pid)
+            if current is None or snap.state != "exited" or current.state == "exited":
+                seen[snap.pid] = snap
+    return [seen[pid] for pid in sorted(seen)]

@@ -1,0 +1,22 @@
+"""Programs that processes run, reference models, and named workloads."""
+
+from rhodos.workload.catalog import WORKLOADS, UnknownWorkload, Workload, make_workload
+from rhodos.workload.program import Program, ProgramContext, ProgramGenerator
+from rhodos.workload.programs import Client, Computer, Pinger, Ponger, RequestServer
+from rhodos.workload.reference import ReferenceModel
+
+__all__ = [
+    "WORKLOADS",
+    "Client",
+    "Computer",
+    "Pinger",
+    "Ponger",
+    "Program",
+    "ProgramContext",
+    "ProgramGenerator",
+    "ReferenceModel",
+    "RequestServer",
+    "UnknownWorkload",
+    "Workload",
+    "make_workload",
+]

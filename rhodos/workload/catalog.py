@@ -1,0 +1,151 @@
+"""Named workloads: sets of processes placed on nodes, built by name with parameters.
+
+``make_workload("pingpong", rounds=50)`` builds a workload; ``start(cluster, nodes)``
+spawns its processes. An unknown name lists the ones that exist; an unknown parameter
+lists the parameters the workload takes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from rhodos.kernel import Cluster
+from rhodos.workload.programs import Client, Computer, Pinger, Ponger, RequestServer
+from rhodos.workload.reference import ReferenceModel
+
+__all__ = ["WORKLOADS", "UnknownWorkload", "Workload", "make_workload"]
+
+KIB = 1024
+
+
+class UnknownWorkload(ValueError):
+    """A workload name or parameter that does not exist."""
+
+
+class Workload(Protocol):
+    """A set of processes to start on a cluster."""
+
+    name: str
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        """Spawn the processes on ``nodes`` (used in order); return their pids."""
+        ...
+
+
+def _spawn(cluster: Cluster, program: Any, node: int, **kwargs: Any) -> int:
+    from rhodos.system import spawn  # the system assembles servers; imported late
+
+    pid, _ = spawn(cluster, program, node, **kwargs)
+    return pid
+
+
+@attrs.frozen
+class CpuBound:
+    """``processes`` CPU-bound processes sharing the first node."""
+
+    name: str = "cpu-bound"
+    processes: int = 1
+    cpu_seconds: float = 2.0
+    memory_bytes: int = 256 * KIB
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        program = Computer(cpu_seconds=self.cpu_seconds, memory_bytes=self.memory_bytes)
+        return [_spawn(cluster, program, nodes[0]) for _ in range(self.processes)]
+
+
+@attrs.frozen
+class MemoryWriter:
+    """One process writing ``dirty_rate`` pages per second over its working set."""
+
+    name: str = "memory-writer"
+    dirty_rate: float = 50.0
+    cpu_seconds: float = 2.0
+    memory_bytes: int = 1024 * KIB
+    working_set: float = 1.0
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        refs = ReferenceModel(
+            working_set=self.working_set, dirty_rate=self.dirty_rate, refs_per_s=4 * self.dirty_rate
+        )
+        program = Computer(
+            name="memory-writer",
+            cpu_seconds=self.cpu_seconds,
+            memory_bytes=self.memory_bytes,
+            refs=refs,
+        )
+        return [_spawn(cluster, program, nodes[0])]
+
+
+@attrs.frozen
+class PingPong:
+    """A communicating pair: the pinger on the first node, the ponger on the second."""
+
+    name: str = "pingpong"
+    rounds: int = 100
+    size_bytes: int = 256
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        other = nodes[1] if len(nodes) > 1 else nodes[0]
+        pong = _spawn(cluster, Ponger(rounds=self.rounds, size_bytes=self.size_bytes), other)
+        ping = _spawn(
+            cluster,
+            Pinger(rounds=self.rounds, size_bytes=self.size_bytes),
+            nodes[0],
+            peers={"peer": pong},
+        )
+        return [ping, pong]
+
+
+@attrs.frozen
+class ServerClients:
+    """A request/reply server on the first node and one client on each other node."""
+
+    name: str = "server"
+    clients: int = 3
+    requests: int = 25
+    service_s: float = 0.005
+    think_s: float = 0.02
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        server = _spawn(
+            cluster,
+            RequestServer(requests=self.clients * self.requests, service_s=self.service_s),
+            nodes[0],
+        )
+        others = list(nodes[1:]) or [nodes[0]]
+        pids = [server]
+        for i in range(self.clients):
+            client = Client(requests=self.requests, think_s=self.think_s)
+            pids.append(_spawn(cluster, client, others[i % len(others)], peers={"server": server}))
+        return pids
+
+
+#: Workload name -> its class; parameters are the class's fields.
+WORKLOADS: dict[str, Callable[..., Workload]] = {
+    "cpu-bound": CpuBound,
+    "memory-writer": MemoryWriter,
+    "pingpong": PingPong,
+    "server": ServerClients,
+}
+
+
+def make_workload(name: str, **params: Any) -> Workload:
+    """The workload called ``name`` with ``params``; clear errors for unknown names or params."""
+    factory = WORKLOADS.get(name)
+    if factory is None:
+        near = difflib.get_close_matches(name, WORKLOADS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise UnknownWorkload(
+            f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(WORKLOADS))}"
+        )
+    allowed = [f.name for f in attrs.fields(factory) if f.name != "name"]  # type: ignore[arg-type]
+    for key in params:
+        if key not in allowed:
+            raise UnknownWorkload(
+                f"workload {name!r} has no parameter {key!r}; it takes: {', '.join(allowed)}"
+            )
+    return factory(**params)

@@ -1,0 +1,71 @@
+"""Memory reference models, sampled in batches per compute burst.
+
+A burst of ``t`` CPU seconds references pages at ``refs_per_s``; a fraction
+``write_fraction`` of the references write, unless ``dirty_rate`` (pages written per
+second) is given, which then sets the writes directly -- the quantity precopy's rounds
+depend on. References fall in the working set (a fraction of the heap, plus the
+current code page and the top of the stack); with probability ``locality`` a
+reference goes to the hot tenth of the working set, else anywhere in it. One numpy
+draw per burst, never one Python step per reference.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from rhodos.kernel import Layout, Touch
+
+__all__ = ["ReferenceModel"]
+
+
+def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be within 0..1, got {value!r}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen
+class ReferenceModel:
+    """How a program references its pages; see the module docstring."""
+
+    working_set: float = attrs.field(default=1.0, validator=_fraction)
+    locality: float = attrs.field(default=0.0, validator=_fraction)
+    write_fraction: float = attrs.field(default=0.3, validator=_fraction)
+    refs_per_s: float = attrs.field(default=2000.0, validator=_non_negative)
+    dirty_rate: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_non_negative)
+    )
+
+    def working_pages(self, layout: Layout) -> np.ndarray:
+        """The heap pages of the working set (the first ``working_set`` of the heap)."""
+        heap = layout.segments()[1]
+        count = max(1, round(self.working_set * heap.pages))
+        return np.arange(heap.first, heap.first + count, dtype=np.int64)
+
+    def sample(
+        self, layout: Layout, seconds: float, rng: np.random.Generator, *, code_page: int = 0
+    ) -> Touch:
+        """The references of a burst of ``seconds``: one batch, in reference order."""
+        ws = self.working_pages(layout)
+        writes_per_s = (
+            self.dirty_rate if self.dirty_rate is not None else self.refs_per_s * self.write_fraction
+        )
+        reads_per_s = max(0.0, self.refs_per_s - writes_per_s)
+        n_reads = int(rng.poisson(reads_per_s * seconds))
+        n_writes = int(rng.poisson(writes_per_s * seconds))
+        n = n_reads + n_writes
+        hot = max(1, ws.size // 10)
+        in_hot = rng.random(n) < self.locality
+        index = np.where(in_hot, rng.integers(0, hot, n), rng.integers(0, ws.size, n))
+        heap_refs = ws[index]
+        is_write = np.zeros(n, dtype=np.bool_)
+        is_write[rng.permutation(n)[:n_writes]] = True
+        stack_top = layout.pages - 1
+        pages = np.concatenate(([code_page, stack_top], heap_refs))
+        writes = np.concatenate(([False, True], is_write))
+        return Touch(pages, writes)
