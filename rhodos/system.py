@@ -15,13 +15,14 @@ import simpy
 from rhodos.ipc_manager import IPCManager
 from rhodos.kernel import Cluster, ClusterConfig, FileServer, Layout, Node
 from rhodos.memory_manager import MemoryManager
+from rhodos.migration_manager import MigrationManager, MigrationRecord
 from rhodos.process_manager import ProcessManager, ProcessSnapshot
 from rhodos.workload.program import Program, ProgramContext
 
-__all__ = ["SERVERS", "boot", "processes", "spawn"]
+__all__ = ["SERVERS", "boot", "migrate", "processes", "spawn"]
 
 #: The servers every compute node runs, in start order.
-SERVERS: tuple[type[Any], ...] = (ProcessManager, MemoryManager, IPCManager)
+SERVERS: tuple[type[Any], ...] = (ProcessManager, MemoryManager, IPCManager, MigrationManager)
 
 
 def boot(config: ClusterConfig | None = None, **overrides: Any) -> Cluster:
@@ -76,3 +77,17 @@ def processes(cluster: Cluster) -> list[ProcessSnapshot]:
             if current is None or snap.state != "exited" or current.state == "exited":
                 seen[snap.pid] = snap
     return [seen[pid] for pid in sorted(seen)]
+
+
+def migrate(cluster: Cluster, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
+    """Ask the Migration Manager of the node where ``pid`` lives to move it to ``dest``.
+
+    The event's value is the :class:`MigrationRecord` (a refusal is a record too).
+    """
+    where = cluster.location_of.get(pid)
+    node = cluster.node(where if where is not None else 0)
+    manager: MigrationManager = node.servers["migration"]
+    return manager.migrate(pid, dest, strategy, **params)
+
+
+__all__ += ["MigrationRecord"]

@@ -59,6 +59,9 @@ class IPCManager(Server):
         self.forward: dict[int, int] = {}
         self.held: dict[int, list[tuple[float, UserMessage]]] = {}
         self.expected: dict[int, list[UserMessage]] = {}
+        self._installed: dict[int, simpy.Event] = {}
+        #: pid -> when the current hold began (the start of its message freeze).
+        self.hold_started: dict[int, float] = {}
         self._counts = dict.fromkeys(
             ("sent", "delivered", "forwarded", "held", "location_updates", "dropped"), 0
         )
@@ -97,9 +100,19 @@ class IPCManager(Server):
             self.log("unreceived", pid=pid, messages=len(state.ready))
 
     # -- sending and delivering ----------------------------------------------------
-    def _send(self, msg: Message) -> None:
+    def _state(self, pid: int) -> Generator[simpy.events.Event, Any, CommState]:
+        """The process's communication state, waiting for it if it is still on its way."""
+        if pid not in self.comm and pid in self.expected:
+            event = self._installed.get(pid)
+            if event is None:
+                event = self._installed[pid] = self.env.event()
+            yield event
+        return self.comm[pid]
+
+    def _send(self, msg: Message) -> Generator[simpy.events.Event, Any, None]:
         src, dst, size, body = msg.body
-        seq = self.comm[src].next_seq(dst)
+        state = yield from self._state(src)
+        seq = state.next_seq(dst)
         message = UserMessage(src, dst, seq, size, body, self.env.now)
         self._counts["sent"] += 1
         self.log("user-send", src=src, dst=dst, seq=seq)
@@ -116,6 +129,7 @@ class IPCManager(Server):
                 (message, origin),
                 size_bytes=message.size_bytes,
                 traffic=traffic,
+                account=message.dst_pid if traffic == "forwarded" else message.src_pid,
             )
 
     def _deliver(self, msg: Message) -> None:
@@ -144,7 +158,7 @@ class IPCManager(Server):
             self.log("forward", src=message.src_pid, dst=pid, seq=message.seq, to=target)
             self._route(message, target, origin=origin, traffic="forwarded")
             if origin != self.node.node_id:
-                self.node.send(self.peer(origin), "location", (pid, target))
+                self.node.send(self.peer(origin), "location", (pid, target), account=pid)
         else:
             self._counts["dropped"] += 1
             self.log("user-drop", src=message.src_pid, dst=pid, seq=message.seq)
@@ -157,7 +171,7 @@ class IPCManager(Server):
     # -- receiving -----------------------------------------------------------------
     def _receive(self, msg: Message) -> Generator[simpy.events.Event, Any, Any]:
         pid = msg.body
-        state = self.comm[pid]
+        state = yield from self._state(pid)
         if state.ready:
             message = state.ready.popleft()
         else:
@@ -177,27 +191,38 @@ class IPCManager(Server):
         return "none"
 
     # -- migration hooks -----------------------------------------------------------
-    def _hold(self, msg: Message) -> None:
+    def _hold(self, msg: Message) -> float:
         self.held.setdefault(msg.body, [])
+        self.hold_started.setdefault(msg.body, self.env.now)
         self.log("hold", pid=msg.body)
+        return float(self.env.now)
 
     def _expect(self, msg: Message) -> None:
         self.expected.setdefault(msg.body, [])
 
-    def _migrate_out(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+    def _migrate_out(
+        self, msg: Message
+    ) -> Generator[simpy.events.Event, Any, tuple[int, int, float]]:
+        """Move the state; reply (bytes, messages held, time it was installed there)."""
         pid, dest = msg.body
         state = self.comm.pop(pid)
         held = [m for _, m in self.held.pop(pid, [])]
+        self.hold_started.pop(pid, None)
         self.forward[pid] = dest
         self.location[pid] = dest
         size = state.wire_bytes() + sum(m.size_bytes for m in held)
         self.log("migrate-out", pid=pid, dest=dest, bytes=size, held=len(held))
-        yield self.node.call(
-            self.peer(dest), "install", (pid, state, held), size_bytes=size, traffic="state"
+        reply = yield self.node.call(
+            self.peer(dest),
+            "install",
+            (pid, state, held),
+            size_bytes=size,
+            traffic="state",
+            account=pid,
         )
-        return size
+        return size, len(held), float(reply.body)
 
-    def _install(self, msg: Message) -> None:
+    def _install(self, msg: Message) -> float:
         pid, state, held = msg.body
         self.comm[pid] = state
         self.forward.pop(pid, None)
@@ -207,3 +232,7 @@ class IPCManager(Server):
             state.deliver(state.accept(message))
         self._counts["delivered"] += len(waiting)
         self.log("install", pid=pid, messages=len(waiting))
+        event = self._installed.pop(pid, None)
+        if event is not None:
+            event.succeed()
+        return float(self.env.now)

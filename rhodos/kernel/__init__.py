@@ -17,7 +17,8 @@ from rhodos.kernel.actions import (
 from rhodos.kernel.cluster import Cluster, ClusterConfig, ConfigError
 from rhodos.kernel.cpu import CPU, CPUStatistics
 from rhodos.kernel.fileserver import FileServer
-from rhodos.kernel.layout import SEGMENTS, Layout, Segment
+from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
+from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog, LogEvent, structlog_listener
 from rhodos.kernel.message import TRAFFIC_KINDS, Message, Port, UserMessage
 from rhodos.kernel.network import TOPOLOGIES, Network
@@ -28,11 +29,14 @@ from rhodos.kernel.thread import ExecutionContext, Thread, ThreadState
 
 __all__ = [
     "CPU",
+    "FILE",
+    "HERE",
     "SEGMENTS",
     "TOPOLOGIES",
     "TRAFFIC_KINDS",
-    "CPUStatistics",
+    "ZERO",
     "Action",
+    "CPUStatistics",
     "Cluster",
     "ClusterConfig",
     "Compute",
@@ -62,6 +66,8 @@ __all__ = [
     "Thread",
     "ThreadState",
     "Touch",
+    "TrafficLedger",
+    "TrafficTally",
     "UnknownRequest",
     "UserMessage",
     "builtin_profiles",

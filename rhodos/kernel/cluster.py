@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 import simpy
 
+from rhodos.kernel.ledger import TrafficLedger
 from rhodos.kernel.log import EventLog
 from rhodos.kernel.message import Message, Port
 from rhodos.kernel.network import TOPOLOGIES, Network
@@ -68,7 +69,9 @@ class ClusterConfig:
     """
 
     nodes: int = attrs.field(default=4, validator=_at_least(1))
-    profile: MachineProfile = attrs.field(default="sun3-ethernet", converter=_to_profile)
+    profile: MachineProfile = attrs.field(
+        factory=lambda: load_profile("sun3-ethernet"), converter=_to_profile
+    )
     topology: str | None = attrs.field(default=None, validator=_topology)
     file_servers: int = attrs.field(default=1, validator=_at_least(0))
     seed: int = attrs.field(default=0, validator=_at_least(0))
@@ -110,9 +113,7 @@ class Cluster:
         self.log = EventLog(self.env, keep=config.keep_log)
         profile = config.profile
         archs = config.architectures or (profile.architecture,) * config.nodes
-        self.nodes: list[Node] = [
-            Node(self, i, profile, archs[i]) for i in range(config.nodes)
-        ]
+        self.nodes: list[Node] = [Node(self, i, profile, archs[i]) for i in range(config.nodes)]
         self.file_server_nodes: list[Node] = [
             Node(self, config.nodes + i, profile, profile.architecture, kind="file-server")
             for i in range(config.file_servers)
@@ -130,7 +131,9 @@ class Cluster:
         self._port_node: dict[int, int] = {}
         self._roles: dict[tuple[int, str], int] = {}
         self.home_of: dict[int, int] = {}
+        self.location_of: dict[int, int] = {}
         self._exits: dict[int, simpy.Event] = {}
+        self.ledger = TrafficLedger()
         self._next_port = 1
         self._next_msg = 1
         self._next_pid = 1
@@ -179,6 +182,15 @@ class Cluster:
         self._next_pid += 1
         return pid
 
+    def commit_location(self, pid: int, node_id: int) -> None:
+        """The commit point of a process's creation or migration: it now lives on ``node_id``.
+
+        The kernel's record of where each process lives changes at exactly one instant
+        per migration, so "the process exists on exactly one node" is checkable.
+        """
+        self.location_of[pid] = node_id
+        self.log.record(node_id, "kernel", "commit", pid=pid)
+
     def exit_event(self, pid: int) -> simpy.Event:
         """The event of process ``pid`` ending (wherever it runs); its value is the exit code."""
         event = self._exits.get(pid)
@@ -210,9 +222,7 @@ class Cluster:
             return self._roles[(node_id, role)]
         except KeyError:
             roles = sorted({r for (n, r) in self._roles if n == node_id})
-            raise ConfigError(
-                f"node {node_id} runs no {role!r} server; it runs {roles}"
-            ) from None
+            raise ConfigError(f"node {node_id} runs no {role!r} server; it runs {roles}") from None
 
     def node_of_port(self, port_id: int) -> int:
         """The node a port lives on."""
@@ -229,6 +239,7 @@ class Cluster:
         size_bytes: int = 64,
         traffic: str = "control",
         reply_to: int | None = None,
+        account: int | None = None,
     ) -> simpy.Process:
         """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
         msg = Message(
@@ -240,6 +251,7 @@ class Cluster:
             size_bytes=size_bytes,
             traffic=traffic,
             reply_to=reply_to,
+            account=account,
         )
         self._next_msg += 1
         return self.env.process(self._transmit(src_node, msg))
@@ -255,6 +267,7 @@ class Cluster:
             yield src.cpu.kernel_work(profile.local_ipc_s)
         else:
             yield src.cpu.kernel_work(profile.message_cpu_overhead_s)
+            self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
             yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
             dst_node = self.all_nodes[dst_id]
             if not dst_node.up:
@@ -276,12 +289,20 @@ class Cluster:
         *,
         size_bytes: int = 64,
         traffic: str = "control",
+        account: int | None = None,
     ) -> simpy.Process:
         """Request/reply from ``src_node`` to port ``dst``; the value is the reply message."""
-        return self.env.process(self._call(src_node, dst, kind, body, size_bytes, traffic))
+        return self.env.process(self._call(src_node, dst, kind, body, size_bytes, traffic, account))
 
     def _call(
-        self, src_node: int, dst: int, kind: str, body: Any, size_bytes: int, traffic: str
+        self,
+        src_node: int,
+        dst: int,
+        kind: str,
+        body: Any,
+        size_bytes: int,
+        traffic: str,
+        account: int | None,
     ) -> Generator[simpy.events.Event, Any, Message]:
         reply_port = self.create_port(src_node, "reply")
         try:
@@ -293,6 +314,7 @@ class Cluster:
                 size_bytes=size_bytes,
                 traffic=traffic,
                 reply_to=reply_port.port_id,
+                account=account,
             )
             reply: Message = yield reply_port.get()
         finally:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import simpy
 
-from rhodos.kernel.fluid import FluidScheduler, Flow
+from rhodos.kernel.fluid import Flow, FluidScheduler
 
 __all__ = ["CPU", "CPUStatistics"]
 

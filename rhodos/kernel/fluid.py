@@ -173,7 +173,7 @@ class FluidScheduler:
         self._flows_cancelled = 0
         self._recomputations = 0
         self._units_moved = 0.0
-        self._units_by_link: dict[str, float] = {}
+        self._units_by_link: dict[Link, float] = {}
 
     # -- public API ---------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class FluidScheduler:
             raise ValueError(f"{self.name}: a link named {name!r} already exists")
         link = Link(name=name, capacity=_check_capacity(capacity))
         self._links[name] = link
-        self._units_by_link[name] = 0.0
+        self._units_by_link[link] = 0.0
         return link
 
     def set_capacity(self, link: Link, capacity: float) -> None:
@@ -323,7 +323,7 @@ class FluidScheduler:
         """Take a snapshot of the counters, progress since the last change included."""
         elapsed = self.env.now - self._last_booked
         units_moved = self._units_moved
-        by_link = dict(self._units_by_link)
+        by_link = {link.name: units for link, units in self._units_by_link.items()}
         if elapsed > 0.0:
             for flow in self._active:
                 moved = min(flow.rate * elapsed, flow.remaining)
@@ -384,7 +384,7 @@ class FluidScheduler:
             return
         self._units_moved += moved
         for link in flow.links:
-            self._units_by_link[link.name] += moved
+            self._units_by_link[link] += moved
 
     def _reallocate(self) -> None:
         """Recompute the max-min fair rates, then schedule the next wake-up."""

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["SEGMENTS", "Layout", "Segment"]
+__all__ = ["FILE", "HERE", "SEGMENTS", "ZERO", "Layout", "Segment"]
+
+#: Page location code: the page is resident on the node that holds this map.
+HERE = -1
+#: Page location code: the page's contents are on the file server.
+FILE = -2
+#: Page location code: never written anywhere; zero-filled on first touch.
+ZERO = -3
 
 SEGMENTS = ("code", "heap", "stack")
 

@@ -3,7 +3,9 @@
 Every interaction between servers is a :class:`Message` sent to a :class:`Port`. A port
 lives on one node; the cluster's naming service maps port ids to nodes. A message's
 ``size_bytes`` is its payload on the wire and ``traffic`` the kind its bytes are booked
-under (``control``, ``state``, ``pages``, ``user``, ``forwarded``, ``flush``, ``home``).
+under (``control``, ``state``, ``pages``, ``user``, ``forwarded``, ``flush``, ``home``), and
+``account`` the process on whose behalf it travels (``None`` for the system's own), so
+a migration's bytes can be told from everything else on the network.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Message:
     size_bytes: int = 64
     traffic: str = "control"
     reply_to: int | None = None
+    account: int | None = None
 
 
 @attrs.frozen

@@ -126,10 +126,11 @@ class Node:
         *,
         size_bytes: int = 64,
         traffic: str = "control",
+        account: int | None = None,
     ) -> simpy.Process:
         """Send a one-way message from this node to port ``dst``; the event fires on delivery."""
         return self.cluster.transmit(
-            self.node_id, dst, kind, body, size_bytes=size_bytes, traffic=traffic
+            self.node_id, dst, kind, body, size_bytes=size_bytes, traffic=traffic, account=account
         )
 
     def call(
@@ -140,17 +141,24 @@ class Node:
         *,
         size_bytes: int = 64,
         traffic: str = "control",
+        account: int | None = None,
     ) -> simpy.Process:
         """Request/reply: the event's value is the reply :class:`Message`."""
         return self.cluster.call(
-            self.node_id, dst, kind, body, size_bytes=size_bytes, traffic=traffic
+            self.node_id, dst, kind, body, size_bytes=size_bytes, traffic=traffic, account=account
         )
 
     def reply(
         self, request: Message, body: Any = None, *, size_bytes: int = 64, traffic: str = "control"
     ) -> simpy.Process:
-        """Answer ``request`` with ``body``."""
+        """Answer ``request`` with ``body`` (booked to the request's account)."""
         assert request.reply_to is not None
         return self.cluster.transmit(
-            self.node_id, request.reply_to, "reply", body, size_bytes=size_bytes, traffic=traffic
+            self.node_id,
+            request.reply_to,
+            "reply",
+            body,
+            size_bytes=size_bytes,
+            traffic=traffic,
+            account=request.account,
         )

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import simpy
 
 from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
+from rhodos.kernel.message import Message
 
 if TYPE_CHECKING:
     from rhodos.kernel.node import Node
@@ -188,13 +189,14 @@ class Thread:
         result = yield request | self._freeze
         if request not in result:
             cancel = self.node.call(ipc, "cancel_receive", ctx.pid)
-            answer = yield cancel
+            answer: Message = yield cancel
             if answer.body == "cancelled":
                 raise _Frozen
             # The message was already on its way to us: take it, then stop.
             yield request
         ctx.messages_received += 1
-        return request.value.body
+        reply = cast(Message, request.value)
+        return reply.body
 
     def _send(self, step: Send) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
@@ -223,6 +225,7 @@ class Thread:
             (ctx.pid, step.kind, step.service_s),
             size_bytes=step.size_bytes,
             traffic="home" if ctx.home != self.node.node_id else "control",
+            account=ctx.pid,
         )
         ctx.home_calls += 1
         ctx.home_call_s += self.env.now - began

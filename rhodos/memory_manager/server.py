@@ -11,15 +11,28 @@ Requests (kind -> what it does):
   peer that has the page (one round trip, plus ``prefetch`` pages), or read it from the
   file server. Replies where it came from: ``local``, ``remote`` or ``file``.
 * ``fetch`` (pid, pages): a peer asks for pages; they leave this node.
-* ``send_pages`` (pid, dest, which): move a page set to the Memory Manager on ``dest``
-  as ONE flow (``install_pages`` there); the pages stop being resident here.
-* ``install_pages`` (pid, pages, versions): a peer's pages arrive.
-* ``install_space`` (pid, layout, source, prefetch): an empty address space whose
-  pages are all at ``source`` (a node id, or the file server).
-* ``flush`` (pid, which): write a page set to the file server (one flow); the pages
-  then live there.
+* ``send_pages`` (pid, dest, which[, keep, overwrite]): move (or, with ``keep``, copy)
+  a page set to the Memory Manager on ``dest`` as ONE flow (``install_pages`` there).
+  A move unmaps the pages here; a copy keeps them and clears their ``modified`` bits
+  (precopy rounds). ``overwrite`` lets the copies replace pages already resident there.
+* ``install_pages`` (pid, pages, versions[, dirty, overwrite]): a peer's pages arrive.
+* ``export_space`` (pid, dest, (clean, dirty), prefetch): send the page map to ``dest``:
+  clean and dirty pages resident here will be found at ``"source"`` (this node) or
+  ``"file"`` (the file server; only clean pages may go there); 4 bytes per page.
+* ``install_space`` (pid, layout, locations, prefetch): an empty address space whose
+  pages are at ``locations`` (one node id or FILE for all, or an array).
+* ``export_critical`` (pid, dest, stack_bytes): the freeze-free bundle -- page map plus
+  the current code, heap and stack pages -- handed back to the caller (no network);
+  those pages now belong to ``dest``.
+* ``adopt`` (pid, bundle): install a freeze-free bundle.
+* ``relocate`` (pid, old, new): pages expected at ``old`` are now at ``new``.
+* ``push`` (pid, dest, rate, batch): move every resident page to ``dest`` in batches of
+  ``batch`` pages at ``rate`` pages/s (0: as fast as the network goes).
+* ``flush`` (pid, which): write a page set to the file server (one flow); they are clean.
 * ``describe`` (pid): layout, counts, current pages (for negotiation and strategies).
-* ``free`` (pid): drop the address space (process exit, or nothing left to serve).
+* ``wait_released`` (pid): answer once this node holds nothing of ``pid`` any more.
+* ``free`` (pid): drop the address space (process exit) and tell the peers still holding
+  its pages to ``release`` them.
 """
 
 from __future__ import annotations
@@ -47,6 +60,7 @@ class SpaceInfo:
     resident: int
     dirty: int
     referenced: int
+    modified: int
     remote: int
     current: tuple[int, ...]
 
@@ -72,6 +86,7 @@ class MemoryManager(Server):
 
     def __init__(self, node: Node) -> None:
         self.spaces: dict[int, AddressSpace] = {}
+        self._released: dict[int, simpy.Event] = {}
         self._counts = dict.fromkeys(
             (
                 "faults_local",
@@ -94,9 +109,16 @@ class MemoryManager(Server):
             "send_pages": self._send_pages,
             "install_pages": self._install_pages,
             "install_space": self._install_space,
+            "export_space": self._export_space,
+            "export_critical": self._export_critical,
+            "adopt": self._adopt,
+            "relocate": self._relocate,
+            "push": self._push,
             "flush": self._flush,
             "describe": self._describe,
+            "wait_released": self._wait_released,
             "free": self._free,
+            "release": self._release,
         }
 
     @property
@@ -118,6 +140,7 @@ class MemoryManager(Server):
             resident=int(space.resident.sum()),
             dirty=int((space.dirty & space.resident).sum()),
             referenced=int(space.referenced.sum()),
+            modified=int((space.modified & space.resident).sum()),
             remote=int((~space.resident & (space.location >= 0)).sum()),
             current=tuple(int(p) for p in space.current),
         )
@@ -133,14 +156,86 @@ class MemoryManager(Server):
         return layout.pages
 
     def _install_space(self, msg: Message) -> int:
-        pid, layout, source, prefetch = msg.body
+        pid, layout, locations, prefetch = msg.body
         space = AddressSpace(pid, layout, resident=False)
-        space.location[:] = source
+        space.location[:] = locations
         space.prefetch = prefetch
         self.spaces[pid] = space
         self.node.attach_pager(pid, space)
-        self.log("install-space", pid=pid, pages=layout.pages, source=source)
+        self.log("install-space", pid=pid, pages=layout.pages)
         return layout.pages
+
+    def _export_space(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+        pid, dest, (clean, dirty), prefetch = msg.body
+        space = self.spaces[pid]
+        if dirty == "file" and (space.dirty & space.resident).any():
+            raise RuntimeError(
+                f"process {pid}: exporting pages to the file server's care while "
+                f"{int((space.dirty & space.resident).sum())} are dirty (flush them first)"
+            )
+        where = {"source": self.node.node_id, "file": FILE}
+        locations = space.page_map_for(where[clean], where[dirty])
+        size = self.page_map_bytes(space)
+        yield self.node.call(
+            self.peer(dest),
+            "install_space",
+            (pid, space.layout, locations, prefetch),
+            size_bytes=size,
+            traffic="state",
+            account=pid,
+        )
+        return size
+
+    def page_map_bytes(self, space: AddressSpace) -> int:
+        """Size of a page map on the wire: a header and 4 bytes per page."""
+        return 64 + 4 * space.pages
+
+    def _export_critical(self, msg: Message) -> Reply:
+        pid, dest, stack_bytes = msg.body
+        space = self.spaces[pid]
+        here = self.node.node_id
+        locations = space.page_map_for(here, here)
+        pages = space.select("current")
+        pages = pages[space.resident[pages]]
+        bundle = (
+            space.layout,
+            locations,
+            pages,
+            space.version[pages].copy(),
+            space.dirty[pages].copy(),
+            space.prefetch,
+        )
+        code, heap, _stack = (int(p) for p in space.current)
+        full = sum(1 for p in (code, heap) if p in set(pages.tolist()))
+        size = self.page_map_bytes(space) + full * self.page_size + int(stack_bytes)
+        space.evict(pages, dest)
+        self.node.free_frames(int(pages.size))
+        self._counts["pages_sent"] += int(pages.size)
+        self.log("export-critical", pid=pid, dest=dest, pages=int(pages.size), bytes=size)
+        return Reply(body=bundle, size_bytes=size, traffic="state")
+
+    def _adopt(self, msg: Message) -> int:
+        pid, (layout, locations, pages, versions, dirty, prefetch) = msg.body
+        space = AddressSpace(pid, layout, resident=False)
+        space.location[:] = locations
+        space.prefetch = prefetch
+        self.node.allocate_frames(int(pages.size))
+        space.install(pages, versions, dirty)
+        self.spaces[pid] = space
+        self.node.attach_pager(pid, space)
+        self._counts["pages_received"] += int(pages.size)
+        self.log("adopt", pid=pid, pages=int(pages.size))
+        return int(pages.size)
+
+    def _relocate(self, msg: Message) -> int:
+        pid, old, new = msg.body
+        space = self.spaces.get(pid)
+        if space is None:
+            return 0
+        moved = (~space.resident) & (space.location == old)
+        space.location[moved] = new
+        self.log("relocate", pid=pid, pages=int(moved.sum()), old=old, new=new)
+        return int(moved.sum())
 
     def _free(self, msg: Message) -> int:
         pid = msg.body
@@ -149,8 +244,37 @@ class MemoryManager(Server):
             return 0
         self.node.free_frames(int(space.resident.sum()))
         self.node.detach_pager(pid)
+        peers = np.unique(space.location[~space.resident & (space.location >= 0)])
+        for peer in peers.tolist():
+            if peer != self.node.node_id:
+                self.node.send(self.peer(int(peer)), "release", pid, account=pid)
         self.log("free", pid=pid)
+        self._signal_released(pid)
         return space.pages
+
+    def _release(self, msg: Message) -> None:
+        pid = msg.body
+        space = self.spaces.get(pid)
+        if space is not None and self.node.threads.get(pid) is None:
+            self.node.free_frames(int(space.resident.sum()))
+            self.spaces.pop(pid)
+            self.node.detach_pager(pid)
+            self.log("residual-end", pid=pid, reason="released")
+            self._signal_released(pid)
+
+    def _wait_released(self, msg: Message) -> Generator[simpy.events.Event, Any, float]:
+        pid = msg.body
+        if pid in self.spaces:
+            event = self._released.get(pid)
+            if event is None:
+                event = self._released[pid] = self.env.event()
+            yield event
+        return float(self.env.now)
+
+    def _signal_released(self, pid: int) -> None:
+        event = self._released.pop(pid, None)
+        if event is not None:
+            event.succeed()
 
     def _describe(self, msg: Message) -> SpaceInfo | None:
         pid = msg.body
@@ -160,35 +284,60 @@ class MemoryManager(Server):
     def _fault(self, msg: Message) -> Generator[simpy.events.Event, Any, str]:
         pid, page, _write = msg.body
         space = self.spaces[pid]
-        where = int(space.location[page])
-        if space.resident[page]:
-            return "local"
-        if where == ZERO or where == HERE:
-            self.node.allocate_frames(1)
-            space.install(np.array([page]), np.zeros(1, dtype=np.uint32))
-            self._counts["faults_local"] += 1
-            return "local"
-        if where == FILE:
-            reply = yield self.node.call(
-                self.node.cluster.role_port(self._file_node(), "file"),
-                "read",
-                (pid, np.array([page])),
-            )
-            versions = np.maximum(reply.body, 0).astype(np.uint32)
+        source = "local"
+        while not space.resident[page]:
+            where = int(space.location[page])
+            if where in (ZERO, HERE):
+                self.node.allocate_frames(1)
+                space.install(np.array([page]), np.zeros(1, dtype=np.uint32))
+                self._counts["faults_local"] += 1
+                return source
+            if where == FILE:
+                yield from self._fault_from_file(space, page)
+                return "file"
+            yield from self._fault_from_peer(space, page, where)
+            source = "remote"
+        return source
+
+    def _fault_from_file(
+        self, space: AddressSpace, page: int
+    ) -> Generator[simpy.events.Event, Any, None]:
+        reply = yield self.node.call(
+            self.node.cluster.role_port(self._file_node(), "file"),
+            "read",
+            (space.pid, np.array([page])),
+            account=space.pid,
+        )
+        versions = np.maximum(reply.body, 0).astype(np.uint32)
+        if not space.resident[page]:
             self.node.allocate_frames(1)
             space.install(np.array([page]), versions)
-            self._counts["faults_file"] += 1
-            self.log("fault", pid=pid, page=page, source="file")
-            return "file"
+        self._counts["faults_file"] += 1
+        self.log("fault", pid=space.pid, page=page, source="file")
+
+    def _fault_from_peer(
+        self, space: AddressSpace, page: int, where: int
+    ) -> Generator[simpy.events.Event, Any, None]:
+        """One round trip to the peer holding the page (plus prefetch).
+
+        If the peer no longer holds it (it flushed and released it meanwhile), nothing
+        comes back and the caller looks again at where the page now is.
+        """
         wanted = self._with_prefetch(space, page, where)
-        reply = yield self.node.call(self.peer(where), "fetch", (pid, wanted))
-        pages, versions = reply.body
+        reply = yield self.node.call(
+            self.peer(where), "fetch", (space.pid, wanted), account=space.pid
+        )
+        pages, versions, dirty = reply.body
+        fresh = ~space.resident[pages]
+        pages, versions, dirty = pages[fresh], versions[fresh], dirty[fresh]
         self.node.allocate_frames(int(pages.size))
-        space.install(pages, versions)
+        space.install(pages, versions, dirty)
         self._counts["faults_remote"] += 1
         self._counts["pages_received"] += int(pages.size)
-        self.log("fault", pid=pid, page=page, source=where, pages=int(pages.size))
-        return "remote"
+        self.log("fault", pid=space.pid, page=page, source=where, pages=int(pages.size))
+        if pages.size == 0 and int(space.location[page]) == where:
+            # The peer released the page but the relocation notice has not come yet.
+            yield self.env.timeout(self.node.profile.network_latency_s)
 
     def _with_prefetch(self, space: AddressSpace, page: int, where: int) -> np.ndarray:
         """The faulting page plus up to ``prefetch`` following pages held at the same place."""
@@ -201,17 +350,24 @@ class MemoryManager(Server):
 
     def _fetch(self, msg: Message) -> Reply:
         pid, pages = msg.body
-        space = self.spaces[pid]
+        space = self.spaces.get(pid)
+        if space is None:
+            self.log("fetch-miss", pid=pid)
+            nothing = np.empty(0, dtype=np.int64)
+            return Reply(body=(nothing, nothing.astype(np.uint32), nothing.astype(np.bool_)))
         pages = pages[space.resident[pages]]
         versions = space.version[pages].copy()
+        dirty = space.dirty[pages].copy()
         space.evict(pages, ZERO)
         self.node.free_frames(int(pages.size))
         self._counts["pages_served"] += int(pages.size)
         self.log("serve", pid=pid, pages=int(pages.size))
-        if not space.resident.any():
-            self._drop_if_empty(pid)
-        return Reply(body=(pages, versions), size_bytes=int(pages.size) * self.page_size,
-                     traffic="pages")
+        self._drop_if_empty(pid)
+        return Reply(
+            body=(pages, versions, dirty),
+            size_bytes=int(pages.size) * self.page_size,
+            traffic="pages",
+        )
 
     def _drop_if_empty(self, pid: int) -> None:
         """A residual copy with nothing left to serve is dropped (the dependency ends)."""
@@ -219,36 +375,68 @@ class MemoryManager(Server):
         if space is not None and not space.resident.any() and self.node.threads.get(pid) is None:
             self.spaces.pop(pid)
             self.node.detach_pager(pid)
-            self.log("residual-end", pid=pid)
+            self.log("residual-end", pid=pid, reason="empty")
+            self._signal_released(pid)
 
     # -- bulk transfers ------------------------------------------------------------
     def _send_pages(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
-        pid, dest, which = msg.body
+        pid, dest, which, *options = msg.body
+        keep, overwrite = (bool(options[0]), bool(options[1])) if options else (False, True)
+        return (yield from self.transfer(pid, dest, which, keep=keep, overwrite=overwrite))
+
+    def transfer(
+        self, pid: int, dest: int, which: Any, *, keep: bool, overwrite: bool
+    ) -> Generator[simpy.events.Event, Any, int]:
+        """Send a page set to ``dest`` as one flow; see ``send_pages``."""
         space = self.spaces[pid]
         pages = space.select(which) if isinstance(which, str) else np.asarray(which)
         pages = pages[space.resident[pages]]
-        versions = space.version[pages].copy()
+        if keep:
+            space.modified[pages] = False
         yield self.node.call(
             self.peer(dest),
             "install_pages",
-            (pid, pages, versions),
+            (pid, pages, space.version[pages].copy(), space.dirty[pages].copy(), overwrite),
             size_bytes=int(pages.size) * self.page_size,
             traffic="pages",
+            account=pid,
         )
-        space.evict(pages, dest)
-        self.node.free_frames(int(pages.size))
+        if not keep and pid in self.spaces:
+            still = pages[space.resident[pages]]
+            space.evict(still, dest)
+            self.node.free_frames(int(still.size))
+            self._drop_if_empty(pid)
         self._counts["pages_sent"] += int(pages.size)
-        self.log("send-pages", pid=pid, dest=dest, pages=int(pages.size))
+        self.log("send-pages", pid=pid, dest=dest, pages=int(pages.size), keep=keep)
         return int(pages.size)
 
     def _install_pages(self, msg: Message) -> int:
-        pid, pages, versions = msg.body
+        pid, pages, versions, *rest = msg.body
+        dirty = rest[0] if rest else np.zeros(np.size(pages), dtype=np.bool_)
+        overwrite = bool(rest[1]) if len(rest) > 1 else True
         space = self.spaces[pid]
-        fresh = pages[~space.resident[pages]]
-        self.node.allocate_frames(int(fresh.size))
-        space.install(pages, versions)
+        fresh = ~space.resident[pages]
+        if not overwrite:
+            pages, versions, dirty = pages[fresh], versions[fresh], dirty[fresh]
+            fresh = np.ones(pages.size, dtype=np.bool_)
+        self.node.allocate_frames(int(fresh.sum()))
+        space.install(pages, versions, dirty)
         self._counts["pages_received"] += int(pages.size)
         return int(pages.size)
+
+    def _push(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+        pid, dest, rate, batch = msg.body
+        pushed = 0
+        while pid in self.spaces and self.spaces[pid].resident.any():
+            began = self.env.now
+            chunk = self.spaces[pid].select("resident")[: max(1, int(batch))]
+            pushed += yield from self.transfer(pid, dest, chunk, keep=False, overwrite=False)
+            if rate > 0:
+                pause = chunk.size / rate - (self.env.now - began)
+                if pause > 0:
+                    yield self.env.timeout(pause)
+        self.log("push-done", pid=pid, pages=pushed)
+        return pushed
 
     def _flush(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
         pid, which = msg.body
@@ -261,6 +449,7 @@ class MemoryManager(Server):
             (pid, space.pages, pages, space.version[pages].astype(np.int64)),
             size_bytes=int(pages.size) * self.page_size,
             traffic="flush",
+            account=pid,
         )
         space.dirty[pages] = False
         self._counts["pages_flushed"] += int(pages.size)

@@ -13,16 +13,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from rhodos.kernel import Layout
+from rhodos.kernel import FILE, HERE, ZERO, Layout
 
 __all__ = ["FILE", "HERE", "ZERO", "AddressSpace"]
 
-#: ``location`` of a page that is resident here.
-HERE = -1
-#: ``location`` of a page whose contents are on the file server.
-FILE = -2
-#: ``location`` of a page never written anywhere: zero-filled on first touch.
-ZERO = -3
 
 class AddressSpace:
     """One process's pages as the Memory Manager of one node sees them.
@@ -39,6 +33,7 @@ class AddressSpace:
         n = layout.pages
         self.resident = np.full(n, resident, dtype=np.bool_)
         self.dirty = np.zeros(n, dtype=np.bool_)
+        self.modified = np.zeros(n, dtype=np.bool_)
         self.version = np.zeros(n, dtype=np.uint32)
         self.location = np.full(n, HERE if resident else ZERO, dtype=np.int16)
         self.referenced = np.zeros(n, dtype=np.bool_)
@@ -58,9 +53,7 @@ class AddressSpace:
     def touch(self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_]) -> int:
         """Apply references up to the first non-resident page; return how many were applied."""
         if pages.size and (pages.min() < 0 or pages.max() >= self.pages):
-            raise IndexError(
-                f"process {self.pid} referenced a page outside 0..{self.pages - 1}"
-            )
+            raise IndexError(f"process {self.pid} referenced a page outside 0..{self.pages - 1}")
         present = self.resident[pages]
         n = int(pages.size) if present.all() else int(np.argmin(present))
         if n == 0:
@@ -70,6 +63,7 @@ class AddressSpace:
         self.referenced[applied] = True
         if written.size:
             self.dirty[written] = True
+            self.modified[written] = True
             self.version[written] += 1
         segment = np.searchsorted(self._bounds, applied, side="right")
         for s in range(3):
@@ -80,22 +74,41 @@ class AddressSpace:
                     self.stack_low = min(self.stack_low, int(mine.min()))
         return n
 
-    def install(self, pages: npt.NDArray[np.int64], versions: npt.NDArray[np.uint32]) -> None:
-        """Make ``pages`` resident with the given contents (clean: they match their source)."""
+    def install(
+        self,
+        pages: npt.NDArray[np.int64],
+        versions: npt.NDArray[np.uint32],
+        dirty: npt.NDArray[np.bool_] | bool = False,
+    ) -> None:
+        """Make ``pages`` resident with the given contents and dirty bits."""
         self.resident[pages] = True
         self.version[pages] = versions
         self.location[pages] = HERE
-        self.dirty[pages] = False
+        self.dirty[pages] = dirty
+        self.modified[pages] = False
 
     def evict(self, pages: npt.NDArray[np.int64], location: int) -> None:
         """Unmap ``pages``; their contents are now at ``location``."""
         self.resident[pages] = False
         self.dirty[pages] = False
+        self.modified[pages] = False
         self.location[pages] = location
+
+    def page_map_for(self, clean: int, dirty: int) -> npt.NDArray[np.int16]:
+        """The location array a destination starts from.
+
+        Pages resident here will be found at ``clean`` or ``dirty`` (this node's id, or
+        the file server, which holds every clean page); pages elsewhere stay where they
+        are.
+        """
+        locations = self.location.copy()
+        locations[self.resident & ~self.dirty] = clean
+        locations[self.resident & self.dirty] = dirty
+        return locations
 
     def select(self, which: str) -> npt.NDArray[np.int64]:
         """Page numbers of a named set: ``all``, ``resident``, ``dirty``, ``referenced``,
-        ``clean`` (resident and not dirty) or ``current`` (the current code, heap and
+        ``modified``, ``clean`` (resident and not dirty) or ``current`` (the current code, heap and
         stack pages)."""
         if which == "all":
             return np.arange(self.pages, dtype=np.int64)
@@ -103,6 +116,8 @@ class AddressSpace:
             return np.flatnonzero(self.resident)
         if which == "dirty":
             return np.flatnonzero(self.dirty & self.resident)
+        if which == "modified":
+            return np.flatnonzero(self.modified & self.resident)
         if which == "clean":
             return np.flatnonzero(self.resident & ~self.dirty)
         if which == "referenced":
@@ -110,5 +125,6 @@ class AddressSpace:
         if which == "current":
             return np.unique(self.current)
         raise ValueError(
-            f"unknown page set {which!r}: use all, resident, dirty, clean, referenced or current"
+            f"unknown page set {which!r}: use all, resident, dirty, modified, clean, "
+            "referenced or current"
         )

@@ -44,6 +44,8 @@ class PCB:
             cpu_seconds=ctx.cpu_seconds if ctx else 0.0,
             faults=ctx.faults if ctx else 0,
             remote_faults=ctx.remote_faults if ctx else 0,
+            fault_stall_s=ctx.fault_stall_s if ctx else 0.0,
+            home_call_s=ctx.home_call_s if ctx else 0.0,
             messages_sent=ctx.messages_sent if ctx else 0,
             messages_received=ctx.messages_received if ctx else 0,
             home_calls=ctx.home_calls if ctx else 0,
@@ -66,6 +68,8 @@ class ProcessSnapshot:
     cpu_seconds: float
     faults: int
     remote_faults: int
+    fault_stall_s: float
+    home_call_s: float
     messages_sent: int
     messages_received: int
     home_calls: int

@@ -70,6 +70,7 @@ class ProcessManager(Server):
         pcb = PCB(pid, name, node.node_id, node.node_id, layout, self.env.now, context=context)
         self.pcbs[pid] = pcb
         node.cluster.home_of[pid] = node.node_id
+        node.cluster.commit_location(pid, node.node_id)
         Thread(node, context)
         self.log("spawn", pid=pid, name=name, pages=layout.pages)
         return pid
@@ -88,19 +89,24 @@ class ProcessManager(Server):
         if not event.triggered:
             event.succeed(code)
 
-    def _freeze(self, pid: int) -> Generator[simpy.events.Event, Any, PCB]:
-        pcb = self.pcbs[pid]
+    def _freeze(self, pid: int) -> Generator[simpy.events.Event, Any, PCB | None]:
+        """Stop ``pid``'s thread; ``None`` when the process is not here or exited meanwhile."""
+        pcb = self.pcbs.get(pid)
+        if pcb is None:
+            return None
         thread = self.node.threads.get(pid)
         if thread is not None:
             context = yield thread.freeze()
             if context is None:
-                raise ProcessLookupError(f"process {pid} exited while being frozen")
+                return None
             pcb.context = context
         pcb.state = "frozen"
         return pcb
 
     def _suspend(self, msg: Message) -> Generator[simpy.events.Event, Any, bool]:
-        yield from self._freeze(msg.body)
+        pcb = yield from self._freeze(msg.body)
+        if pcb is None:
+            return False
         self.log("suspend", pid=msg.body)
         return True
 
@@ -119,32 +125,67 @@ class ProcessManager(Server):
         self.log("resume", pid=pcb.pid)
 
     # -- migration -----------------------------------------------------------------
-    def _migrate_out(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
-        pid, dest, start = msg.body
+    def _migrate_out(self, msg: Message) -> Generator[simpy.events.Event, Any, Any]:
+        """Send the execution state to ``dest``; reply (bytes, time it resumed or was installed).
+
+        With an ``attach``ment (the freeze-free bundle of the Memory Manager) the state
+        travels with it as ONE one-way message, and the destination reports its resume
+        time to ``notify`` instead: no request/reply crosses the network.
+        """
+        pid, dest, start, *extra = msg.body
+        attach, notify = (extra[0], extra[1]) if extra else (None, None)
         pcb = yield from self._freeze(pid)
+        if pcb is None:
+            raise ProcessLookupError(f"process {pid} is not on node {self.node.node_id}")
         pcb.state = "migrating"
         yield self.node.kernel_work(self.node.profile.state_extract_s)
         size = self.node.profile.execution_state_bytes
-        yield self.node.call(
-            self.peer(dest), "install", (pcb, start), size_bytes=size, traffic="state"
-        )
+        if attach is not None:
+            bundle, bundle_bytes = attach
+            size += bundle_bytes
+            self.node.send(
+                self.peer(dest),
+                "install",
+                (pcb, start, bundle, notify),
+                size_bytes=size,
+                traffic="state",
+                account=pid,
+            )
+            installed_at = float("nan")
+        else:
+            reply = yield self.node.call(
+                self.peer(dest),
+                "install",
+                (pcb, start),
+                size_bytes=size,
+                traffic="state",
+                account=pid,
+            )
+            installed_at = float(reply.body)
         del self.pcbs[pid]
         self.departed[pid] = dest
         self.log("migrate-out", pid=pid, dest=dest, bytes=size)
-        return size
+        return size, installed_at
 
-    def _install(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
-        pcb, start = msg.body
+    def _install(self, msg: Message) -> Generator[simpy.events.Event, Any, float]:
+        pcb, start, *extra = msg.body
+        bundle, notify = (extra[0], extra[1]) if extra else (None, None)
+        if bundle is not None:
+            yield self.node.call(self.node.role_port("memory"), "adopt", (pcb.pid, bundle))
         yield self.node.kernel_work(self.node.profile.state_install_s)
         pcb.node = self.node.node_id
         pcb.migrations += 1
         pcb.state = "frozen"
         self.pcbs[pcb.pid] = pcb
         self.departed.pop(pcb.pid, None)
+        self.node.cluster.commit_location(pcb.pid, self.node.node_id)
         self.log("install", pid=pcb.pid)
         if start:
             self._start(pcb)
-        return pcb.pid
+        now = float(self.env.now)
+        if notify is not None:
+            self.node.send(notify, "resumed", now, account=pcb.pid)
+        return now
 
     # -- home-node services --------------------------------------------------------
     def _home_call(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
@@ -154,6 +195,9 @@ class ProcessManager(Server):
         self.log("home-call", pid=pid, kind=kind)
         return Reply(body=kind, size_bytes=msg.size_bytes, traffic=msg.traffic)
 
-    def _status(self, msg: Message) -> ProcessSnapshot | None:
+    def _status(self, msg: Message) -> ProcessSnapshot | int | None:
+        """The snapshot, or the node the process left for, or ``None`` if never seen here."""
         pcb = self.pcbs.get(msg.body) or self.finished.get(msg.body)
-        return pcb.snapshot() if pcb else None
+        if pcb is not None:
+            return pcb.snapshot()
+        return self.departed.get(msg.body)

@@ -8,7 +8,7 @@ lists the parameters the workload takes.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -125,7 +125,7 @@ class ServerClients:
 
 
 #: Workload name -> its class; parameters are the class's fields.
-WORKLOADS: dict[str, Callable[..., Workload]] = {
+WORKLOADS: dict[str, type[Any]] = {
     "cpu-bound": CpuBound,
     "memory-writer": MemoryWriter,
     "pingpong": PingPong,
@@ -142,10 +142,11 @@ def make_workload(name: str, **params: Any) -> Workload:
         raise UnknownWorkload(
             f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(WORKLOADS))}"
         )
-    allowed = [f.name for f in attrs.fields(factory) if f.name != "name"]  # type: ignore[arg-type]
+    allowed = [field.name for field in attrs.fields(factory) if field.name != "name"]
     for key in params:
         if key not in allowed:
             raise UnknownWorkload(
                 f"workload {name!r} has no parameter {key!r}; it takes: {', '.join(allowed)}"
             )
-    return factory(**params)
+    workload: Workload = factory(**params)
+    return workload

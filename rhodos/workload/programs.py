@@ -35,7 +35,9 @@ class Computer:
     memory_bytes: int = 256 * KIB
     cpu_seconds: float = 2.0
     burst_s: float = 0.05
-    refs: ReferenceModel = ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1)
+    refs: ReferenceModel = attrs.field(
+        factory=lambda: ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1)
+    )
 
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
         yield from _bursts(ctx, self.refs, self.cpu_seconds, self.burst_s)
@@ -90,7 +92,9 @@ class RequestServer:
     requests: int = 100
     service_s: float = 0.005
     reply_bytes: int = 1024
-    refs: ReferenceModel = ReferenceModel(working_set=0.3, locality=0.5, write_fraction=0.2)
+    refs: ReferenceModel = attrs.field(
+        factory=lambda: ReferenceModel(working_set=0.3, locality=0.5, write_fraction=0.2)
+    )
 
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
         for _ in range(self.requests):

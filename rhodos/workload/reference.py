@@ -53,7 +53,9 @@ class ReferenceModel:
         """The references of a burst of ``seconds``: one batch, in reference order."""
         ws = self.working_pages(layout)
         writes_per_s = (
-            self.dirty_rate if self.dirty_rate is not None else self.refs_per_s * self.write_fraction
+            self.dirty_rate
+            if self.dirty_rate is not None
+            else self.refs_per_s * self.write_fraction
         )
         reads_per_s = max(0.0, self.refs_per_s - writes_per_s)
         n_reads = int(rng.poisson(reads_per_s * seconds))

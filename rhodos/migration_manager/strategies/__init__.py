@@ -1,1 +1,19 @@
-"""rhodos."""
+"""The built-in strategies, one module each; importing this package registers them."""
+
+from rhodos.migration_manager.strategies.copy_on_reference import CopyOnReference
+from rhodos.migration_manager.strategies.eager import Eager
+from rhodos.migration_manager.strategies.eager_dirty import EagerDirty
+from rhodos.migration_manager.strategies.flushing import Flushing
+from rhodos.migration_manager.strategies.freeze_free import FreezeFree
+from rhodos.migration_manager.strategies.postcopy import Postcopy
+from rhodos.migration_manager.strategies.precopy import Precopy
+
+__all__ = [
+    "CopyOnReference",
+    "Eager",
+    "EagerDirty",
+    "Flushing",
+    "FreezeFree",
+    "Postcopy",
+    "Precopy",
+]

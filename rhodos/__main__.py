@@ -1,0 +1,5 @@
+"""``python -m rhodos`` runs the command line."""
+
+from rhodos.cli import main
+
+main()

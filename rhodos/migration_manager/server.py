@@ -1,0 +1,203 @@
+"""The Migration Manager server: negotiate, detach, transfer, redirect, resume, clean up.
+
+One per node. ``migrate(pid, dest, strategy, **params)`` is called on the Migration
+Manager of the node where the process runs (or :func:`rhodos.system.migrate` finds it).
+It runs the classic steps (Milojicic et al.'s survey) with the strategy's version of
+each, and returns a :class:`MigrationRecord`. It moves nothing itself: every transfer
+is a request to the server that owns the resource (see :class:`Session`).
+
+The destination may refuse -- node down, another architecture, not enough memory --
+and so may the source -- no such process here, already migrating, the destination is
+the source: a refusal is a record whose ``refused`` names the reason, not an exception.
+
+The record is complete when the residual dependency has ended *and* the process has
+exited, so that remote faults after the resume are all counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, cast
+
+import simpy
+
+from rhodos.kernel import ConfigError, Handler, Message, Node, Server, TrafficTally
+from rhodos.migration_manager.record import MigrationRecord
+from rhodos.migration_manager.registry import make_strategy
+from rhodos.migration_manager.session import Session
+from rhodos.migration_manager.strategy import Strategy
+
+__all__ = ["MigrationManager"]
+
+#: How long the source waits for the destination's answer before calling it down.
+NEGOTIATE_TIMEOUT_S = 1.0
+
+
+class MigrationManager(Server):
+    """Moves processes away from its node by asking the other servers to transfer them."""
+
+    role = "migration"
+
+    def __init__(self, node: Node) -> None:
+        self.active: set[int] = set()
+        self.records: list[MigrationRecord] = []
+        super().__init__(node)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"migrate": self._migrate_request, "negotiate": self._negotiate_incoming}
+
+    # -- the public call -----------------------------------------------------------
+    def migrate(self, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
+        """Migrate ``pid`` (on this node) to ``dest``; the event's value is the record.
+
+        An unknown strategy or parameter raises at once (bad input); everything that
+        depends on the cluster's state is a refusal in the record.
+        """
+        chosen = make_strategy(strategy, **params)
+        return self.env.process(self._migrate(pid, dest, chosen))
+
+    def _migrate_request(self, msg: Message) -> Generator[simpy.events.Event, Any, Any]:
+        pid, dest, strategy, params = msg.body
+        return (yield self.migrate(pid, dest, strategy, **params))
+
+    # -- the protocol --------------------------------------------------------------
+    def _migrate(
+        self, pid: int, dest: int, strategy: Strategy
+    ) -> Generator[simpy.events.Event, Any, MigrationRecord]:
+        cluster = self.node.cluster
+        session = Session(self.node, pid, dest, strategy)
+        session.mark("requested")
+        before = cluster.ledger.tally(pid)
+        refusal = yield from self._negotiate(session)
+        if refusal is not None:
+            return self._finish(session, before, refused=refusal)
+        self.active.add(pid)
+        session.mark("accepted")
+        self.log("accepted", pid=pid, dest=dest, strategy=strategy.name)
+        try:
+            yield from strategy.run(session)
+            if session.time_of("resumed") is None:
+                raise RuntimeError(f"strategy {strategy.name!r} finished without resuming")
+            yield from strategy.cleanup(session)
+            yield self.env.all_of(session.background)  # the strategy's parallel steps
+            if session.time_of("residual-end") is None:
+                raise RuntimeError(
+                    f"strategy {strategy.name!r} did not end its residual dependency"
+                )
+        finally:
+            self.active.discard(pid)
+        yield cluster.exit_event(pid)
+        final = yield from self._snapshot(pid)
+        return self._finish(session, before, baseline=session.baseline, final=final)
+
+    def _negotiate(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
+        """Check the request at the source, then ask the destination; a reason, or None."""
+        cluster = self.node.cluster
+        pid, dest = session.pid, session.dest
+        if dest == self.node.node_id:
+            return f"destination node {dest} is the node process {pid} already runs on"
+        try:
+            target = cluster.node(dest)
+        except ConfigError as error:
+            return str(error)
+        if target.kind != "compute":
+            return f"node {dest} is a {target.kind}, not a compute node"
+        if pid in self.active:
+            return f"process {pid} is already migrating"
+        snapshot = yield from self._ask_local("process", "status", pid)
+        if snapshot is None or isinstance(snapshot, int) or snapshot.state == "exited":
+            return f"no process {pid} is running on node {self.node.node_id}"
+        info = yield from self._ask_local("memory", "describe", pid)
+        call = self.node.call(
+            cluster.role_port(dest, "migration"),
+            "negotiate",
+            (pid, self.node.architecture, info.pages),
+            account=pid,
+        )
+        answer = yield call | self.env.timeout(NEGOTIATE_TIMEOUT_S)
+        if call not in answer:
+            return f"destination node {dest} did not answer within {NEGOTIATE_TIMEOUT_S} s (down)"
+        reply = cast(Message, call.value)
+        reason: str | None = reply.body
+        return reason
+
+    def _negotiate_incoming(self, msg: Message) -> Generator[simpy.events.Event, Any, str | None]:
+        """The destination's side: accept (``None``) or say why not."""
+        pid, architecture, pages = msg.body
+        node = self.node
+        if architecture != node.architecture:
+            return (
+                f"node {node.node_id} is {node.architecture}; process {pid} was built "
+                f"for {architecture}"
+            )
+        if node.frames_free < pages:
+            return (
+                f"not enough memory on node {node.node_id}: {node.frames_free} free frames, "
+                f"{pages} needed"
+            )
+        yield node.call(node.role_port("ipc"), "expect", pid)
+        self.log("accept", pid=pid)
+        return None
+
+    def _ask_local(self, role: str, kind: str, body: Any) -> Generator[Any, Any, Any]:
+        reply = yield self.node.call(self.node.role_port(role), kind, body)
+        return reply.body
+
+    def _snapshot(self, pid: int) -> Generator[Any, Any, Any]:
+        """The process's accounting from the Process Manager of the node it lives on."""
+        where = self.node.cluster.location_of.get(pid, self.node.node_id)
+        reply = yield self.node.call(
+            self.node.cluster.role_port(where, "process"), "status", pid, account=pid
+        )
+        return reply.body
+
+    # -- the record ----------------------------------------------------------------
+    def _finish(
+        self,
+        session: Session,
+        before: TrafficTally,
+        *,
+        refused: str | None = None,
+        baseline: Any = None,
+        final: Any = None,
+    ) -> MigrationRecord:
+        traffic = self.node.cluster.ledger.tally(session.pid) - before
+        nan = float("nan")
+
+        def at(phase: str) -> float:
+            value = session.time_of(phase)
+            return nan if value is None else value
+
+        def delta(field: str) -> Any:
+            if baseline is None or final is None:
+                return 0
+            return getattr(final, field) - getattr(baseline, field)
+
+        record = MigrationRecord(
+            strategy=session.strategy.name,
+            pid=session.pid,
+            source=session.source,
+            destination=session.dest,
+            params=session.strategy.params(),
+            refused=refused,
+            phases=tuple(session.phases),
+            requested_at=at("requested"),
+            accepted_at=at("accepted"),
+            frozen_at=at("frozen"),
+            resumed_at=at("resumed"),
+            residual_end_at=at("residual-end"),
+            message_freeze_s=session.message_freeze_s,
+            messages_held=session.messages_held,
+            bytes_by_kind=dict(traffic.bytes_by_kind),
+            messages_by_kind=dict(traffic.messages_by_kind),
+            state_bytes=self.node.profile.execution_state_bytes if refused is None else 0,
+            remote_faults=delta("remote_faults"),
+            stall_s=delta("fault_stall_s"),
+            home_calls=delta("home_calls"),
+            home_call_s=delta("home_call_s"),
+            home_bytes=traffic.bytes_by_kind.get("home", 0),
+            rounds=tuple(session.rounds),
+        )
+        self.records.append(record)
+        self.log("record", pid=session.pid, refused=refused)
+        return record

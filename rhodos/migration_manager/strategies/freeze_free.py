@@ -1,0 +1,44 @@
+"""Freeze free: Roush & Campbell's fast migration (ICDCS 1996).
+
+No request/reply crosses the network in the latency period: the source blasts, in one
+one-way message, the process control and execution state, the current code page, the
+current heap page and the used part of the current stack page; the destination
+resumes the process the moment they arrive. The communication state moves separately,
+so messages keep being received (queued where the process will run) throughout. In
+parallel the source flushes the modified pages to the file server; the rest is
+demand-paged -- from the source until the flush ends, from the file server after.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+from rhodos.migration_manager.registry import register
+from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager.strategy import BaseStrategy, non_negative
+
+
+@register
+@attrs.frozen
+class FreezeFree(BaseStrategy):
+    """Blast the four critical items; resume; comm state and flush run in parallel."""
+
+    name: ClassVar[str] = "freeze-free"
+    summary: ClassVar[str] = "one-way blast of 4 critical items; resume; flush in parallel"
+    residual: ClassVar[str] = "flush"
+
+    #: Bytes of the current stack page in use (only they are sent).
+    stack_bytes: int = attrs.field(default=1024, validator=non_negative)
+
+    def run(self, session: Session) -> Steps:
+        yield from session.freeze()
+        bundle = yield from session.critical_bundle(self.stack_bytes)
+        session.in_background(session.move_comm())
+        yield from session.blast_state(bundle)
+
+    def cleanup(self, session: Session) -> Steps:
+        yield from session.flush("dirty")
+        yield from session.relocate_to_file()
+        yield from session.free_source()

@@ -1,0 +1,115 @@
+"""The strategy protocol and the base class every built-in strategy extends.
+
+A migration runs these steps in order; a strategy overrides only those it does
+differently (each is a generator of simpy events; use ``yield from session.x()``):
+
+1. ``before_freeze`` -- work while the process still runs (precopy's rounds). Default: none.
+2. ``detach``  -- hold the process's messages and freeze it. Default: both.
+3. ``transfer`` -- move the address space. Default: the page map, then every resident
+   page as one flow (eager).
+4. ``redirect`` -- move the communication state. Default: the IPC Manager's migrate_out.
+5. ``resume``  -- move the execution state and run the process again. Default: the
+   Process Manager's migrate_out with start.
+6. ``cleanup`` -- after the resume, end the residual dependency on the source. Default:
+   nothing the process needs is left on the source at the resume (the residual
+   dependency ends there), and the source drops any leftover copies.
+
+A strategy is an ``attrs`` frozen class: its fields are its parameters, validated when it
+is built; ``residual`` says what it promises about residual dependencies (see
+:data:`RESIDUALS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+
+from rhodos.migration_manager.session import Session, Steps
+
+__all__ = ["RESIDUALS", "BaseStrategy", "Strategy", "non_negative", "positive"]
+
+#: What a strategy promises about residual dependencies on the source:
+#: ``none`` -- nothing left once the process resumes; ``flush`` -- the source serves
+#: pages only until its flush to the file server ends; ``file-server`` -- pages left on
+#: the file server, nothing on the source; ``source`` -- the source serves pages until
+#: the process has them all (or exits).
+RESIDUALS = ("none", "flush", "file-server", "source")
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """What the Migration Manager needs of a strategy."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    residual: ClassVar[str]
+
+    def run(self, session: Session) -> Steps:
+        """Everything up to and including the resume."""
+        ...
+
+    def cleanup(self, session: Session) -> Steps:
+        """End the residual dependency on the source."""
+        ...
+
+    def params(self) -> dict[str, Any]:
+        """The strategy's parameters, by name."""
+        ...
+
+
+def positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a number > 0."""
+    if not isinstance(value, int | float) or not value > 0:
+        raise ValueError(
+            f"{type(instance).name} parameter {attribute.name} must be > 0, got {value!r}"
+        )
+
+
+def non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a number >= 0."""
+    if not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(
+            f"{type(instance).name} parameter {attribute.name} must be >= 0, got {value!r}"
+        )
+
+
+@attrs.frozen
+class BaseStrategy:
+    """Defaults for every step: together they are the eager (total copy) strategy."""
+
+    name: ClassVar[str] = "base"
+    summary: ClassVar[str] = "freeze, copy everything, resume"
+    residual: ClassVar[str] = "none"
+
+    def run(self, session: Session) -> Steps:
+        yield from self.before_freeze(session)
+        yield from self.detach(session)
+        yield from self.transfer(session)
+        yield from self.redirect(session)
+        yield from self.resume(session)
+
+    def before_freeze(self, session: Session) -> Steps:
+        return
+        yield
+
+    def detach(self, session: Session) -> Steps:
+        yield from session.hold_messages()
+        yield from session.freeze()
+
+    def transfer(self, session: Session) -> Steps:
+        yield from session.export_space()
+        yield from session.send_pages("resident")
+
+    def redirect(self, session: Session) -> Steps:
+        yield from session.move_comm()
+
+    def resume(self, session: Session) -> Steps:
+        yield from session.move_state(start=True)
+
+    def cleanup(self, session: Session) -> Steps:
+        session.mark("residual-end", session.time_of("resumed"))
+        yield from session.free_source()
+
+    def params(self) -> dict[str, Any]:
+        return attrs.asdict(self)
