@@ -24,7 +24,7 @@ endif
 
 run: $(STAMP)
 	mkdir -p results
-	$(BIN)/rhodos run
+	$(BIN)/rhodos compare --csv results/compare.csv --plot results/compare.png
 
 test: $(STAMP)
 	$(BIN)/ruff check .

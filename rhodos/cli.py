@@ -210,6 +210,216 @@ def run(
     console.print(f"network: {traffic}")
 
 
+# -- strategies, migrate, compare -------------------------------------------------------
+@app.command()
+def strategies(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the registered migration strategies and their parameters."""
+    from rhodos.migration_manager import registered
+
+    rows = []
+    for name, cls in registered().items():
+        params = {f.name: f.default for f in attrs.fields(cls)}
+        rows.append(
+            {"name": name, "summary": cls.summary, "residual": cls.residual, "params": params}
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Migration strategies")
+    for column in ("name", "what it does", "residual dependency", "parameters (default)"):
+        table.add_column(column)
+    for row in rows:
+        params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
+        table.add_row(row["name"], row["summary"], row["residual"], params)
+    console.print(table)
+
+
+def _scenario(**kwargs: Any) -> Any:
+    from rhodos.experiment import Scenario
+
+    return Scenario(**kwargs)
+
+
+def _strategy_params(values: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param takes key=value (e.g. max_rounds=3), got {item!r}")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+MemoryOption = Annotated[
+    str, typer.Option("--memory", help="Address space of the migrated process: 100KiB, 4MiB, 1GiB.")
+]
+DirtyOption = Annotated[
+    float, typer.Option("--dirty-rate", help="Pages per second the process writes.")
+]
+TouchOption = Annotated[
+    float, typer.Option("--touch-fraction", help="Fraction of its pages the process references.")
+]
+WorkloadOption = Annotated[
+    str, typer.Option("--workload", help="Workload whose first process is migrated.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Root seed.")]
+AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the migration request.")]
+
+
+@app.command("migrate")
+@clear_errors
+def migrate_command(
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="See `rhodos strategies`.")],
+    profile: ProfileOption = "sun3-ethernet",
+    memory: MemoryOption = "1MiB",
+    dirty_rate: DirtyOption = 20.0,
+    touch_fraction: TouchOption = 0.5,
+    workload: WorkloadOption = "memory-writer",
+    seed: SeedOption = 0,
+    at: AtOption = 0.5,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Strategy parameter key=value.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Migrate one process between two nodes; print the phase timeline and the metrics."""
+    from rhodos.experiment import run_migration, scenario_row
+
+    scenario = _scenario(
+        profile=profile,
+        memory_bytes=memory,
+        dirty_rate=dirty_rate,
+        touch_fraction=touch_fraction,
+        workload=workload,
+        seed=seed,
+        migrate_at=at,
+    )
+    record = run_migration(scenario, strategy, _strategy_params(param))
+    row = scenario_row(scenario, record)
+    if as_json:
+        typer.echo(json.dumps(row))
+        return
+    if record.refused:
+        console.print(f"[bold red]refused:[/] {record.refused}", highlight=False)
+        return
+    console.print(
+        f"[bold]{record.strategy}[/] migrating process {record.pid} "
+        f"({scenario.memory_bytes:,} bytes, {scenario.workload}) from node {record.source} "
+        f"to node {record.destination} on {scenario.profile.name}"
+    )
+    timeline = Table(title="Phases (simulated time)")
+    timeline.add_column("phase")
+    timeline.add_column("t (ms)", justify="right")
+    timeline.add_column("+ since request (ms)", justify="right")
+    for phase, t in record.phases:
+        timeline.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
+    console.print(timeline)
+    console.print(_metrics_table([record]))
+
+
+def _metrics_table(records: list[Any]) -> Table:
+    table = Table(title="Migration metrics")
+    columns = (
+        ("strategy", "strategy", None),
+        ("latency ms", "latency_s", 1e3),
+        ("freeze ms", "freeze_s", 1e3),
+        ("msg freeze ms", "message_freeze_s", 1e3),
+        ("total ms", "total_s", 1e3),
+        ("residual ms", "residual_s", 1e3),
+        ("bytes", "bytes_total", None),
+        ("msgs", "messages_total", None),
+        ("remote faults", "remote_faults", None),
+        ("stall ms", "stall_s", 1e3),
+        ("slowdown", "slowdown", None),
+        ("refused", "refused", None),
+    )
+    for title, _, _ in columns:
+        table.add_column(title, justify="left" if title in ("strategy", "refused") else "right")
+    for record in records:
+        m = record.metrics()
+        m["slowdown"] = record.slowdown
+        cells = []
+        for _, key, scale in columns:
+            value = m.get(key)
+            if value is None:
+                cells.append("-")
+            elif scale is not None:
+                cells.append(f"{value * scale:.2f}")
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            elif isinstance(value, int):
+                cells.append(f"{value:,}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    return table
+
+
+@app.command("compare")
+@clear_errors
+def compare_command(
+    profile: ProfileOption = "sun3-ethernet",
+    memory: MemoryOption = "1MiB",
+    dirty_rate: DirtyOption = 20.0,
+    touch_fraction: TouchOption = 0.5,
+    workload: WorkloadOption = "memory-writer",
+    seed: SeedOption = 0,
+    at: AtOption = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a grouped bar chart (PNG).")
+    ] = None,
+) -> None:
+    """Every registered strategy on the same workload and seed: a table and a chart."""
+    import csv
+
+    from rhodos.experiment import compare, scenario_row
+    from rhodos.experiment.plot import plot_comparison
+
+    scenario = _scenario(
+        profile=profile,
+        memory_bytes=memory,
+        dirty_rate=dirty_rate,
+        touch_fraction=touch_fraction,
+        workload=workload,
+        seed=seed,
+        migrate_at=at,
+    )
+    records = compare(scenario)
+    rows = [scenario_row(scenario, r) for r in records]
+    if csv_path is not None:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        with csv_path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    if plot is not None:
+        plot_comparison(
+            records,
+            plot,
+            title=f"{scenario.workload}, {scenario.memory_bytes:,} B, "
+            f"{scenario.dirty_rate:g} pages/s, {scenario.profile.name}",
+        )
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    console.print(
+        f"[bold]Every strategy[/] on {scenario.workload} ({scenario.memory_bytes:,} bytes, "
+        f"dirty {scenario.dirty_rate:g} pages/s, touching {scenario.touch_fraction:.0%}) "
+        f"on {scenario.profile.name}, seed {scenario.seed}"
+    )
+    console.print(_metrics_table(records))
+    for path in (csv_path, plot):
+        if path is not None:
+            console.print(f"wrote {path}")
+
+
 def _jsonable(_: Any, __: Any, value: Any) -> Any:
     if isinstance(value, MachineProfile):
         return value.name

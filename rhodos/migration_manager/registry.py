@@ -57,10 +57,12 @@ def _load_plugins() -> None:
 
 def registered() -> dict[str, type[Any]]:
     """Every registered strategy, by name (built-ins first, then plugins)."""
-    import rhodos.migration_manager.strategies  # noqa: F401  (registers the built-ins)
+    from rhodos.migration_manager.strategies import BUILTINS  # registers the built-ins
 
     _load_plugins()
-    return dict(_REGISTRY)
+    first = [cls.name for cls in BUILTINS if cls.name in _REGISTRY]
+    rest = [name for name in _REGISTRY if name not in first]
+    return {name: _REGISTRY[name] for name in first + rest}
 
 
 def make_strategy(name: str, **params: Any) -> Strategy:

@@ -51,9 +51,14 @@ class CpuBound:
     processes: int = 1
     cpu_seconds: float = 2.0
     memory_bytes: int = 256 * KIB
+    working_set: float = 0.5
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
-        program = Computer(cpu_seconds=self.cpu_seconds, memory_bytes=self.memory_bytes)
+        program = Computer(
+            cpu_seconds=self.cpu_seconds,
+            memory_bytes=self.memory_bytes,
+            refs=ReferenceModel(working_set=self.working_set, locality=0.8, write_fraction=0.1),
+        )
         return [_spawn(cluster, program, nodes[0]) for _ in range(self.processes)]
 
 
@@ -87,13 +92,14 @@ class PingPong:
     name: str = "pingpong"
     rounds: int = 100
     size_bytes: int = 256
+    memory_bytes: int = 64 * KIB
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         other = nodes[1] if len(nodes) > 1 else nodes[0]
         pong = _spawn(cluster, Ponger(rounds=self.rounds, size_bytes=self.size_bytes), other)
         ping = _spawn(
             cluster,
-            Pinger(rounds=self.rounds, size_bytes=self.size_bytes),
+            Pinger(rounds=self.rounds, size_bytes=self.size_bytes, memory_bytes=self.memory_bytes),
             nodes[0],
             peers={"peer": pong},
         )
@@ -109,11 +115,16 @@ class ServerClients:
     requests: int = 25
     service_s: float = 0.005
     think_s: float = 0.02
+    memory_bytes: int = 512 * KIB
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         server = _spawn(
             cluster,
-            RequestServer(requests=self.clients * self.requests, service_s=self.service_s),
+            RequestServer(
+                requests=self.clients * self.requests,
+                service_s=self.service_s,
+                memory_bytes=self.memory_bytes,
+            ),
             nodes[0],
         )
         others = list(nodes[1:]) or [nodes[0]]

@@ -8,7 +8,11 @@ from rhodos.migration_manager.strategies.freeze_free import FreezeFree
 from rhodos.migration_manager.strategies.postcopy import Postcopy
 from rhodos.migration_manager.strategies.precopy import Precopy
 
+#: The built-in strategies in the order the tables and charts list them.
+BUILTINS = (Eager, EagerDirty, Precopy, CopyOnReference, Flushing, FreezeFree, Postcopy)
+
 __all__ = [
+    "BUILTINS",
     "CopyOnReference",
     "Eager",
     "EagerDirty",

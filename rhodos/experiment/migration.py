@@ -1,0 +1,222 @@
+"""One migration, measured; and every strategy on the same scenario.
+
+A :class:`Scenario` fixes everything but the strategy: profile, workload, the migrated
+process's memory and dirty rate, when it is migrated, the seed. :func:`run_migration`
+runs the scenario twice -- once without migration, once with -- and returns the
+record with its slowdown (the migrated process's completion time over the
+unmigrated one's). :func:`compare` runs every registered strategy on the same
+scenario with the same seed, so the differences are the strategies' alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from rhodos.kernel import Cluster, ClusterConfig, ConfigError, MachineProfile, load_profile
+from rhodos.migration_manager import MigrationRecord, make_strategy, registered
+from rhodos.system import boot, migrate
+from rhodos.workload import WORKLOADS, make_workload
+
+__all__ = ["Scenario", "compare", "parse_size", "run_migration", "scenario_row"]
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+}
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``4096``, ``100KiB``, ``4MiB``, ``1GiB`` (or decimal KB/MB/GB)."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(
+            f"cannot read size {text!r}: use bytes (4096) or a number with KiB, MiB, GiB "
+            "(or KB, MB, GB), e.g. 100KiB, 4MiB, 1GiB"
+        )
+    value = float(match.group(1)) * _UNITS[unit]
+    if value < 1:
+        raise ValueError(f"size {text!r} must be at least one byte")
+    return int(value)
+
+
+def _profile(value: MachineProfile | str) -> MachineProfile:
+    return value if isinstance(value, MachineProfile) else load_profile(value)
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _fraction(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"{attribute.name} must be within (0, 1], got {value!r}")
+
+
+def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in WORKLOADS:
+        raise ValueError(
+            f"unknown workload {value!r}; workloads are: {', '.join(sorted(WORKLOADS))}"
+        )
+
+
+@attrs.frozen
+class Scenario:
+    """Everything about a migration experiment except the strategy.
+
+    Attributes:
+        profile: machine profile (name or TOML path).
+        workload: the named workload; its first process is the one migrated.
+        memory_bytes: address-space size of the migrated process.
+        dirty_rate: pages per second it writes (memory-writer).
+        touch_fraction: fraction of its heap it references (its working set).
+        cpu_seconds: CPU time it needs (memory-writer, cpu-bound).
+        migrate_at: simulated time of the migration request.
+        nodes: compute nodes; the process moves from node 0 to node 1.
+        seed: root seed.
+        topology: network topology (``None``: the profile's).
+    """
+
+    profile: MachineProfile = attrs.field(
+        factory=lambda: load_profile("sun3-ethernet"), converter=_profile
+    )
+    workload: str = attrs.field(default="memory-writer", validator=_workload)
+    memory_bytes: int = attrs.field(default=1 << 20, converter=parse_size, validator=_positive)
+    dirty_rate: float = attrs.field(default=20.0, validator=_non_negative)
+    touch_fraction: float = attrs.field(default=0.5, validator=_fraction)
+    cpu_seconds: float = attrs.field(default=2.0, validator=_positive)
+    migrate_at: float = attrs.field(default=0.5, validator=_non_negative)
+    nodes: int = attrs.field(default=2)
+    seed: int = attrs.field(default=0, validator=_non_negative)
+    topology: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.nodes < 2:
+            raise ConfigError(f"nodes must be at least 2 to migrate, got {self.nodes}")
+
+    def cluster_config(self) -> ClusterConfig:
+        """The cluster this scenario runs on."""
+        return ClusterConfig(
+            nodes=self.nodes, profile=self.profile, seed=self.seed, topology=self.topology
+        )
+
+    def workload_params(self) -> dict[str, Any]:
+        """The parameters of the workload that carry the scenario's knobs."""
+        if self.workload == "memory-writer":
+            return {
+                "dirty_rate": self.dirty_rate,
+                "cpu_seconds": self.cpu_seconds,
+                "memory_bytes": self.memory_bytes,
+                "working_set": self.touch_fraction,
+            }
+        if self.workload == "cpu-bound":
+            return {
+                "cpu_seconds": self.cpu_seconds,
+                "memory_bytes": self.memory_bytes,
+                "working_set": self.touch_fraction,
+            }
+        return {"memory_bytes": self.memory_bytes}
+
+    def start(self) -> tuple[Cluster, int]:
+        """Boot the cluster and the workload; the pid to migrate."""
+        cluster = boot(self.cluster_config())
+        workload = make_workload(self.workload, **self.workload_params())
+        pids = workload.start(cluster, list(range(self.nodes)))
+        return cluster, pids[0]
+
+
+def _completion(cluster: Cluster, pid: int) -> float:
+    """Run to the end; the process's completion time (exit - spawn request at 0)."""
+    exited: dict[str, float] = {}
+
+    def watch() -> Any:
+        yield cluster.exit_event(pid)
+        exited["at"] = cluster.now
+
+    cluster.env.process(watch())
+    cluster.run()
+    if "at" not in exited:
+        raise RuntimeError(f"process {pid} never exited: the scenario does not terminate")
+    return exited["at"]
+
+
+def baseline_completion(scenario: Scenario) -> float:
+    """The migrated process's completion time when nobody migrates it."""
+    cluster, pid = scenario.start()
+    return _completion(cluster, pid)
+
+
+def run_migration(
+    scenario: Scenario,
+    strategy: str,
+    params: dict[str, Any] | None = None,
+    *,
+    baseline: float | None = None,
+) -> MigrationRecord:
+    """Run ``scenario`` migrating its process with ``strategy``; the record with slowdown."""
+    params = dict(params or {})
+    make_strategy(strategy, **params)  # bad input fails before anything runs
+    if baseline is None:
+        baseline = baseline_completion(scenario)
+    cluster, pid = scenario.start()
+    out: dict[str, MigrationRecord] = {}
+
+    def driver() -> Any:
+        yield cluster.env.timeout(scenario.migrate_at)
+        out["record"] = yield migrate(cluster, pid, 1, strategy, **params)
+
+    cluster.env.process(driver())
+    completion = _completion(cluster, pid)
+    if "record" not in out:
+        raise RuntimeError(
+            f"the migration of process {pid} did not complete "
+            f"(it exited before t={scenario.migrate_at}?)"
+        )
+    record = out["record"]
+    slowdown = completion / baseline if record.ok else None
+    return attrs.evolve(record, slowdown=slowdown)
+
+
+def compare(
+    scenario: Scenario,
+    strategies: Sequence[str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+) -> list[MigrationRecord]:
+    """Every strategy (default: every registered one) on the same scenario and seed."""
+    names = list(strategies) if strategies is not None else list(registered())
+    params = params or {}
+    baseline = baseline_completion(scenario)
+    return [run_migration(scenario, name, params.get(name), baseline=baseline) for name in names]
+
+
+def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
+    """One result row: the scenario's knobs, then the record's metrics."""
+    metrics = record.metrics()
+    return {
+        "strategy": record.strategy,
+        "profile": scenario.profile.name,
+        "workload": scenario.workload,
+        "memory_bytes": scenario.memory_bytes,
+        "dirty_rate": scenario.dirty_rate,
+        "touch_fraction": scenario.touch_fraction,
+        "seed": scenario.seed,
+        **{k: v for k, v in metrics.items() if k != "strategy"},
+    }
