@@ -231,8 +231,8 @@ def strategies(
     for column in ("name", "what it does", "residual dependency", "parameters (default)"):
         table.add_column(column)
     for row in rows:
-        params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
-        table.add_row(row["name"], row["summary"], row["residual"], params)
+        listed = ", ".join(f"{k}={v!r}" for k, v in row["params"].items()) or "-"
+        table.add_row(row["name"], row["summary"], row["residual"], listed)
     console.print(table)
 
 

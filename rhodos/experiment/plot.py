@@ -28,12 +28,12 @@ def plot_comparison(records: Sequence[MigrationRecord], path: str | Path, title:
     done = [r for r in records if r.ok]
     names = [r.strategy for r in done]
     fig, axes = plt.subplots(1, len(_PANELS), figsize=(4.2 * len(_PANELS), 4.2))
-    colours = plt.get_cmap("tab10").colors
+    palette = plt.get_cmap("tab10")
     for ax, (metric, label) in zip(axes, _PANELS, strict=True):
         values = [float(r.metrics()[metric] or 0.0) for r in done]
         if metric == "bytes_total":
             values = [v / 1e6 for v in values]
-        ax.bar(range(len(names)), values, color=[colours[i % 10] for i in range(len(names))])
+        ax.bar(range(len(names)), values, color=[palette(i % 10) for i in range(len(names))])
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
         ax.set_title(label)
         ax.grid(axis="y", alpha=0.3)
