@@ -276,7 +276,7 @@ def test_allocation_is_feasible_max_min_fair_and_every_flow_completes(
 
     def driver() -> Generator[simpy.Event, Any, None]:
         for when, amount, path in sorted(specs, key=lambda spec: spec[0]):
-            yield env.timeout(when - env.now)
+            yield env.timeout(max(0.0, when - env.now))
             started.append(fluid.start(amount, [links[i] for i in path]))
             check_max_min_fair(fluid)
         yield env.timeout(1.0)

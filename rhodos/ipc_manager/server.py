@@ -15,8 +15,9 @@ Requests (kind -> what it does):
 * ``cancel_receive`` (pid): withdraw a waiting receive (its thread is being frozen).
 * ``hold`` (pid): keep new arrivals aside (the message freeze of a migration starts).
 * ``expect`` (pid): on the destination, queue arrivals for a process not installed yet.
-* ``migrate_out`` (pid, dest): move the communication state and held messages to
-  ``dest``'s IPC Manager as one message and forward everything that arrives later.
+* ``migrate_out`` (pid, dest[, oneway]): move the communication state and held messages
+  to ``dest``'s IPC Manager as one message (``oneway``: without waiting for its
+  acknowledgement) and forward everything that arrives later.
 * ``install`` (pid, state, held): the communication state arrives.
 * ``location`` (pid, node): a peer says where ``pid`` is now.
 """
@@ -204,7 +205,8 @@ class IPCManager(Server):
         self, msg: Message
     ) -> Generator[simpy.events.Event, Any, tuple[int, int, float]]:
         """Move the state; reply (bytes, messages held, time it was installed there)."""
-        pid, dest = msg.body
+        pid, dest, *options = msg.body
+        oneway = bool(options[0]) if options else False
         state = self.comm.pop(pid)
         held = [m for _, m in self.held.pop(pid, [])]
         self.hold_started.pop(pid, None)
@@ -212,6 +214,16 @@ class IPCManager(Server):
         self.location[pid] = dest
         size = state.wire_bytes() + sum(m.size_bytes for m in held)
         self.log("migrate-out", pid=pid, dest=dest, bytes=size, held=len(held))
+        if oneway:
+            self.node.send(
+                self.peer(dest),
+                "install",
+                (pid, state, held),
+                size_bytes=size,
+                traffic="state",
+                account=pid,
+            )
+            return size, len(held), float("nan")
         reply = yield self.node.call(
             self.peer(dest),
             "install",
@@ -228,9 +240,10 @@ class IPCManager(Server):
         self.forward.pop(pid, None)
         self.location.pop(pid, None)
         waiting = held + self.expected.pop(pid, [])
+        before = state.duplicates
         for message in waiting:
             state.deliver(state.accept(message))
-        self._counts["delivered"] += len(waiting)
+        self._counts["delivered"] += len(waiting) - (state.duplicates - before)
         self.log("install", pid=pid, messages=len(waiting))
         event = self._installed.pop(pid, None)
         if event is not None:

@@ -268,12 +268,24 @@ class Cluster:
         else:
             yield src.cpu.kernel_work(profile.message_cpu_overhead_s)
             self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
+            self.log.record(
+                src_id,
+                "network",
+                "send",
+                msg=msg.msg_id,
+                kind=msg.kind,
+                dst=dst_id,
+                traffic=msg.traffic,
+                bytes=msg.size_bytes,
+                account=msg.account,
+            )
             yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
             dst_node = self.all_nodes[dst_id]
             if not dst_node.up:
                 self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
                 return
             yield dst_node.cpu.kernel_work(profile.message_cpu_overhead_s)
+            self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
         port = self._ports.get(msg.dst)
         if port is None:
             self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)

@@ -18,7 +18,8 @@ Requests (kind -> what it does):
 * ``install_pages`` (pid, pages, versions[, dirty, overwrite]): a peer's pages arrive.
 * ``export_space`` (pid, dest, (clean, dirty), prefetch): send the page map to ``dest``:
   clean and dirty pages resident here will be found at ``"source"`` (this node) or
-  ``"file"`` (the file server; only clean pages may go there); 4 bytes per page.
+  ``"file"`` (the file server; only clean pages may go there); the map is region-based,
+  8 bytes per run of pages at one place.
 * ``install_space`` (pid, layout, locations, prefetch): an empty address space whose
   pages are at ``locations`` (one node id or FILE for all, or an array).
 * ``export_critical`` (pid, dest, stack_bytes): the freeze-free bundle -- page map plus
@@ -31,8 +32,9 @@ Requests (kind -> what it does):
 * ``flush`` (pid, which): write a page set to the file server (one flow); they are clean.
 * ``describe`` (pid): layout, counts, current pages (for negotiation and strategies).
 * ``wait_released`` (pid): answer once this node holds nothing of ``pid`` any more.
-* ``free`` (pid): drop the address space (process exit) and tell the peers still holding
-  its pages to ``release`` them.
+* ``free`` (pid) or (pid, at_exit): drop the address space; at the process's exit, tell
+  the peers still holding residual copies of its pages to ``release`` them.
+* ``release`` (pid): drop a residual copy (never the space of a process living here).
 """
 
 from __future__ import annotations
@@ -187,8 +189,13 @@ class MemoryManager(Server):
         return size
 
     def page_map_bytes(self, space: AddressSpace) -> int:
-        """Size of a page map on the wire: a header and 4 bytes per page."""
-        return 64 + 4 * space.pages
+        """Size of a page map on the wire: a header and 8 bytes per run of pages at one place.
+
+        Maps are region-based (as Accent's and Mach's are): a fresh address space is
+        three runs whatever its size; a map after lazy migrations has more.
+        """
+        runs = 1 + int(np.count_nonzero(np.diff(space.location)))
+        return 64 + 8 * runs
 
     def _export_critical(self, msg: Message) -> Reply:
         pid, dest, stack_bytes = msg.body
@@ -238,24 +245,30 @@ class MemoryManager(Server):
         return int(moved.sum())
 
     def _free(self, msg: Message) -> int:
-        pid = msg.body
+        """Drop the space. At the process's exit (``exit=True``) the peers still holding
+        residual copies of its pages are told to release them; a migration's source
+        dropping its leftovers tells nobody (its peers hold the live process)."""
+        pid, at_exit = msg.body if isinstance(msg.body, tuple) else (msg.body, False)
         space = self.spaces.pop(pid, None)
         if space is None:
             return 0
         self.node.free_frames(int(space.resident.sum()))
         self.node.detach_pager(pid)
-        peers = np.unique(space.location[~space.resident & (space.location >= 0)])
-        for peer in peers.tolist():
-            if peer != self.node.node_id:
-                self.node.send(self.peer(int(peer)), "release", pid, account=pid)
+        if at_exit:
+            peers = np.unique(space.location[~space.resident & (space.location >= 0)])
+            for peer in peers.tolist():
+                if peer != self.node.node_id:
+                    self.node.send(self.peer(int(peer)), "release", pid, account=pid)
         self.log("free", pid=pid)
         self._signal_released(pid)
         return space.pages
 
     def _release(self, msg: Message) -> None:
+        """A residual copy is no longer needed: drop it (never the live process's space)."""
         pid = msg.body
         space = self.spaces.get(pid)
-        if space is not None and self.node.threads.get(pid) is None:
+        lives_here = self.node.cluster.location_of.get(pid) == self.node.node_id
+        if space is not None and not lives_here:
             self.node.free_frames(int(space.resident.sum()))
             self.spaces.pop(pid)
             self.node.detach_pager(pid)
@@ -372,7 +385,8 @@ class MemoryManager(Server):
     def _drop_if_empty(self, pid: int) -> None:
         """A residual copy with nothing left to serve is dropped (the dependency ends)."""
         space = self.spaces.get(pid)
-        if space is not None and not space.resident.any() and self.node.threads.get(pid) is None:
+        lives_here = self.node.cluster.location_of.get(pid) == self.node.node_id
+        if space is not None and not space.resident.any() and not lives_here:
             self.spaces.pop(pid)
             self.node.detach_pager(pid)
             self.log("residual-end", pid=pid, reason="empty")

@@ -2,8 +2,8 @@
 
 An address space is three segments laid out one after the other -- code, heap/data,
 stack -- and four arrays with one entry per page: ``resident`` (mapped here), ``dirty``
-(written since it was last clean), ``version`` (how many times it has been written:
-the contents, as far as the simulation is concerned) and ``location`` (where the page
+(written since it was last clean), ``version`` (how many reference batches have written
+it: the contents, as far as the simulation is concerned) and ``location`` (where the page
 is when it is not resident: a peer node id, the file server, or nowhere yet). Every
 operation is on whole arrays: a batch of references, a transfer of a page set, a flush.
 """

@@ -177,13 +177,20 @@ class Session:
         """Hold messages at the source: the message freeze begins."""
         self._hold_at = yield from self._ask(self.source, "ipc", "hold", self.pid)
 
-    def move_comm(self) -> Steps:
-        """The IPC Manager moves the communication state (and held messages) to the destination."""
+    def move_comm(self, *, oneway: bool = False) -> Steps:
+        """The IPC Manager moves the communication state (and held messages) to the destination.
+
+        The message freeze -- from the hold to the state's installation where the process
+        will run -- is measured here. ``oneway`` sends the state without waiting for an
+        acknowledgement (nothing was held, so no freeze is running).
+        """
         _size, held, installed_at = yield from self._ask(
-            self.source, "ipc", "migrate_out", (self.pid, self.dest)
+            self.source, "ipc", "migrate_out", (self.pid, self.dest, oneway)
         )
         self.messages_held += held
         if self._hold_at is not None:
+            if oneway:
+                raise RuntimeError("a one-way move cannot end a message hold: nothing reports it")
             self.message_freeze_s += installed_at - self._hold_at
             self._hold_at = None
-        self.mark("comm-moved", installed_at)
+        self.mark("comm-moved" if not oneway else "comm-sent", None if oneway else installed_at)

@@ -81,7 +81,7 @@ class ProcessManager(Server):
         pcb.state = "exited"
         pcb.exited_at = self.env.now
         self.finished[pid] = pcb
-        yield self.node.call(self.node.role_port("memory"), "free", pid)
+        yield self.node.call(self.node.role_port("memory"), "free", (pid, True))
         yield self.node.call(self.node.role_port("ipc"), "close", pid)
         self.log("exited", pid=pid)
         code = pcb.context.exit_code if pcb.context else 0

@@ -35,7 +35,7 @@ class FreezeFree(BaseStrategy):
     def run(self, session: Session) -> Steps:
         yield from session.freeze()
         bundle = yield from session.critical_bundle(self.stack_bytes)
-        session.in_background(session.move_comm())
+        session.in_background(session.move_comm(oneway=True))
         yield from session.blast_state(bundle)
 
     def cleanup(self, session: Session) -> Steps:
