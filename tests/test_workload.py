@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 
 from rhodos.kernel import Layout
-from rhodos.system import boot, processes
+from rhodos.system import boot, processes, spawn
 from rhodos.workload import WORKLOADS, ReferenceModel, UnknownWorkload, make_workload
 
 #: Small parameters per workload, so that every one runs in a fraction of a second.
@@ -18,6 +19,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "memory-writer": {"cpu_seconds": 0.3},
     "pingpong": {"rounds": 10},
     "server": {"clients": 3, "requests": 4},
+    "stream": {"total_bytes": 64 * 1024, "chunk_bytes": 4096},
 }
 
 
@@ -40,7 +42,7 @@ def test_workload_runs_to_completion_on_four_nodes(name: str) -> None:
     sent = sum(s.messages_sent for s in snapshots)
     assert sent == sum(s.messages_received for s in snapshots)
     assert [node.frames_used for node in cluster.nodes] == [0] * 4
-    if name in ("pingpong", "server"):
+    if name in ("pingpong", "server", "stream"):
         assert sent > 0
 
 
@@ -115,3 +117,24 @@ def test_write_fraction_applies_without_a_dirty_rate() -> None:
     heap_writes = sum(int(b.writes[2:].sum()) for b in batches)
     expected = 0.25 * 1000.0 * 0.05 * 400
     assert abs(heap_writes - expected) <= 5 * math.sqrt(expected)
+
+
+def test_a_stream_receiver_detects_a_gap() -> None:
+    """The stream receiver fails loudly when a chunk is missing (so its silence means order)."""
+    from rhodos.kernel import Send
+    from rhodos.workload import StreamBroken, StreamReceiver
+
+    @attrs.frozen
+    class Skipper:
+        name: str = "skipper"
+        memory_bytes: int = 64 * 1024
+
+        def run(self, ctx: Any) -> Any:
+            yield Send(ctx.peers["peer"], 100, ("data", 0, 100))
+            yield Send(ctx.peers["peer"], 100, ("data", 200, 100))  # bytes 100..199 lost
+
+    cluster = boot(nodes=2, seed=1)
+    receiver, _ = spawn(cluster, StreamReceiver(), 1)
+    spawn(cluster, Skipper(), 0, peers={"peer": receiver})
+    with pytest.raises(StreamBroken, match="expected byte 100, got 200"):
+        cluster.run()

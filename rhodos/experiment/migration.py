@@ -93,6 +93,7 @@ class Scenario:
         nodes: compute nodes; the process moves from node 0 to node 1.
         seed: root seed.
         topology: network topology (``None``: the profile's).
+        home_calls_per_s: location-dependent calls per second (memory-writer).
     """
 
     profile: MachineProfile = attrs.field(
@@ -107,6 +108,7 @@ class Scenario:
     nodes: int = attrs.field(default=2)
     seed: int = attrs.field(default=0, validator=_non_negative)
     topology: str | None = None
+    home_calls_per_s: float = attrs.field(default=0.0, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
         if self.nodes < 2:
@@ -126,6 +128,7 @@ class Scenario:
                 "cpu_seconds": self.cpu_seconds,
                 "memory_bytes": self.memory_bytes,
                 "working_set": self.touch_fraction,
+                "home_calls_per_s": self.home_calls_per_s,
             }
         if self.workload == "cpu-bound":
             return {

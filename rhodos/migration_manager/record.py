@@ -131,6 +131,8 @@ class MigrationRecord:
             "remote_faults": self.remote_faults,
             "stall_s": self.stall_s,
             "home_calls": self.home_calls,
+            "home_call_s": self.home_call_s,
+            "home_bytes": self.home_bytes,
             "messages_held": self.messages_held,
             "rounds": list(self.rounds),
             "slowdown": self.slowdown,

@@ -75,10 +75,10 @@ class Session:
     # -- Process Manager -----------------------------------------------------------
     def freeze(self) -> Steps:
         """Stop the process at the source (it keeps its place in memory)."""
-        stopped = yield from self._ask(self.source, "process", "suspend", self.pid)
-        if not stopped:
+        stopped_at = yield from self._ask(self.source, "process", "suspend", self.pid)
+        if stopped_at is None:
             raise ProcessLookupError(f"process {self.pid} exited before it could be frozen")
-        self.mark("frozen")
+        self.mark("frozen", stopped_at)
         self.baseline = yield from self._ask(self.source, "process", "status", self.pid)
 
     def move_state(self, *, start: bool = True) -> Steps:

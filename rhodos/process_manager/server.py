@@ -10,7 +10,8 @@ Requests (kind -> what it does):
 * ``spawn`` (pid, name, program, layout): create the address space (Memory Manager),
   the communication state (IPC Manager), the PCB and the thread; replies the pid.
 * ``exited`` (pid): the thread ended; release the memory and the communication state.
-* ``suspend`` / ``resume`` (pid): freeze the thread here / start it again here.
+* ``suspend`` / ``resume`` (pid): freeze the thread here (replies the instant it
+  stopped) / start it again here.
 * ``migrate_out`` (pid, dest): freeze (if still running), extract the execution state
   and send it to ``dest``'s Process Manager as one message (``install``).
 * ``install`` (pcb, start): the execution state arrives; ``start`` resumes at once.
@@ -103,12 +104,13 @@ class ProcessManager(Server):
         pcb.state = "frozen"
         return pcb
 
-    def _suspend(self, msg: Message) -> Generator[simpy.events.Event, Any, bool]:
+    def _suspend(self, msg: Message) -> Generator[simpy.events.Event, Any, float | None]:
+        """Freeze the process; reply the instant it stopped (``None``: not here, or exited)."""
         pcb = yield from self._freeze(msg.body)
         if pcb is None:
-            return False
+            return None
         self.log("suspend", pid=msg.body)
-        return True
+        return float(self.env.now)
 
     def _resume(self, msg: Message) -> Generator[simpy.events.Event, Any, bool]:
         pcb = self.pcbs[msg.body]

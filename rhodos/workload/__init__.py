@@ -2,7 +2,16 @@
 
 from rhodos.workload.catalog import WORKLOADS, UnknownWorkload, Workload, make_workload
 from rhodos.workload.program import Program, ProgramContext, ProgramGenerator
-from rhodos.workload.programs import Client, Computer, Pinger, Ponger, RequestServer
+from rhodos.workload.programs import (
+    Client,
+    Computer,
+    Pinger,
+    Ponger,
+    RequestServer,
+    StreamBroken,
+    StreamReceiver,
+    StreamSender,
+)
 from rhodos.workload.reference import ReferenceModel
 
 __all__ = [
@@ -16,6 +25,9 @@ __all__ = [
     "ProgramGenerator",
     "ReferenceModel",
     "RequestServer",
+    "StreamBroken",
+    "StreamReceiver",
+    "StreamSender",
     "UnknownWorkload",
     "Workload",
     "make_workload",

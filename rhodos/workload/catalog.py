@@ -14,7 +14,15 @@ from typing import Any, Protocol
 import attrs
 
 from rhodos.kernel import Cluster
-from rhodos.workload.programs import Client, Computer, Pinger, Ponger, RequestServer
+from rhodos.workload.programs import (
+    Client,
+    Computer,
+    Pinger,
+    Ponger,
+    RequestServer,
+    StreamReceiver,
+    StreamSender,
+)
 from rhodos.workload.reference import ReferenceModel
 
 __all__ = ["WORKLOADS", "UnknownWorkload", "Workload", "make_workload"]
@@ -71,6 +79,7 @@ class MemoryWriter:
     cpu_seconds: float = 2.0
     memory_bytes: int = 1024 * KIB
     working_set: float = 1.0
+    home_calls_per_s: float = 0.0
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         refs = ReferenceModel(
@@ -81,6 +90,7 @@ class MemoryWriter:
             cpu_seconds=self.cpu_seconds,
             memory_bytes=self.memory_bytes,
             refs=refs,
+            home_calls_per_s=self.home_calls_per_s,
         )
         return [_spawn(cluster, program, nodes[0])]
 
@@ -135,12 +145,42 @@ class ServerClients:
         return pids
 
 
+@attrs.frozen
+class Stream:
+    """A stream connection: the sender on the first node, the receiver on the second.
+
+    Neither end knows of migration; the receiver fails loudly if a byte is lost,
+    duplicated or reordered.
+    """
+
+    name: str = "stream"
+    total_bytes: int = 256 * KIB
+    chunk_bytes: int = 4 * KIB
+    memory_bytes: int = 64 * KIB
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        other = nodes[1] if len(nodes) > 1 else nodes[0]
+        receiver = _spawn(cluster, StreamReceiver(), other)
+        sender = _spawn(
+            cluster,
+            StreamSender(
+                total_bytes=self.total_bytes,
+                chunk_bytes=self.chunk_bytes,
+                memory_bytes=self.memory_bytes,
+            ),
+            nodes[0],
+            peers={"peer": receiver},
+        )
+        return [sender, receiver]
+
+
 #: Workload name -> its class; parameters are the class's fields.
 WORKLOADS: dict[str, type[Any]] = {
     "cpu-bound": CpuBound,
     "memory-writer": MemoryWriter,
     "pingpong": PingPong,
     "server": ServerClients,
+    "stream": Stream,
 }
 
 

@@ -4,25 +4,42 @@ from __future__ import annotations
 
 import attrs
 
-from rhodos.kernel import Compute, Exit, Receive, Send, Sleep
+from rhodos.kernel import Compute, Exit, HomeCall, Receive, Send, Sleep
 from rhodos.workload.program import ProgramContext, ProgramGenerator
 from rhodos.workload.reference import ReferenceModel
 
-__all__ = ["Client", "Computer", "Pinger", "Ponger", "RequestServer"]
+__all__ = [
+    "Client",
+    "Computer",
+    "Pinger",
+    "Ponger",
+    "RequestServer",
+    "StreamBroken",
+    "StreamReceiver",
+    "StreamSender",
+]
 
 KIB = 1024
 
 
 def _bursts(
-    ctx: ProgramContext, refs: ReferenceModel, cpu_seconds: float, burst_s: float
+    ctx: ProgramContext,
+    refs: ReferenceModel,
+    cpu_seconds: float,
+    burst_s: float,
+    home_calls_per_s: float = 0.0,
 ) -> ProgramGenerator:
-    """Compute ``cpu_seconds`` in bursts, each followed by its batch of references."""
+    """Compute ``cpu_seconds`` in bursts, each followed by its batch of references and,
+    at ``home_calls_per_s`` on average, location-dependent calls (a device on the home node)."""
     code = ctx.layout.segments()[0]
     done, i = 0.0, 0
     while cpu_seconds - done > 1e-12:
         burst = min(burst_s, cpu_seconds - done)
         yield Compute(burst)
         yield refs.sample(ctx.layout, burst, ctx.rng, code_page=code.first + i % code.pages)
+        if home_calls_per_s > 0:
+            for _ in range(int(ctx.rng.poisson(home_calls_per_s * burst))):
+                yield HomeCall("device", size_bytes=256, service_s=0.0005)
         done += burst
         i += 1
 
@@ -38,9 +55,10 @@ class Computer:
     refs: ReferenceModel = attrs.field(
         factory=lambda: ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1)
     )
+    home_calls_per_s: float = 0.0
 
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
-        yield from _bursts(ctx, self.refs, self.cpu_seconds, self.burst_s)
+        yield from _bursts(ctx, self.refs, self.cpu_seconds, self.burst_s, self.home_calls_per_s)
         yield Exit(0)
 
 
@@ -121,4 +139,59 @@ class Client:
             yield Sleep(float(ctx.rng.exponential(self.think_s)))
             yield Send(server, self.request_bytes, i)
             yield Receive()
+        yield Exit(0)
+
+
+class StreamBroken(AssertionError):
+    """A stream connection lost, duplicated or reordered bytes."""
+
+
+@attrs.frozen
+class StreamSender:
+    """Writes ``total_bytes`` to ``peers['peer']`` as a byte stream, ``chunk_bytes`` at a time.
+
+    It knows nothing of migration: it addresses its peer by pid throughout.
+    """
+
+    name: str = "stream-sender"
+    memory_bytes: int = 64 * KIB
+    total_bytes: int = 256 * KIB
+    chunk_bytes: int = 4 * KIB
+    compute_s: float = 0.002
+
+    def run(self, ctx: ProgramContext) -> ProgramGenerator:
+        peer = ctx.peers["peer"]
+        offset = 0
+        while offset < self.total_bytes:
+            length = min(self.chunk_bytes, self.total_bytes - offset)
+            yield Compute(self.compute_s)
+            yield Send(peer, length, ("data", offset, length))
+            offset += length
+        yield Send(peer, 16, ("eof", offset, 0))
+        yield Exit(0)
+
+
+@attrs.frozen
+class StreamReceiver:
+    """Reads a byte stream and checks that every byte arrives once, in order.
+
+    It raises :class:`StreamBroken` (the simulation stops loudly) on a gap, an overlap
+    or a reordering; it exits with code 0 after the end of the stream.
+    """
+
+    name: str = "stream-receiver"
+    memory_bytes: int = 64 * KIB
+    compute_s: float = 0.001
+
+    def run(self, ctx: ProgramContext) -> ProgramGenerator:
+        expected = 0
+        while True:
+            msg = yield Receive()
+            kind, offset, length = msg.body
+            if offset != expected:
+                raise StreamBroken(f"stream expected byte {expected}, got {offset}")
+            if kind == "eof":
+                break
+            expected += length
+            yield Compute(self.compute_s)
         yield Exit(0)

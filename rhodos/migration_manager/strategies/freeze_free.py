@@ -4,8 +4,9 @@ No request/reply crosses the network in the latency period: the source blasts, i
 one-way message, the process control and execution state, the current code page, the
 current heap page and the used part of the current stack page; the destination
 resumes the process the moment they arrive. The communication state moves separately,
-so messages keep being received (queued where the process will run) throughout. In
-parallel the source flushes the modified pages to the file server; the rest is
+after the resume, so messages keep being received throughout: they queue in the
+process's mailbox, which moves with that state, and are never held. In parallel the
+source flushes the modified pages to the file server; the rest is
 demand-paged -- from the source until the flush ends, from the file server after.
 """
 
@@ -35,10 +36,12 @@ class FreezeFree(BaseStrategy):
     def run(self, session: Session) -> Steps:
         yield from session.freeze()
         bundle = yield from session.critical_bundle(self.stack_bytes)
-        session.in_background(session.move_comm(oneway=True))
         yield from session.blast_state(bundle)
 
     def cleanup(self, session: Session) -> Steps:
+        # Messages were never held: until the state moves they queue in the source's
+        # mailbox, which travels with it; later ones are forwarded to the destination.
+        session.in_background(session.move_comm(oneway=True))
         yield from session.flush("dirty")
         yield from session.relocate_to_file()
         yield from session.free_source()
