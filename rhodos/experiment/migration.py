@@ -11,7 +11,7 @@ scenario with the same seed, so the differences are the strategies' alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -21,7 +21,11 @@ from rhodos.migration_manager import MigrationRecord, make_strategy, registered
 from rhodos.system import boot, migrate
 from rhodos.workload import WORKLOADS, make_workload
 
-__all__ = ["Scenario", "compare", "parse_size", "run_migration", "scenario_row"]
+__all__ = ["Observer", "Scenario", "compare", "parse_size", "run_migration", "scenario_row"]
+
+#: Called with each cluster before it runs (to subscribe a trace exporter or a logger to
+#: ``cluster.log``): ``observe(label, cluster)``, label ``"baseline"`` or the strategy.
+Observer = Callable[[str, Cluster], None]
 
 _UNITS = {
     "": 1,
@@ -161,9 +165,11 @@ def _completion(cluster: Cluster, pid: int) -> float:
     return exited["at"]
 
 
-def baseline_completion(scenario: Scenario) -> float:
+def baseline_completion(scenario: Scenario, observe: Observer | None = None) -> float:
     """The migrated process's completion time when nobody migrates it."""
     cluster, pid = scenario.start()
+    if observe is not None:
+        observe("baseline", cluster)
     return _completion(cluster, pid)
 
 
@@ -173,13 +179,20 @@ def run_migration(
     params: dict[str, Any] | None = None,
     *,
     baseline: float | None = None,
+    observe: Observer | None = None,
 ) -> MigrationRecord:
-    """Run ``scenario`` migrating its process with ``strategy``; the record with slowdown."""
+    """Run ``scenario`` migrating its process with ``strategy``; the record with slowdown.
+
+    ``baseline`` is the completion time without migration (computed when not given);
+    ``observe`` sees the migrated run's cluster before it runs.
+    """
     params = dict(params or {})
     make_strategy(strategy, **params)  # bad input fails before anything runs
     if baseline is None:
         baseline = baseline_completion(scenario)
     cluster, pid = scenario.start()
+    if observe is not None:
+        observe(strategy, cluster)
     out: dict[str, MigrationRecord] = {}
 
     def driver() -> Any:
