@@ -429,3 +429,7 @@ def _jsonable(_: Any, __: Any, value: Any) -> Any:
 def main() -> None:
     """Entry point for ``python -m rhodos``."""
     app()
+
+
+# The commands of the experiment layer live in their own modules and register on `app`.
+from rhodos import cli_reproduce, cli_sweep  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from rhodos.experiment.demo import DemoResult, NodeSummary, run_demo
 from rhodos.experiment.migration import (
+    Observer,
     Scenario,
     baseline_completion,
     compare,
@@ -13,6 +14,7 @@ from rhodos.experiment.migration import (
 __all__ = [
     "DemoResult",
     "NodeSummary",
+    "Observer",
     "Scenario",
     "baseline_completion",
     "compare",

@@ -215,12 +215,17 @@ def compare(
     scenario: Scenario,
     strategies: Sequence[str] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
+    *,
+    observe: Observer | None = None,
 ) -> list[MigrationRecord]:
     """Every strategy (default: every registered one) on the same scenario and seed."""
     names = list(strategies) if strategies is not None else list(registered())
     params = params or {}
     baseline = baseline_completion(scenario)
-    return [run_migration(scenario, name, params.get(name), baseline=baseline) for name in names]
+    return [
+        run_migration(scenario, name, params.get(name), baseline=baseline, observe=observe)
+        for name in names
+    ]
 
 
 def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
