@@ -1,1 +1,109 @@
 """The ``rhodos reproduce`` and ``rhodos map`` commands (registered on :data:`rhodos.cli.app`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rhodos.cli import app, clear_errors, console
+
+__all__ = ["reproduce"]
+
+
+@app.command()
+@clear_errors
+def reproduce(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Experiments to run (see --list).")
+    ] = None,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every experiment.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+    list_only: Annotated[bool, typer.Option("--list", help="List the experiments.")] = False,
+    update_expected: Annotated[
+        bool,
+        typer.Option(
+            "--update-expected",
+            help="Rewrite each experiment's expected.txt with this run's table (maintainers).",
+        ),
+    ] = False,
+) -> None:
+    """Paper figures beside the simulator's: deviation, tolerance, calibration or prediction."""
+    from rhodos.experiment.reproduce import (
+        list_experiments,
+        load_experiment,
+        render_rows,
+        run_experiment,
+    )
+
+    known = list_experiments()
+    if list_only:
+        for name in known:
+            console.print(f"{name}: {load_experiment(name).title}", highlight=False)
+        return
+    chosen = known if run_all else list(names or [])
+    if not chosen:
+        raise ValueError(f"name experiments or use --all; experiments: {', '.join(known)}")
+    rows = []
+    for name in chosen:
+        experiment = load_experiment(name)
+        found = run_experiment(experiment)
+        if update_expected:
+            (experiment.folder / "expected.txt").write_text(render_rows(found))
+        rows.extend(found)
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    table = Table(title="Published figures and the simulator's")
+    for column in (
+        "experiment",
+        "metric",
+        "unit",
+        "paper",
+        "simulated",
+        "dev %",
+        "tol %",
+        "role",
+        "within",
+    ):
+        table.add_column(column, justify="right" if column in ("dev %", "tol %") else "left")
+    for row in rows:
+        paper = (
+            "-"
+            if row.paper is None
+            else (
+                {"at_least": ">= ", "at_most": "<= "}.get(row.compare, "") + f"{row.paper:g}"
+                if not isinstance(row.paper, str)
+                else row.paper
+            )
+        )
+        simulated = (
+            f"{row.simulated:.4g}" if isinstance(row.simulated, float) else str(row.simulated)
+        )
+        verdict = (
+            "[dim]no paper value[/]"
+            if row.paper is None
+            else "[green]yes[/]"
+            if row.within
+            else "[bold red]MISSED[/]"
+        )
+        table.add_row(
+            row.experiment,
+            row.metric,
+            row.unit,
+            paper,
+            simulated,
+            "-" if row.deviation_pct is None else f"{row.deviation_pct:+.1f}",
+            "-" if row.tolerance_pct is None else f"{row.tolerance_pct:g}",
+            row.role,
+            verdict,
+        )
+    console.print(table)
+    missed = [r for r in rows if r.within is False]
+    console.print(
+        f"{len(rows)} figures: {sum(1 for r in rows if r.within)} within, {len(missed)} missed, "
+        f"{sum(1 for r in rows if r.paper is None)} with no paper value to check "
+        "(each experiment's README explains its misses)"
+    )

@@ -266,7 +266,8 @@ class Cluster:
         if dst_id == src_id:
             yield src.cpu.kernel_work(profile.local_ipc_s)
         else:
-            yield src.cpu.kernel_work(profile.message_cpu_overhead_s)
+            cpu_cost = profile.message_cpu_s(msg.size_bytes)
+            yield src.cpu.kernel_work(cpu_cost)
             self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
             self.log.record(
                 src_id,
@@ -284,7 +285,7 @@ class Cluster:
             if not dst_node.up:
                 self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
                 return
-            yield dst_node.cpu.kernel_work(profile.message_cpu_overhead_s)
+            yield dst_node.cpu.kernel_work(cpu_cost)
             self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
         port = self._ports.get(msg.dst)
         if port is None:

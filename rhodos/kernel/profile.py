@@ -257,6 +257,15 @@ class MachineProfile:
         validator=_NON_NEGATIVE,
         metadata={"unit": "s", "doc": "Kernel CPU time per network message, at each end."},
     )
+    packet_cpu_overhead_s: float = attrs.field(
+        converter=_int_to_float,
+        validator=_NON_NEGATIVE,
+        metadata={
+            "unit": "s",
+            "doc": "Kernel CPU cost per packet of a network message, at each end "
+            "(interrupt, copy, protocol processing), on top of the per-message cost.",
+        },
+    )
     local_ipc_s: float = attrs.field(
         converter=_int_to_float,
         validator=_NON_NEGATIVE,
@@ -394,6 +403,16 @@ class MachineProfile:
         Path(path).write_text(self.to_toml(), encoding="utf-8")
 
     # -- derived quantities -----------------------------------------------------------
+
+    def packets(self, payload_bytes: int) -> int:
+        """Packets a message of ``payload_bytes`` is cut into (at least one)."""
+        if payload_bytes < 0:
+            raise ValueError(f"payload_bytes must be >= 0, got {payload_bytes!r}")
+        return max(1, -(-payload_bytes // self.packet_payload_bytes))
+
+    def message_cpu_s(self, payload_bytes: int) -> float:
+        """Kernel CPU time a network message costs at each end: per message plus per packet."""
+        return self.message_cpu_overhead_s + self.packets(payload_bytes) * self.packet_cpu_overhead_s
 
     def wire_bytes(self, payload_bytes: int) -> int:
         """Bytes a message of ``payload_bytes`` occupies on the wire.
