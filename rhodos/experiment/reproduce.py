@@ -228,7 +228,7 @@ def load_experiment(name: str, root: Path | None = None) -> Experiment:
         if claim.compare not in COMPARES:
             raise ExperimentError(f"{where}: compare must be one of {', '.join(COMPARES)}")
         claims.append(claim)
-    figures = {}
+    figures: dict[tuple[str, float | str], str] = {}
     for claim in claims:
         if claim.paper is None:
             continue

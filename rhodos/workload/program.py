@@ -29,8 +29,15 @@ class ProgramContext:
 class Program(Protocol):
     """A program: a name, an address-space size, and a generator of actions."""
 
-    name: str
-    memory_bytes: int
+    @property
+    def name(self) -> str:
+        """What the process is called in summaries."""
+        ...
+
+    @property
+    def memory_bytes(self) -> int:
+        """The size of its address space."""
+        ...
 
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
         """Yield actions; a :class:`~rhodos.kernel.Receive` gets the message sent back."""
