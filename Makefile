@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test lint typecheck bench lock clean
+.PHONY: run test lint typecheck bench lock clean simgrid
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -41,3 +41,18 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+
+# Cross-check precopy against SimGrid's VM live-migration plugin (not part of `make test`):
+# install Debian's libsimgrid-dev when it is missing, build the C++ driver, compare.
+SIMGRID_XP := experiments/simgrid-crosscheck
+SIMGRID_DRIVER := $(SIMGRID_XP)/build/driver
+
+simgrid: $(STAMP) $(SIMGRID_DRIVER)
+	$(BIN)/python $(SIMGRID_XP)/compare.py
+
+$(SIMGRID_DRIVER): $(SIMGRID_XP)/driver.cpp
+	pkg-config --exists simgrid 2>/dev/null || test -f /usr/include/simgrid/plugins/live_migration.h || \
+	  { if [ "$$(id -u)" = 0 ]; then s=; else s=sudo; fi; \
+	    $$s apt-get update && $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y libsimgrid-dev; }
+	mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra $< -o $@ $$(pkg-config --cflags --libs simgrid 2>/dev/null || echo -lsimgrid)
