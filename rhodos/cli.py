@@ -29,6 +29,59 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Where the global options leave the logging observer (``ctx.meta`` is shared by
+#: every command's context).
+LOG_OBSERVER = "rhodos.log_observer"
+
+
+# -- global options: logging --------------------------------------------------------
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Print every simulated event as a readable line on stderr."
+        ),
+    ] = False,
+    log_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-json",
+            help="Write every simulated event as JSON lines to FILE.",
+            dir_okay=False,
+            metavar="FILE",
+        ),
+    ] = None,
+) -> None:
+    """rhodos: a simulated microkernel distributed OS for studying process migration."""
+    if not verbose and log_json is None:
+        return  # nothing subscribes: the runs pay nothing for logging
+    from rhodos.experiment.logs import configure
+
+    stream = None
+    if log_json is not None:
+        log_json.parent.mkdir(parents=True, exist_ok=True)
+        stream = ctx.with_resource(log_json.open("w"))
+    ctx.meta[LOG_OBSERVER] = configure(verbose=verbose, json_file=stream)
+
+
+def run_observer(ctx: typer.Context, *more: Any) -> Any:
+    """The ``observe=`` for a command's runs: the global logging's, then ``more`` (or None).
+
+    Commands pass it to every run they make, so that ``-v`` and ``--log-json`` see them
+    all; ``more`` are further Observers (a :class:`~rhodos.experiment.trace.TraceRecorder`).
+    """
+    observers = [o for o in (ctx.meta.get(LOG_OBSERVER), *more) if o is not None]
+    if len(observers) <= 1:
+        return observers[0] if observers else None
+
+    def observe(label: str, cluster: Any) -> None:
+        for observer in observers:
+            observer(label, cluster)
+
+    return observe
+
 
 def clear_errors(func: F) -> F:
     """Turn input errors (``ValueError`` and its kin) into one clear line and exit code 2."""
@@ -220,7 +273,7 @@ def strategies(
 
     rows = []
     for name, cls in registered().items():
-        params = {f.name: f.default for f in attrs.fields(cls)}
+        params = {f.name: f.default for f in attrs.fields(cls) if f.init}
         rows.append(
             {"name": name, "summary": cls.summary, "residual": cls.residual, "params": params}
         )
@@ -269,11 +322,21 @@ WorkloadOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Root seed.")]
 AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the migration request.")]
+TraceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--trace",
+        help="Write the timeline as Chrome trace event JSON (open it at ui.perfetto.dev).",
+        dir_okay=False,
+        metavar="FILE.json",
+    ),
+]
 
 
 @app.command("migrate")
 @clear_errors
 def migrate_command(
+    ctx: typer.Context,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="See `rhodos strategies`.")],
     profile: ProfileOption = "sun3-ethernet",
     memory: MemoryOption = "1MiB",
@@ -286,9 +349,12 @@ def migrate_command(
         list[str] | None, typer.Option("--param", help="Strategy parameter key=value.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    trace: TraceOption = None,
 ) -> None:
     """Migrate one process between two nodes; print the phase timeline and the metrics."""
-    from rhodos.experiment import run_migration, scenario_row
+    from rhodos.experiment import baseline_completion, run_migration, scenario_row
+    from rhodos.experiment.trace import TraceRecorder
+    from rhodos.migration_manager import make_strategy
 
     scenario = _scenario(
         profile=profile,
@@ -299,7 +365,15 @@ def migrate_command(
         seed=seed,
         migrate_at=at,
     )
-    record = run_migration(scenario, strategy, _strategy_params(param))
+    params = _strategy_params(param)
+    make_strategy(strategy, **params)  # bad input fails before anything runs
+    recorder = TraceRecorder() if trace is not None else None  # the migrated run only
+    baseline = baseline_completion(scenario, observe=run_observer(ctx))
+    record = run_migration(
+        scenario, strategy, params, baseline=baseline, observe=run_observer(ctx, recorder)
+    )
+    if recorder is not None and trace is not None:
+        recorder.write(trace)
     row = scenario_row(scenario, record)
     if as_json:
         typer.echo(json.dumps(row))
@@ -320,6 +394,8 @@ def migrate_command(
         timeline.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
     console.print(timeline)
     console.print(_metrics_table([record]))
+    if trace is not None:
+        console.print(f"wrote {trace} (open it at ui.perfetto.dev)")
 
 
 def _metrics_table(records: list[Any]) -> Table:
@@ -363,6 +439,7 @@ def _metrics_table(records: list[Any]) -> Table:
 @app.command("compare")
 @clear_errors
 def compare_command(
+    ctx: typer.Context,
     profile: ProfileOption = "sun3-ethernet",
     memory: MemoryOption = "1MiB",
     dirty_rate: DirtyOption = 20.0,
@@ -375,12 +452,20 @@ def compare_command(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write a grouped bar chart (PNG).")
     ] = None,
+    trace: TraceOption = None,
 ) -> None:
-    """Every registered strategy on the same workload and seed: a table and a chart."""
+    """Every registered strategy on the same workload and seed: a table and a chart.
+
+    ``--trace`` writes every strategy's run into ONE timeline file, each run in its own
+    pid range (node N of the i-th strategy, counting from 1, is pid ``100 * i + N``), on
+    one time axis.
+    """
     import csv
 
-    from rhodos.experiment import compare, scenario_row
+    from rhodos.experiment import baseline_completion, run_migration, scenario_row
     from rhodos.experiment.plot import plot_comparison
+    from rhodos.experiment.trace import TraceRecorder
+    from rhodos.migration_manager import registered
 
     scenario = _scenario(
         profile=profile,
@@ -391,7 +476,15 @@ def compare_command(
         seed=seed,
         migrate_at=at,
     )
-    records = compare(scenario)
+    recorder = TraceRecorder() if trace is not None else None
+    # What experiment.compare does, with the baseline run shown to the loggers too.
+    baseline = baseline_completion(scenario, observe=run_observer(ctx))
+    observe = run_observer(ctx, recorder)
+    records = [
+        run_migration(scenario, name, baseline=baseline, observe=observe) for name in registered()
+    ]
+    if recorder is not None and trace is not None:
+        recorder.write(trace)
     rows = [scenario_row(scenario, r) for r in records]
     if csv_path is not None:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -415,7 +508,7 @@ def compare_command(
         f"on {scenario.profile.name}, seed {scenario.seed}"
     )
     console.print(_metrics_table(records))
-    for path in (csv_path, plot):
+    for path in (csv_path, plot, trace):
         if path is not None:
             console.print(f"wrote {path}")
 

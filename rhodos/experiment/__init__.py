@@ -10,12 +10,14 @@ from rhodos.experiment.migration import (
     run_migration,
     scenario_row,
 )
+from rhodos.experiment.trace import TraceRecorder
 
 __all__ = [
     "DemoResult",
     "NodeSummary",
     "Observer",
     "Scenario",
+    "TraceRecorder",
     "baseline_completion",
     "compare",
     "parse_size",

@@ -189,7 +189,7 @@ def run_migration(
     params = dict(params or {})
     make_strategy(strategy, **params)  # bad input fails before anything runs
     if baseline is None:
-        baseline = baseline_completion(scenario)
+        baseline = baseline_completion(scenario, observe)
     cluster, pid = scenario.start()
     if observe is not None:
         observe(strategy, cluster)
@@ -221,7 +221,7 @@ def compare(
     """Every strategy (default: every registered one) on the same scenario and seed."""
     names = list(strategies) if strategies is not None else list(registered())
     params = params or {}
-    baseline = baseline_completion(scenario)
+    baseline = baseline_completion(scenario, observe)
     return [
         run_migration(scenario, name, params.get(name), baseline=baseline, observe=observe)
         for name in names

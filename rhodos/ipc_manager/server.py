@@ -7,7 +7,8 @@ tells the sender's IPC Manager the new location when it forwards.
 
 Requests (kind -> what it does):
 
-* ``open`` / ``close`` (pid): a process starts or ends here.
+* ``open`` / ``close`` (pid): a process starts or ends here; ``close`` drops what is
+  still queued or held for it (waiting first for its state if that is on its way here).
 * ``send`` (src, dst, size, body): number the message on its channel and route it;
   the sender does not wait for delivery.
 * ``deliver`` (message, from_node): a message arrives from a peer.
@@ -61,6 +62,7 @@ class IPCManager(Server):
         self.held: dict[int, list[tuple[float, UserMessage]]] = {}
         self.expected: dict[int, list[UserMessage]] = {}
         self._installed: dict[int, simpy.Event] = {}
+        self._closed_duplicates = 0
         #: pid -> when the current hold began (the start of its message freeze).
         self.hold_started: dict[int, float] = {}
         self._counts = dict.fromkeys(
@@ -85,7 +87,7 @@ class IPCManager(Server):
 
     def statistics(self) -> IPCStatistics:
         """A frozen snapshot of this IPC Manager's counters."""
-        duplicates = sum(state.duplicates for state in self.comm.values())
+        duplicates = self._closed_duplicates + sum(s.duplicates for s in self.comm.values())
         return IPCStatistics(duplicates=duplicates, **self._counts)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -93,12 +95,20 @@ class IPCManager(Server):
         pid = msg.body
         self.comm[pid] = CommState(pid)
 
-    def _close(self, msg: Message) -> None:
+    def _close(self, msg: Message) -> Generator[simpy.events.Event, Any, None]:
         pid = msg.body
+        if pid not in self.comm and pid in self.expected:
+            # It exited before its state, moved one-way after the resume, arrived.
+            yield from self._state(pid)
         state = self.comm.pop(pid, None)
-        if state is not None and state.ready:
-            self._counts["dropped"] += len(state.ready)
-            self.log("unreceived", pid=pid, messages=len(state.ready))
+        held = [m for _, m in self.held.pop(pid, [])]
+        self.hold_started.pop(pid, None)
+        unreceived = held + (list(state.ready) if state is not None else [])
+        if state is not None:
+            self._closed_duplicates += state.duplicates
+        if unreceived:
+            self._counts["dropped"] += len(unreceived)
+            self.log("unreceived", pid=pid, messages=len(unreceived))
 
     # -- sending and delivering ----------------------------------------------------
     def _state(self, pid: int) -> Generator[simpy.events.Event, Any, CommState]:
@@ -207,6 +217,7 @@ class IPCManager(Server):
         """Move the state; reply (bytes, messages held, time it was installed there)."""
         pid, dest, *options = msg.body
         oneway = bool(options[0]) if options else False
+        yield from self._state(pid)  # it may still be on its way here (a one-way move)
         state = self.comm.pop(pid)
         held = [m for _, m in self.held.pop(pid, [])]
         self.hold_started.pop(pid, None)

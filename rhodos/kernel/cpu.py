@@ -16,6 +16,7 @@ import attrs
 import simpy
 
 from rhodos.kernel.fluid import Flow, FluidScheduler
+from rhodos.kernel.log import EventLog
 
 __all__ = ["CPU", "CPUStatistics"]
 
@@ -32,10 +33,20 @@ class CPUStatistics:
 class CPU:
     """Processor sharing among processes; kernel work pre-empts them, one piece at a time."""
 
-    def __init__(self, env: simpy.Environment, name: str, speed: float) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        speed: float,
+        *,
+        log: EventLog | None = None,
+        node: int = -1,
+    ) -> None:
         self.env = env
         self.name = name
         self.speed = speed
+        self._log = log
+        self._node = node
         self._up = True
         self._fluid = FluidScheduler(env, name=f"{name}.cpu")
         self._link = self._fluid.add_link(f"{name}.cpu", speed)
@@ -65,6 +76,8 @@ class CPU:
             self._kernel_seconds += seconds
             self._kernel_requests += 1
             self._fluid.set_capacity(self._link, self.speed if self._up else 0.0)
+            if self._log is not None:  # the busy interval ends now (trace: the CPU lane)
+                self._log.record(self._node, "cpu", "kernel", seconds=seconds)
 
     def set_up(self, up: bool) -> None:
         """A down CPU makes no progress on user work until it comes back."""

@@ -31,10 +31,14 @@ class Pager(Protocol):
     Memory Manager (a message) at the first page that is not resident.
     """
 
-    def touch(self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_]) -> int:
-        """Apply references in order up to the first non-resident page; return its index.
+    def touch(
+        self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_], start: int = 0
+    ) -> int:
+        """Apply references in order from ``start`` up to the first non-resident page.
 
-        Returns ``len(pages)`` when every page was resident.
+        Returns how many were applied (``len(pages) - start`` when every page was
+        resident). A written page gets one new version per batch, even when a fault
+        split the batch: the kernel resumes it with ``start`` after the fault.
         """
         ...
 
@@ -57,7 +61,7 @@ class Node:
         self.profile = profile
         self.architecture = architecture
         self.kind = kind
-        self.cpu = CPU(self.env, f"node{node_id}", profile.cpu_speed)
+        self.cpu = CPU(self.env, f"node{node_id}", profile.cpu_speed, log=cluster.log, node=node_id)
         self.frames_total = profile.memory_bytes // profile.page_size_bytes
         self.frames_used = 0
         self.up = True

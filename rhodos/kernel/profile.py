@@ -412,7 +412,8 @@ class MachineProfile:
 
     def message_cpu_s(self, payload_bytes: int) -> float:
         """Kernel CPU time a network message costs at each end: per message plus per packet."""
-        return self.message_cpu_overhead_s + self.packets(payload_bytes) * self.packet_cpu_overhead_s
+        per_packet = self.packets(payload_bytes) * self.packet_cpu_overhead_s
+        return self.message_cpu_overhead_s + per_packet
 
     def wire_bytes(self, payload_bytes: int) -> int:
         """Bytes a message of ``payload_bytes`` occupies on the wire.

@@ -35,6 +35,10 @@ Requests (kind -> what it does):
 * ``free`` (pid) or (pid, at_exit): drop the address space; at the process's exit, tell
   the peers still holding residual copies of its pages to ``release`` them.
 * ``release`` (pid): drop a residual copy (never the space of a process living here).
+
+A request about a process whose space is no longer here (``send_pages``, ``export_space``,
+``describe``) answers ``None``: the process exited while a migration was preparing; a
+``flush`` of a residual copy already released flushes nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ class SpaceInfo:
     modified: int
     remote: int
     current: tuple[int, ...]
+    #: Page writes per second since the space came to this node (one per page per batch).
+    write_rate: float = 0.0
 
 
 @attrs.frozen
@@ -145,6 +151,7 @@ class MemoryManager(Server):
             modified=int((space.modified & space.resident).sum()),
             remote=int((~space.resident & (space.location >= 0)).sum()),
             current=tuple(int(p) for p in space.current),
+            write_rate=space.writes / max(self.env.now - space.since, 1e-9),
         )
 
     # -- lifecycle -----------------------------------------------------------------
@@ -152,6 +159,7 @@ class MemoryManager(Server):
         pid, layout = msg.body
         self.node.allocate_frames(layout.pages)
         space = AddressSpace(pid, layout, resident=True)
+        space.since = float(self.env.now)
         self.spaces[pid] = space
         self.node.attach_pager(pid, space)
         self.log("create", pid=pid, pages=layout.pages)
@@ -160,6 +168,7 @@ class MemoryManager(Server):
     def _install_space(self, msg: Message) -> int:
         pid, layout, locations, prefetch = msg.body
         space = AddressSpace(pid, layout, resident=False)
+        space.since = float(self.env.now)
         space.location[:] = locations
         space.prefetch = prefetch
         self.spaces[pid] = space
@@ -167,9 +176,11 @@ class MemoryManager(Server):
         self.log("install-space", pid=pid, pages=layout.pages)
         return layout.pages
 
-    def _export_space(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+    def _export_space(self, msg: Message) -> Generator[simpy.events.Event, Any, int | None]:
         pid, dest, (clean, dirty), prefetch = msg.body
-        space = self.spaces[pid]
+        space = self.spaces.get(pid)
+        if space is None:
+            return None  # the process exited meanwhile
         if dirty == "file" and (space.dirty & space.resident).any():
             raise RuntimeError(
                 f"process {pid}: exporting pages to the file server's care while "
@@ -224,6 +235,7 @@ class MemoryManager(Server):
     def _adopt(self, msg: Message) -> int:
         pid, (layout, locations, pages, versions, dirty, prefetch) = msg.body
         space = AddressSpace(pid, layout, resident=False)
+        space.since = float(self.env.now)
         space.location[:] = locations
         space.prefetch = prefetch
         self.node.allocate_frames(int(pages.size))
@@ -277,6 +289,7 @@ class MemoryManager(Server):
 
     def _wait_released(self, msg: Message) -> Generator[simpy.events.Event, Any, float]:
         pid = msg.body
+        self._drop_if_empty(pid)  # a copy with nothing left to serve is no dependency
         if pid in self.spaces:
             event = self._released.get(pid)
             if event is None:
@@ -393,9 +406,11 @@ class MemoryManager(Server):
             self._signal_released(pid)
 
     # -- bulk transfers ------------------------------------------------------------
-    def _send_pages(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
+    def _send_pages(self, msg: Message) -> Generator[simpy.events.Event, Any, int | None]:
         pid, dest, which, *options = msg.body
         keep, overwrite = (bool(options[0]), bool(options[1])) if options else (False, True)
+        if pid not in self.spaces:
+            return None  # the process exited meanwhile
         return (yield from self.transfer(pid, dest, which, keep=keep, overwrite=overwrite))
 
     def transfer(
@@ -428,7 +443,9 @@ class MemoryManager(Server):
         pid, pages, versions, *rest = msg.body
         dirty = rest[0] if rest else np.zeros(np.size(pages), dtype=np.bool_)
         overwrite = bool(rest[1]) if len(rest) > 1 else True
-        space = self.spaces[pid]
+        space = self.spaces.get(pid)
+        if space is None:
+            return 0  # the process exited here while the pages were on their way
         fresh = ~space.resident[pages]
         if not overwrite:
             pages, versions, dirty = pages[fresh], versions[fresh], dirty[fresh]
@@ -454,7 +471,9 @@ class MemoryManager(Server):
 
     def _flush(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
         pid, which = msg.body
-        space = self.spaces[pid]
+        space = self.spaces.get(pid)
+        if space is None:
+            return 0  # a residual copy already released: the process exited
         pages = space.select(which) if isinstance(which, str) else np.asarray(which)
         pages = pages[space.resident[pages]]
         yield self.node.call(

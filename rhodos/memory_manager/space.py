@@ -43,6 +43,10 @@ class AddressSpace:
         self.stack_low = self.segments[2].stop - 1
         #: How many pages a fault on a remote page brings (copy-on-reference prefetch).
         self.prefetch = 0
+        #: Page writes so far (one per page per batch) and when this copy of the space
+        #: began, for the write rate the auto strategy reads.
+        self.writes = 0
+        self.since = 0.0
         self._bounds = np.array([s.first for s in self.segments[1:]], dtype=np.int64)
 
     @property
@@ -50,21 +54,30 @@ class AddressSpace:
         """Number of pages."""
         return self.layout.pages
 
-    def touch(self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_]) -> int:
-        """Apply references up to the first non-resident page; return how many were applied."""
+    def touch(
+        self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_], start: int = 0
+    ) -> int:
+        """Apply references from ``start`` up to the first non-resident page; return how many.
+
+        A batch writes a page's new version once, however often it writes the page --
+        also when a fault split the batch and it resumes at ``start``: a page the batch
+        wrote before ``start`` already has its new version.
+        """
         if pages.size and (pages.min() < 0 or pages.max() >= self.pages):
             raise IndexError(f"process {self.pid} referenced a page outside 0..{self.pages - 1}")
-        present = self.resident[pages]
-        n = int(pages.size) if present.all() else int(np.argmin(present))
+        present = self.resident[pages[start:]]
+        n = int(present.size) if present.all() else int(np.argmin(present))
         if n == 0:
             return 0
-        applied = pages[:n]
-        written = applied[writes[:n]]
+        applied = pages[start : start + n]
+        written = applied[writes[start : start + n]]
         self.referenced[applied] = True
         if written.size:
             self.dirty[written] = True
             self.modified[written] = True
-            self.version[written] += 1
+            fresh = np.setdiff1d(written, pages[:start][writes[:start]])
+            self.version[fresh] += 1
+            self.writes += int(fresh.size)
         segment = np.searchsorted(self._bounds, applied, side="right")
         for s in range(3):
             mine = applied[segment == s]

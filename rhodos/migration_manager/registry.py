@@ -75,7 +75,7 @@ def make_strategy(name: str, **params: Any) -> Strategy:
         raise UnknownStrategy(
             f"unknown strategy {name!r}{hint}; registered strategies: {', '.join(strategies)}"
         )
-    allowed = [f.name for f in attrs.fields(cls)]
+    allowed = [f.name for f in attrs.fields(cls) if f.init]
     for key in params:
         if key not in allowed:
             listed = ", ".join(allowed) if allowed else "none"

@@ -9,6 +9,9 @@ is a request to the server that owns the resource (see :class:`Session`).
 The destination may refuse -- node down, another architecture, not enough memory --
 and so may the source -- no such process here, already migrating, the destination is
 the source: a refusal is a record whose ``refused`` names the reason, not an exception.
+A process is migrating from the request until its source holds nothing it needs (the
+residual end), so a new request is refused until then -- on the source, and on the
+destination, which the source tells (``migrated``) when it may let the process go again.
 
 The record is complete when the residual dependency has ended *and* the process has
 exited, so that remote faults after the resume are all counted.
@@ -24,7 +27,7 @@ import simpy
 from rhodos.kernel import ConfigError, Handler, Message, Node, Server, TrafficTally
 from rhodos.migration_manager.record import MigrationRecord
 from rhodos.migration_manager.registry import make_strategy
-from rhodos.migration_manager.session import Session
+from rhodos.migration_manager.session import ProcessExited, Session
 from rhodos.migration_manager.strategy import Strategy
 
 __all__ = ["MigrationManager"]
@@ -39,12 +42,20 @@ class MigrationManager(Server):
     role = "migration"
 
     def __init__(self, node: Node) -> None:
+        #: Processes this node is migrating away (from the request to the residual end).
         self.active: set[int] = set()
+        #: Processes migrated here whose source has not yet reported the residual end:
+        #: they are still migrating, and may not leave again until it does.
+        self.incoming: set[int] = set()
         self.records: list[MigrationRecord] = []
         super().__init__(node)
 
     def handlers(self) -> dict[str, Handler]:
-        return {"migrate": self._migrate_request, "negotiate": self._negotiate_incoming}
+        return {
+            "migrate": self._migrate_request,
+            "negotiate": self._negotiate_incoming,
+            "migrated": self._migrated,
+        }
 
     # -- the public call -----------------------------------------------------------
     def migrate(self, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
@@ -71,11 +82,16 @@ class MigrationManager(Server):
         refusal = yield from self._negotiate(session)
         if refusal is not None:
             return self._finish(session, before, refused=refusal)
-        self.active.add(pid)
         session.mark("accepted")
         self.log("accepted", pid=pid, dest=dest, strategy=strategy.name)
         try:
-            yield from strategy.run(session)
+            try:
+                yield from strategy.run(session)
+            except ProcessExited as gone:
+                # It exited before it could be frozen: nothing to move; undo what the
+                # destination received, and the migration did not happen.
+                yield from session.abort()
+                return self._finish(session, before, refused=str(gone))
             if session.time_of("resumed") is None:
                 raise RuntimeError(f"strategy {strategy.name!r} finished without resuming")
             yield from strategy.cleanup(session)
@@ -86,12 +102,30 @@ class MigrationManager(Server):
                 )
         finally:
             self.active.discard(pid)
+            # The destination may let the process migrate again: nothing is left here.
+            self.node.send(cluster.role_port(dest, "migration"), "migrated", pid, account=pid)
         yield cluster.exit_event(pid)
         final = yield from self._snapshot(pid)
         return self._finish(session, before, baseline=session.baseline, final=final)
 
     def _negotiate(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
-        """Check the request at the source, then ask the destination; a reason, or None."""
+        """Check the request at the source, then ask the destination; a reason, or None.
+
+        From its first wait on, the request holds the process in :attr:`active`, so that
+        a second request meanwhile is refused; a refusal lets go of it.
+        """
+        pid = session.pid
+        refusal = self._check_request(session)
+        if refusal is not None:
+            return refusal
+        self.active.add(pid)
+        refusal = yield from self._ask_servers(session)
+        if refusal is not None:
+            self.active.discard(pid)
+        return refusal
+
+    def _check_request(self, session: Session) -> str | None:
+        """What the source can tell at once, without asking any server."""
         cluster = self.node.cluster
         pid, dest = session.pid, session.dest
         if dest == self.node.node_id:
@@ -104,10 +138,24 @@ class MigrationManager(Server):
             return f"node {dest} is a {target.kind}, not a compute node"
         if pid in self.active:
             return f"process {pid} is already migrating"
+        if pid in self.incoming:
+            return (
+                f"process {pid} is already migrating: its migration to node "
+                f"{self.node.node_id} is not complete (the node it left still holds "
+                "something it needs)"
+            )
+        return None
+
+    def _ask_servers(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
+        """Ask the source's servers about the process, then the destination."""
+        cluster = self.node.cluster
+        pid, dest = session.pid, session.dest
         snapshot = yield from self._ask_local("process", "status", pid)
         if snapshot is None or isinstance(snapshot, int) or snapshot.state == "exited":
             return f"no process {pid} is running on node {self.node.node_id}"
         info = yield from self._ask_local("memory", "describe", pid)
+        if info is None:
+            return f"no process {pid} is running on node {self.node.node_id} (it exited)"
         call = self.node.call(
             cluster.role_port(dest, "migration"),
             "negotiate",
@@ -136,8 +184,13 @@ class MigrationManager(Server):
                 f"{pages} needed"
             )
         yield node.call(node.role_port("ipc"), "expect", pid)
+        self.incoming.add(pid)
         self.log("accept", pid=pid)
         return None
+
+    def _migrated(self, msg: Message) -> None:
+        """The source of an incoming migration holds nothing of the process any more."""
+        self.incoming.discard(msg.body)
 
     def _ask_local(self, role: str, kind: str, body: Any) -> Generator[Any, Any, Any]:
         reply = yield self.node.call(self.node.role_port(role), kind, body)

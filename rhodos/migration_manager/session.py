@@ -22,10 +22,18 @@ from rhodos.kernel import FILE, MachineProfile, Message, Node
 if TYPE_CHECKING:
     from rhodos.migration_manager.strategy import Strategy
 
-__all__ = ["Session", "Steps"]
+__all__ = ["ProcessExited", "Session", "Steps"]
 
 #: What a strategy step is: a simpy generator.
 Steps = Generator[simpy.events.Event, Any, Any]
+
+
+class ProcessExited(ProcessLookupError):
+    """The process exited before it could be frozen: the migration is called off.
+
+    The Migration Manager catches it, undoes what the destination received
+    (:meth:`Session.abort`) and records a refusal.
+    """
 
 
 class Session:
@@ -51,8 +59,11 @@ class Session:
     # -- bookkeeping ---------------------------------------------------------------
     def mark(self, phase: str, at: float | None = None) -> None:
         """Record that ``phase`` happened (now, or at ``at``)."""
-        self.phases.append((phase, float(self.env.now if at is None else at)))
-        self.node.cluster.log.record(self.source, "migration", phase, pid=self.pid, dest=self.dest)
+        when = float(self.env.now if at is None else at)
+        self.phases.append((phase, when))
+        self.node.cluster.log.record(
+            self.source, "migration", phase, pid=self.pid, dest=self.dest, at=when
+        )
 
     def in_background(self, steps: Steps) -> simpy.Process:
         """Run ``steps`` alongside the strategy; the migration waits for them before it ends."""
@@ -77,7 +88,7 @@ class Session:
         """Stop the process at the source (it keeps its place in memory)."""
         stopped_at = yield from self._ask(self.source, "process", "suspend", self.pid)
         if stopped_at is None:
-            raise ProcessLookupError(f"process {self.pid} exited before it could be frozen")
+            raise ProcessExited(f"process {self.pid} exited before it could be frozen")
         self.mark("frozen", stopped_at)
         self.baseline = yield from self._ask(self.source, "process", "status", self.pid)
 
@@ -117,7 +128,15 @@ class Session:
     # -- Memory Manager ------------------------------------------------------------
     def describe(self) -> Generator[Any, Any, Any]:
         """The address space as the source holds it (a ``SpaceInfo``)."""
-        return (yield from self._ask(self.source, "memory", "describe", self.pid))
+        info = yield from self._ask(self.source, "memory", "describe", self.pid)
+        return self._still_there(info)
+
+    def _still_there(self, answer: Any) -> Any:
+        """The source's Memory Manager answers ``None`` about a space it no longer holds:
+        before the freeze, that means the process exited."""
+        if answer is None:
+            raise ProcessExited(f"process {self.pid} exited while it was being migrated")
+        return answer
 
     def export_space(
         self, *, clean: str = "source", dirty: str = "source", prefetch: int = 0
@@ -126,6 +145,7 @@ class Session:
         size = yield from self._ask(
             self.source, "memory", "export_space", (self.pid, self.dest, (clean, dirty), prefetch)
         )
+        self._still_there(size)
         self.mark("page-map-sent")
         return size
 
@@ -134,7 +154,7 @@ class Session:
         pages: int = yield from self._ask(
             self.source, "memory", "send_pages", (self.pid, self.dest, which, keep, overwrite)
         )
-        return pages
+        return self._still_there(pages)
 
     def flush(self, which: str = "dirty") -> Steps:
         """Write a page set from the source to the file server; returns pages."""
@@ -171,6 +191,16 @@ class Session:
         """Wait until the source holds nothing of the process; that ends the residual dependency."""
         released_at = yield from self._ask(self.source, "memory", "wait_released", self.pid)
         self.mark("residual-end", released_at)
+
+    def abort(self) -> Steps:
+        """Undo a migration called off before the freeze (the process exited meanwhile).
+
+        The destination drops the address space it may have received; the source's IPC
+        Manager stops holding messages for the process.
+        """
+        yield from self._ask(self.dest, "memory", "free", self.pid)
+        yield from self._ask(self.source, "ipc", "close", self.pid)
+        self.mark("aborted")
 
     # -- IPC Manager ---------------------------------------------------------------
     def hold_messages(self) -> Steps:

@@ -15,6 +15,9 @@ Requests (kind -> what it does):
 * ``migrate_out`` (pid, dest): freeze (if still running), extract the execution state
   and send it to ``dest``'s Process Manager as one message (``install``).
 * ``install`` (pcb, start): the execution state arrives; ``start`` resumes at once.
+* ``departed`` (pid, dest): the destination of a one-way ``migrate_out`` committed the
+  process; the source lets go of its PCB (until then the process is in transit and the
+  source still holds it: a process is never on zero nodes).
 * ``home_call`` (pid, kind, service_s, size, caller): serve a location-dependent call.
 * ``status`` (pid): the PCB snapshot.
 """
@@ -52,6 +55,7 @@ class ProcessManager(Server):
             "resume": self._resume,
             "migrate_out": self._migrate_out,
             "install": self._install,
+            "departed": self._departed,
             "home_call": self._home_call,
             "status": self._status,
         }
@@ -153,25 +157,32 @@ class ProcessManager(Server):
                 traffic="state",
                 account=pid,
             )
-            installed_at = float("nan")
-        else:
-            reply = yield self.node.call(
-                self.peer(dest),
-                "install",
-                (pcb, start),
-                size_bytes=size,
-                traffic="state",
-                account=pid,
-            )
-            installed_at = float(reply.body)
+            self.log("migrate-out", pid=pid, dest=dest, bytes=size)
+            return size, float("nan")  # the PCB stays here until the destination's ``departed``
+        reply = yield self.node.call(
+            self.peer(dest),
+            "install",
+            (pcb, start),
+            size_bytes=size,
+            traffic="state",
+            account=pid,
+        )
+        installed_at = float(reply.body)
         del self.pcbs[pid]
         self.departed[pid] = dest
         self.log("migrate-out", pid=pid, dest=dest, bytes=size)
         return size, installed_at
 
+    def _departed(self, msg: Message) -> None:
+        pid, dest = msg.body
+        if pid in self.pcbs and self.node.cluster.location_of.get(pid) != self.node.node_id:
+            del self.pcbs[pid]
+            self.departed[pid] = dest
+
     def _install(self, msg: Message) -> Generator[simpy.events.Event, Any, float]:
         pcb, start, *extra = msg.body
         bundle, notify = (extra[0], extra[1]) if extra else (None, None)
+        source = pcb.node
         if bundle is not None:
             yield self.node.call(self.node.role_port("memory"), "adopt", (pcb.pid, bundle))
         yield self.node.kernel_work(self.node.profile.state_install_s)
@@ -187,6 +198,9 @@ class ProcessManager(Server):
         now = float(self.env.now)
         if notify is not None:
             self.node.send(notify, "resumed", now, account=pcb.pid)
+            self.node.send(
+                self.peer(source), "departed", (pcb.pid, self.node.node_id), account=pcb.pid
+            )
         return now
 
     # -- home-node services --------------------------------------------------------

@@ -32,6 +32,7 @@ def _bursts(
     """Compute ``cpu_seconds`` in bursts, each followed by its batch of references and,
     at ``home_calls_per_s`` on average, location-dependent calls (a device on the home node)."""
     code = ctx.layout.segments()[0]
+    burst_s = refs.burst_for(burst_s)
     done, i = 0.0, 0
     while cpu_seconds - done > 1e-12:
         burst = min(burst_s, cpu_seconds - done)

@@ -41,6 +41,23 @@ class ReferenceModel:
         default=None, validator=attrs.validators.optional(_non_negative)
     )
 
+    @property
+    def writes_per_s(self) -> float:
+        """Page writes per second: ``dirty_rate`` when given, else the write fraction's share."""
+        if self.dirty_rate is not None:
+            return self.dirty_rate
+        return self.refs_per_s * self.write_fraction
+
+    def burst_for(self, burst_s: float, max_writes: float = 8.0) -> float:
+        """The longest burst, at most ``burst_s``, whose batch holds about ``max_writes`` writes.
+
+        A batch's writes land together at the end of its burst; a process writing fast
+        in long bursts would dirty memory in lumps that precopy's short last rounds see
+        or miss whole. Capping the writes per batch keeps the dirtying smooth.
+        """
+        rate = self.writes_per_s
+        return burst_s if rate <= 0 else min(burst_s, max_writes / rate)
+
     def working_pages(self, layout: Layout) -> np.ndarray:
         """The heap pages of the working set (the first ``working_set`` of the heap)."""
         heap = layout.segments()[1]
@@ -52,11 +69,7 @@ class ReferenceModel:
     ) -> Touch:
         """The references of a burst of ``seconds``: one batch, in reference order."""
         ws = self.working_pages(layout)
-        writes_per_s = (
-            self.dirty_rate
-            if self.dirty_rate is not None
-            else self.refs_per_s * self.write_fraction
-        )
+        writes_per_s = self.writes_per_s
         reads_per_s = max(0.0, self.refs_per_s - writes_per_s)
         n_reads = int(rng.poisson(reads_per_s * seconds))
         n_writes = int(rng.poisson(writes_per_s * seconds))

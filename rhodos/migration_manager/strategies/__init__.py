@@ -1,5 +1,6 @@
 """The built-in strategies, one module each; importing this package registers them."""
 
+from rhodos.migration_manager.strategies.auto import Auto
 from rhodos.migration_manager.strategies.copy_on_reference import CopyOnReference
 from rhodos.migration_manager.strategies.eager import Eager
 from rhodos.migration_manager.strategies.eager_dirty import EagerDirty
@@ -9,10 +10,11 @@ from rhodos.migration_manager.strategies.postcopy import Postcopy
 from rhodos.migration_manager.strategies.precopy import Precopy
 
 #: The built-in strategies in the order the tables and charts list them.
-BUILTINS = (Eager, EagerDirty, Precopy, CopyOnReference, Flushing, FreezeFree, Postcopy)
+BUILTINS = (Eager, EagerDirty, Precopy, CopyOnReference, Flushing, FreezeFree, Postcopy, Auto)
 
 __all__ = [
     "BUILTINS",
+    "Auto",
     "CopyOnReference",
     "Eager",
     "EagerDirty",
