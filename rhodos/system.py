@@ -13,7 +13,7 @@ import attrs
 import simpy
 
 from rhodos.ipc_manager import IPCManager
-from rhodos.kernel import Cluster, ClusterConfig, FileServer, Layout, Node
+from rhodos.kernel import Cluster, ClusterConfig, ConfigError, FileServer, Layout, Node, OutOfMemory
 from rhodos.memory_manager import MemoryManager
 from rhodos.migration_manager import MigrationManager, MigrationRecord
 from rhodos.process_manager import ProcessManager, ProcessSnapshot
@@ -47,8 +47,16 @@ def spawn(
     seed under the pid, so it does not depend on what else runs.
     """
     target: Node = cluster.node(node)
-    pid = cluster.new_pid() if pid is None else pid
     layout = Layout.from_bytes(program.memory_bytes, cluster.profile.page_size_bytes)
+    if target.kind != "compute":
+        raise ConfigError(f"node {node} is a {target.kind}; programs run on compute nodes")
+    if layout.pages > target.frames_free:
+        raise OutOfMemory(
+            f"cannot start {name or program.name!r} on node {node}: it needs {layout.pages} "
+            f"page frames ({program.memory_bytes:,} bytes), {target.frames_free} are free of "
+            f"{target.frames_total}"
+        )
+    pid = cluster.new_pid() if pid is None else pid
     context = ProgramContext(
         pid=pid,
         rng=cluster.rng("program", pid),

@@ -138,3 +138,15 @@ def test_a_stream_receiver_detects_a_gap() -> None:
     spawn(cluster, Skipper(), 0, peers={"peer": receiver})
     with pytest.raises(StreamBroken, match="expected byte 100, got 200"):
         cluster.run()
+
+
+def test_a_program_that_does_not_fit_is_refused_at_spawn() -> None:
+    """Spawning more memory than the node has free names the node, the need and what is free."""
+    from rhodos.kernel import OutOfMemory
+    from rhodos.workload import Computer
+
+    cluster = boot(nodes=2, seed=1)  # sun3-ethernet: 8 MiB per node
+    with pytest.raises(OutOfMemory, match=r"needs 2048 page frames .* 1024 are free"):
+        spawn(cluster, Computer(memory_bytes=16 * 1024 * 1024), 0)
+    with pytest.raises(Exception, match="file-server"):
+        spawn(cluster, Computer(), 2)
