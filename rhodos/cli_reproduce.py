@@ -32,10 +32,13 @@ def reproduce(
 ) -> None:
     """Paper figures beside the simulator's: deviation, tolerance, calibration or prediction."""
     from rhodos.experiment.reproduce import (
+        format_value,
         list_experiments,
         load_experiment,
+        paper_text,
         render_rows,
         run_experiment,
+        verdict,
     )
 
     known = list_experiments()
@@ -70,35 +73,17 @@ def reproduce(
     ):
         table.add_column(column, justify="right" if column in ("dev %", "tol %") else "left")
     for row in rows:
-        paper = (
-            "-"
-            if row.paper is None
-            else (
-                {"at_least": ">= ", "at_most": "<= "}.get(row.compare, "") + f"{row.paper:g}"
-                if not isinstance(row.paper, str)
-                else row.paper
-            )
-        )
-        simulated = (
-            f"{row.simulated:.4g}" if isinstance(row.simulated, float) else str(row.simulated)
-        )
-        verdict = (
-            "[dim]no paper value[/]"
-            if row.paper is None
-            else "[green]yes[/]"
-            if row.within
-            else "[bold red]MISSED[/]"
-        )
+        colour = {"yes": "green", "MISSED": "bold red"}.get(verdict(row), "dim")
         table.add_row(
             row.experiment,
             row.metric,
             row.unit,
-            paper,
-            simulated,
+            paper_text(row),
+            format_value(row.simulated),
             "-" if row.deviation_pct is None else f"{row.deviation_pct:+.1f}",
             "-" if row.tolerance_pct is None else f"{row.tolerance_pct:g}",
             row.role,
-            verdict,
+            f"[{colour}]{verdict(row)}[/]",
         )
     console.print(table)
     missed = [r for r in rows if r.within is False]

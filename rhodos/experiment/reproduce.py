@@ -43,7 +43,6 @@ figure both ways.
 from __future__ import annotations
 
 import ast
-import difflib
 import itertools
 import operator
 import tomllib
@@ -55,7 +54,7 @@ import attrs
 
 from rhodos.experiment.loadsharing import LoadSharingResult, load_sharing
 from rhodos.experiment.migration import Scenario, baseline_completion, parse_size, run_migration
-from rhodos.kernel import MachineProfile, load_profile
+from rhodos.kernel import MachineProfile, did_you_mean, load_profile
 from rhodos.migration_manager import MigrationRecord
 
 __all__ = [
@@ -64,10 +63,13 @@ __all__ = [
     "ExperimentError",
     "Row",
     "experiments_root",
+    "format_value",
     "list_experiments",
     "load_experiment",
+    "paper_text",
     "render_rows",
     "run_experiment",
+    "verdict",
 ]
 
 ROLES = ("calibration", "prediction")
@@ -166,8 +168,7 @@ def list_experiments(root: Path | None = None) -> list[str]:
 def _check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
     for key in table:
         if key not in allowed:
-            near = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            hint = did_you_mean(key, allowed)
             raise ExperimentError(
                 f"{where}: unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
             )
@@ -180,8 +181,7 @@ def load_experiment(name: str, root: Path | None = None) -> Experiment:
     path = folder / "experiment.toml"
     if not path.is_file():
         known = list_experiments(root)
-        near = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        hint = did_you_mean(name, known)
         raise ExperimentError(
             f"unknown experiment {name!r}{hint}; experiments: {', '.join(known) or 'none'}"
         )
@@ -373,7 +373,8 @@ def run_experiment(experiment: Experiment) -> list[Row]:
 
 
 # -- rendering --------------------------------------------------------------------------
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A cell of the table: 4 significant digits for floats, ``-`` for nothing."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -381,14 +382,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _paper_text(row: Row) -> str:
+def paper_text(row: Row) -> str:
+    """The paper column: the value, with ``>=``/``<=`` for the bounds a paper states."""
     if row.paper is None:
         return "-"
     prefix = {"at_least": ">= ", "at_most": "<= "}.get(row.compare, "")
-    return prefix + _fmt(row.paper)
+    return prefix + format_value(row.paper)
 
 
-def _verdict(row: Row) -> str:
+def verdict(row: Row) -> str:
+    """The within column: yes, MISSED, or why there is no verdict."""
     if row.within is None:
         return "no paper value" if row.paper is None else "-"
     return "yes" if row.within else "MISSED"
@@ -412,12 +415,12 @@ def render_rows(rows: Sequence[Row]) -> str:
             r.experiment,
             r.metric,
             r.unit,
-            _paper_text(r),
-            _fmt(r.simulated),
+            paper_text(r),
+            format_value(r.simulated),
             "-" if r.deviation_pct is None else f"{r.deviation_pct:+.1f}",
-            _fmt(r.tolerance_pct),
+            format_value(r.tolerance_pct),
             r.role,
-            _verdict(r),
+            verdict(r),
         )
         for r in rows
     ]

@@ -225,17 +225,8 @@ class IPCManager(Server):
         self.location[pid] = dest
         size = state.wire_bytes() + sum(m.size_bytes for m in held)
         self.log("migrate-out", pid=pid, dest=dest, bytes=size, held=len(held))
-        if oneway:
-            self.node.send(
-                self.peer(dest),
-                "install",
-                (pid, state, held),
-                size_bytes=size,
-                traffic="state",
-                account=pid,
-            )
-            return size, len(held), float("nan")
-        reply = yield self.node.call(
+        deliver = self.node.send if oneway else self.node.call
+        sent = deliver(
             self.peer(dest),
             "install",
             (pid, state, held),
@@ -243,6 +234,9 @@ class IPCManager(Server):
             traffic="state",
             account=pid,
         )
+        if oneway:
+            return size, len(held), float("nan")
+        reply = yield sent
         return size, len(held), float(reply.body)
 
     def _install(self, msg: Message) -> float:

@@ -27,7 +27,6 @@ TOML files (one key per field plus a ``[sources]`` table); the built-in ones liv
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
+from rhodos.kernel.hints import did_you_mean
 
 __all__ = [
     "FIELD_DOCS",
@@ -151,12 +152,6 @@ def _text(*, is_name: bool) -> _Validator:
     return validate
 
 
-def _nearest(name: str, candidates: list[str]) -> str:
-    """A ``" (did you mean 'x'?)"`` hint, or an empty string."""
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _source_map(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, dict):
         raise ProfileError(
@@ -167,7 +162,7 @@ def _source_map(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> N
     for key, text in value.items():
         if key not in FIELD_UNITS:
             raise ProfileError(
-                f"{attribute.name} names an unknown field {key!r}{_nearest(str(key), fields)}; "
+                f"{attribute.name} names an unknown field {key!r}{did_you_mean(str(key), fields)}; "
                 f"allowed: {', '.join(fields)}"
             )
         if not isinstance(text, str):
@@ -337,7 +332,9 @@ class MachineProfile:
             )
         names = [field.name for field in attrs.fields(cls)]
         problems = [
-            f"unknown field {key!r}{_nearest(str(key), names)}" for key in data if key not in names
+            f"unknown field {key!r}{did_you_mean(str(key), names)}"
+            for key in data
+            if key not in names
         ]
         missing = [name for name in FIELD_UNITS if name not in data]
         if missing:
@@ -540,7 +537,7 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> MachineProfile:
     path = Path(name_or_path)
     if path.is_file():
         return MachineProfile.from_toml(path)
-    hint = _nearest(str(name_or_path), list(builtins))
+    hint = did_you_mean(str(name_or_path), list(builtins))
     raise ProfileError(
         f"unknown profile {str(name_or_path)!r}{hint}: not a built-in profile "
         f"({', '.join(sorted(builtins))}) and no such file"

@@ -4,12 +4,12 @@ my-name = "my_package.module:MyStrategy"``)."""
 
 from __future__ import annotations
 
-import difflib
 from importlib import metadata
 from typing import Any
 
 import attrs
 
+from rhodos.kernel import did_you_mean
 from rhodos.migration_manager.strategy import RESIDUALS, Strategy
 
 __all__ = ["UnknownStrategy", "make_strategy", "register", "registered", "unregister"]
@@ -70,8 +70,7 @@ def make_strategy(name: str, **params: Any) -> Strategy:
     strategies = registered()
     cls = strategies.get(name)
     if cls is None:
-        near = difflib.get_close_matches(name, strategies, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        hint = did_you_mean(name, strategies)
         raise UnknownStrategy(
             f"unknown strategy {name!r}{hint}; registered strategies: {', '.join(strategies)}"
         )

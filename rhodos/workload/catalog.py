@@ -7,13 +7,12 @@ lists the parameters the workload takes.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
 
-from rhodos.kernel import Cluster
+from rhodos.kernel import Cluster, did_you_mean
 from rhodos.workload.programs import (
     Client,
     Computer,
@@ -188,8 +187,7 @@ def make_workload(name: str, **params: Any) -> Workload:
     """The workload called ``name`` with ``params``; clear errors for unknown names or params."""
     factory = WORKLOADS.get(name)
     if factory is None:
-        near = difflib.get_close_matches(name, WORKLOADS, n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        hint = did_you_mean(name, WORKLOADS)
         raise UnknownWorkload(
             f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(WORKLOADS))}"
         )
