@@ -48,15 +48,22 @@ class ReferenceModel:
             return self.dirty_rate
         return self.refs_per_s * self.write_fraction
 
-    def burst_for(self, burst_s: float, max_writes: float = 8.0) -> float:
+    def burst_for(
+        self, burst_s: float, max_writes: float = 8.0, shortest_s: float = 0.002
+    ) -> float:
         """The longest burst, at most ``burst_s``, whose batch holds about ``max_writes`` writes.
 
         A batch's writes land together at the end of its burst; a process writing fast
         in long bursts would dirty memory in lumps that precopy's short last rounds see
-        or miss whole. Capping the writes per batch keeps the dirtying smooth.
+        or miss whole. Capping the writes per batch keeps the dirtying smooth; a burst
+        is never shorter than ``shortest_s``, so that a process writing hundreds of
+        thousands of pages a second does not cost a million events per simulated
+        second (its batches then hold ``rate * shortest_s`` writes).
         """
         rate = self.writes_per_s
-        return burst_s if rate <= 0 else min(burst_s, max_writes / rate)
+        if rate <= 0:
+            return burst_s
+        return min(burst_s, max(shortest_s, max_writes / rate))
 
     def working_pages(self, layout: Layout) -> np.ndarray:
         """The heap pages of the working set (the first ``working_set`` of the heap)."""
