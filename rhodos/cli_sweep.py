@@ -1,1 +1,250 @@
 """The ``rhodos sweep`` and ``rhodos plot`` commands (registered on :data:`rhodos.cli.app`)."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from rhodos.cli import app, clear_errors, console, err_console
+
+#: The metrics the summary table shows unless --metric chooses.
+TABLE_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
+
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric",
+        "-m",
+        help="A metric to show (repeat for several): latency_s, freeze_s, message_freeze_s, "
+        "total_s, residual_s, bytes_total, messages_total, remote_faults, stall_s, slowdown.",
+    ),
+]
+
+
+def _metrics(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
+    from rhodos.experiment.results import METRICS
+
+    names = list(chosen or default)
+    for name in names:
+        if name not in METRICS:
+            near = difflib.get_close_matches(name, METRICS, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValueError(f"unknown metric {name!r}{hint}; metrics are: {', '.join(METRICS)}")
+    return names
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar with ETA, shown from its first update; yields ``update(done, total)``."""
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )
+    task = bar.add_task(description, total=None)
+    started = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if started:
+            bar.stop()
+
+
+#: Metrics that count things: one decimal is enough for their means.
+_COUNTS = ("bytes_total", "messages_total", "remote_faults")
+
+
+def _format(metric: str, mean: float | None, half: float | None) -> str:
+    """``mean ± half`` in the table's units (ms, KiB), four significant digits of the mean."""
+    if mean is None:
+        return "-"
+    scale = 1e3 if metric.endswith("_s") else 1 / 1024 if metric == "bytes_total" else 1.0
+    value = mean * scale
+    decimals = 0 if value == 0 else max(0, 3 - math.floor(math.log10(abs(value))))
+    decimals = min(decimals, 1 if metric in _COUNTS else 6)
+    text = f"{value:.{decimals}f}"
+    if half is not None and not math.isnan(half):
+        # Runs equal but for float rounding give a half-width of ~1e-16 of the mean: 0.
+        half = 0.0 if half <= 1e-9 * abs(mean) else half
+        text += f" ± {half * scale:.{decimals}f}"
+    return text
+
+
+def _cell(axis: str, value: Any) -> str:
+    """An axis value for the table (memory sizes in KiB or MiB)."""
+    if value is None:
+        return "-"
+    if axis == "memory_bytes" and isinstance(value, int) and value % 1024 == 0:
+        return f"{value >> 10} KiB" if value < 1 << 20 else f"{value / (1 << 20):g} MiB"
+    return str(value)
+
+
+def _title(metric: str) -> str:
+    if metric.endswith("_s"):
+        return f"{metric.removesuffix('_s')} ms"
+    if metric == "bytes_total":
+        return "KiB moved"
+    return metric
+
+
+def summary_table(
+    summary: Sequence[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str]
+) -> Table:
+    """Mean ± 95% confidence interval (Student t) of each metric, one row per point."""
+    table = Table(title="Mean ± 95% confidence interval (Student t) per point")
+    for axis in axes:
+        table.add_column(axis)
+    table.add_column("n", justify="right")
+    for metric in metrics:
+        table.add_column(_title(metric), justify="right")
+    for entry in summary:
+        cells = [_cell(a, entry.get(a)) for a in axes]
+        cells.append(str(entry["n"]))
+        cells += [_format(m, entry.get(f"{m}_mean"), entry.get(f"{m}_ci95")) for m in metrics]
+        table.add_row(*cells)
+    return table
+
+
+def _plan_table(config: Any, plan: Any) -> Table:
+    table = Table(title=f"Sweep {config.name!r}: {len(plan)} runs")
+    table.add_column("key")
+    table.add_column("values")
+    for axis in config.all_axes:
+        table.add_row(f"{axis.name} (axis)", ", ".join(map(str, axis.values)))
+    for key, value in config.fixed.items():
+        table.add_row(key, str(value))
+    for strategy, params in config.params.items():
+        for key, value in params.items():
+            table.add_row(f"{strategy}.{key}", str(value))
+    table.add_row("points", str(plan.points))
+    table.add_row(
+        "replications", f"{config.replications} (seeds {', '.join(map(str, plan.seeds))})"
+    )
+    return table
+
+
+@app.command()
+@clear_errors
+def sweep(
+    config: Annotated[Path, typer.Argument(help="The sweep's TOML file (see examples/).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results folder (default: results/NAME).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Local worker processes (default: one per core; 1 runs serially)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Dask: a scheduler address (tcp://host:8786), or `local` for a "
+            "LocalCluster of --workers processes. Needs the rhodos[cluster] extra."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish the sweep in --out: run only what is missing.")
+    ] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a config key, the value in TOML: replications=5, "
+            'memory_bytes=\'["1MiB","4MiB"]\', params.precopy.max_rounds=3.',
+        ),
+    ] = None,
+    metric: MetricOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the config and print the plan; run nothing.")
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Run every point of a sweep config, replicated; results.csv, manifest.json, a summary."""
+    from rhodos.experiment.executor import make_executor
+    from rhodos.experiment.results import ResultsFile, summarize
+    from rhodos.experiment.sweep import RunFailed, SweepConfig, run_sweep
+
+    chosen = _metrics(metric, TABLE_METRICS)
+    settings = SweepConfig.from_toml(config, overrides or [])
+    plan = settings.plan()
+    if dry_run:
+        console.print(_plan_table(settings, plan))
+        return
+    folder = out if out is not None else Path("results") / settings.name
+    executor = make_executor(workers, scheduler)
+    console.print(
+        f"[bold]{settings.name}[/]: {len(plan)} runs ({plan.points} points x "
+        f"{settings.replications} replications) -> {folder}"
+    )
+    try:
+        with progress_bar("sweep", enabled=not no_progress) as update:
+            result = run_sweep(settings, folder, executor=executor, resume=resume, progress=update)
+    except RunFailed as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        err_console.print(
+            f"finished runs are in {folder / 'results.csv'}; after a fix, "
+            f"`rhodos sweep {config} --out {folder} --resume` runs the rest",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted: `rhodos sweep {config} --out {folder} --resume` finishes the sweep",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    finally:
+        executor.close()
+    axes = [a.name for a in settings.all_axes]
+    rows = ResultsFile(folder / "results.csv").rows()
+    console.print(summary_table(summarize(rows, axes, chosen), axes, chosen))
+    console.print(
+        f"{result.ran} runs in {result.wall_s:.1f} s on {result.executor}"
+        + (f" ({result.skipped} already done)" if result.skipped else "")
+    )
+    for path in result.files:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+@clear_errors
+def plot(
+    folder: Annotated[Path, typer.Argument(help="A sweep's results folder.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Figures folder (default: FOLDER/figures).")
+    ] = None,
+    metric: MetricOption = None,
+) -> None:
+    """The standard figures of a sweep: each metric against each axis, PNG and SVG."""
+    from rhodos.experiment.figures import PLOT_METRICS, plot_sweep
+
+    for path in plot_sweep(folder, out, _metrics(metric, PLOT_METRICS)):
+        console.print(f"wrote {path}", highlight=False)

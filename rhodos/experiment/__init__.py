@@ -1,6 +1,13 @@
 """Experiments on top of the system: runs, comparisons, sweeps, results, plots."""
 
 from rhodos.experiment.demo import DemoResult, NodeSummary, run_demo
+from rhodos.experiment.executor import (
+    DaskExecutor,
+    PoolExecutor,
+    RunFailed,
+    SerialExecutor,
+    make_executor,
+)
 from rhodos.experiment.migration import (
     Observer,
     Scenario,
@@ -10,18 +17,30 @@ from rhodos.experiment.migration import (
     run_migration,
     scenario_row,
 )
+from rhodos.experiment.results import summarize
+from rhodos.experiment.sweep import SweepConfig, SweepConfigError, SweepResult, run_sweep
 from rhodos.experiment.trace import TraceRecorder
 
 __all__ = [
+    "DaskExecutor",
     "DemoResult",
     "NodeSummary",
     "Observer",
+    "PoolExecutor",
+    "RunFailed",
     "Scenario",
+    "SerialExecutor",
+    "SweepConfig",
+    "SweepConfigError",
+    "SweepResult",
     "TraceRecorder",
     "baseline_completion",
     "compare",
+    "make_executor",
     "parse_size",
     "run_demo",
     "run_migration",
+    "run_sweep",
     "scenario_row",
+    "summarize",
 ]

@@ -1,0 +1,321 @@
+"""How the runs of a sweep execute, and where: here, in a local process pool, or on Dask.
+
+The task is :func:`run_groups`: a pure function from a chunk of :class:`Group` specs
+(a scenario with its seed, and the runs that share its no-migration baseline) to their
+result rows. An executor maps it over picklable chunks and yields the rows in the order
+they finish. The three executors give identical rows because the task is a pure function
+of its spec (every random stream is seeded by it):
+
+* :class:`SerialExecutor` runs them one after another in this process;
+* :class:`PoolExecutor` on a local ``ProcessPoolExecutor`` (forkserver workers that
+  have imported the simulator once, or spawn where there is no forkserver);
+* :class:`DaskExecutor` on a Dask distributed cluster -- a running scheduler
+  (``tcp://host:8786``) or a ``LocalCluster`` of processes (``"local"``). Dask comes
+  with the ``rhodos[cluster]`` extra and is imported only here, when asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from rhodos.experiment.migration import (
+    Observer,
+    Scenario,
+    baseline_completion,
+    run_migration,
+    scenario_row,
+)
+from rhodos.migration_manager import MigrationRecord
+
+if TYPE_CHECKING:
+    from rhodos.experiment.sweep import Group, Run
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "PoolExecutor",
+    "RunFailed",
+    "SerialExecutor",
+    "available_cores",
+    "make_executor",
+    "result_row",
+    "run_group",
+    "run_groups",
+    "scenario_value",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# -- the task ----------------------------------------------------------------------
+class RunFailed(RuntimeError):
+    """One run of a sweep raised: the message names the run, its point and the error."""
+
+
+def scenario_value(scenario: Scenario, key: str) -> Any:
+    """The value of a scenario key as the result rows hold it."""
+    if key == "profile":
+        return scenario.profile.name
+    if key == "topology":
+        return scenario.cluster_config().effective_topology
+    return getattr(scenario, key)
+
+
+def result_row(scenario: Scenario, run: Run, record: MigrationRecord) -> dict[str, Any]:
+    """The row of one run: its identity, its axes, the scenario, then the metrics."""
+    row: dict[str, Any] = {
+        "run": run.run,
+        "point": run.point,
+        "replication": run.replication,
+        **run.axes,
+    }
+    for key, value in scenario_row(scenario, record).items():
+        row[key] = value
+        if key == "strategy":
+            row["params"] = json.dumps(run.params, sort_keys=True)
+        elif key == "touch_fraction":
+            for extra in ("cpu_seconds", "migrate_at", "nodes", "topology", "home_calls_per_s"):
+                row[extra] = scenario_value(scenario, extra)
+    return row
+
+
+def _failure(run: Run | None, group: Group, error: BaseException) -> RunFailed:
+    where = run.describe() if run else f"the baseline of {group.runs[0].describe()}"
+    frames = traceback.extract_tb(error.__traceback__)
+    at = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return RunFailed(f"{where} failed: {type(error).__name__}: {error}{at}")
+
+
+def run_group(group: Group, observe: Observer | None = None) -> list[dict[str, Any]]:
+    """Run a group: its baseline once, then each run; the rows (a pure function)."""
+    try:
+        baseline = baseline_completion(group.scenario, observe)
+    except Exception as error:
+        raise _failure(None, group, error) from error
+    rows = []
+    for run in group.runs:
+        try:
+            record = run_migration(
+                group.scenario, run.strategy, run.params, baseline=baseline, observe=observe
+            )
+        except Exception as error:
+            raise _failure(run, group, error) from error
+        rows.append(result_row(group.scenario, run, record))
+    return rows
+
+
+def run_groups(groups: Sequence[Group]) -> list[dict[str, Any]]:
+    """The task an executor runs: a chunk of groups; their rows."""
+    return [row for group in groups for row in run_group(group)]
+
+
+# -- the executors -------------------------------------------------------------------
+class Executor(Protocol):
+    """Runs tasks; yields their results as they finish."""
+
+    @property
+    def workers(self) -> int:
+        """How many tasks run at once."""
+        ...
+
+    def map_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """Start ``fn(task)`` for every task now; yield the results in completion order."""
+        ...
+
+    def describe(self) -> str:
+        """One line for the manifest: what ran the tasks."""
+        ...
+
+    def close(self) -> None:
+        """Release the workers (the executor may not be used afterwards)."""
+        ...
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class SerialExecutor:
+    """Every task in this process, one after another, in order."""
+
+    workers = 1
+
+    def map_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """The results, lazily, in task order."""
+        return (fn(task) for task in tasks)
+
+    def describe(self) -> str:
+        """``serial``."""
+        return "serial"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> SerialExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cancel_on_exit(futures: Sequence[Any], results: Iterator[Any]) -> Iterator[Any]:
+    """Yield from ``results``; cancel what has not started when the caller stops early."""
+    try:
+        yield from results
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+class PoolExecutor:
+    """A local pool of worker processes (one task per worker at a time)."""
+
+    #: Imported once by the forkserver, so each worker starts without importing anything.
+    PRELOAD = ("rhodos.experiment.sweep", "rhodos.migration_manager.strategies")
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {workers}")
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def workers(self) -> int:
+        """The pool's size."""
+        return self._workers
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # Never fork a parent that may hold threads (progress bars, Dask clients).
+            context: multiprocessing.context.BaseContext
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                forkserver = multiprocessing.get_context("forkserver")
+                forkserver.set_forkserver_preload(list(self.PRELOAD))
+                context = forkserver
+            else:
+                context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+        return self._pool
+
+    def map_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """Submit every task now; yield results as workers finish them."""
+        pool = self._start()
+        futures: list[Future[R]] = [pool.submit(fn, task) for task in tasks]
+        return _cancel_on_exit(futures, (f.result() for f in as_completed(futures)))
+
+    def describe(self) -> str:
+        """``process pool of N workers``."""
+        return f"process pool of {self._workers} workers"
+
+    def close(self) -> None:
+        """Cancel queued tasks and stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> PoolExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster: ``"local"`` starts a LocalCluster of processes."""
+
+    def __init__(self, address: str, workers: int | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {workers}")
+        self.address = address
+        self._requested = workers
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def _start(self) -> Any:
+        if self._client is not None:
+            return self._client
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ValueError(
+                "--scheduler needs Dask: install the cluster extra, pip install 'rhodos[cluster]'"
+            ) from None
+        if self.address == "local":
+            self._cluster = LocalCluster(
+                n_workers=self._requested or available_cores(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # any free port: 8787 may be taken
+                silence_logs=logging.ERROR,
+            )
+            self._client = Client(self._cluster)
+        else:
+            try:
+                self._client = Client(self.address, timeout="10s")
+            except OSError as error:
+                raise ValueError(
+                    f"cannot reach the Dask scheduler at {self.address}: {error} "
+                    "(start one with `dask scheduler`, workers with `dask worker ADDRESS`)"
+                ) from None
+        return self._client
+
+    @property
+    def workers(self) -> int:
+        """The threads of the cluster's workers (connects on first use)."""
+        return max(1, sum(self._start().nthreads().values()))
+
+    def map_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
+        """Submit every task to the cluster; yield results as they arrive."""
+        from distributed import as_completed as dask_completed
+
+        client = self._start()
+        futures = client.map(fn, list(tasks), pure=False)
+        return _cancel_on_exit(futures, (f.result() for f in dask_completed(futures)))
+
+    def describe(self) -> str:
+        """``dask LocalCluster of N workers`` or ``dask scheduler at ADDRESS``."""
+        if self.address == "local":
+            return f"dask LocalCluster of {self._requested or available_cores()} workers"
+        return f"dask scheduler at {self.address}"
+
+    def close(self) -> None:
+        """Disconnect (and stop the LocalCluster started here)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor the command line asks for.
+
+    ``scheduler`` ``None``: a local process pool of ``workers`` (default: one per core;
+    one worker runs serially in this process). ``"local"``: a Dask LocalCluster of
+    ``workers`` processes. An address (``tcp://host:8786``): that Dask cluster.
+    """
+    if scheduler:
+        return DaskExecutor(scheduler, workers)
+    count = available_cores() if workers is None else workers
+    if count < 1:
+        raise ValueError(f"--workers must be at least 1, got {count}")
+    return SerialExecutor() if count == 1 else PoolExecutor(count)
