@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import attrs
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from rhodos.kernel import ClusterConfig, MachineProfile, builtin_profiles, load_profile
@@ -96,6 +105,37 @@ def clear_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar with ETA, shown from its first update; yields ``update(done, total)``."""
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+    )
+    task = bar.add_task(description, total=None)
+    started = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if started:
+            bar.stop()
 
 
 ProfileOption = Annotated[
@@ -480,9 +520,12 @@ def compare_command(
     # What experiment.compare does, with the baseline run shown to the loggers too.
     baseline = baseline_completion(scenario, observe=run_observer(ctx))
     observe = run_observer(ctx, recorder)
-    records = [
-        run_migration(scenario, name, baseline=baseline, observe=observe) for name in registered()
-    ]
+    names = list(registered())
+    records = []
+    with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
+        for name in names:
+            records.append(run_migration(scenario, name, baseline=baseline, observe=observe))
+            update(len(records), len(names))
     if recorder is not None and trace is not None:
         recorder.write(trace)
     rows = [scenario_row(scenario, r) for r in records]

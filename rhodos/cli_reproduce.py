@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rhodos.cli import app, clear_errors, console
+from rhodos.cli import app, clear_errors, console, progress_bar
 
 __all__ = ["reproduce"]
 
@@ -115,7 +115,8 @@ def strategy_map(
         raise ValueError(f"--workers must be at least 1, got {workers}")
     grid = MapGrid.quick() if quick else MapGrid()
     console.print(f"running {len(grid.cells())} cells x 7 strategies ...")
-    result = compute_map(grid, workers=workers)
+    with progress_bar("map", enabled=console.is_terminal) as update:
+        result = compute_map(grid, workers=workers, progress=update)
     target = Path(data) if data else (Path(out) / "strategy-map.json" if quick else MAP_PATH)
     target.write_text(result.to_json())
     for path in draw_map(result, out):

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from rhodos.cli import app, clear_errors, console, err_console
+from rhodos.cli import (
+    TraceOption,
+    app,
+    clear_errors,
+    console,
+    err_console,
+    progress_bar,
+    run_observer,
+)
 
 #: The metrics the summary table shows unless --metric chooses.
 TABLE_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
@@ -46,37 +45,6 @@ def _metrics(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ValueError(f"unknown metric {name!r}{hint}; metrics are: {', '.join(METRICS)}")
     return names
-
-
-@contextmanager
-def progress_bar(description: str, enabled: bool = True) -> Iterator[Any]:
-    """A rich progress bar with ETA, shown from its first update; yields ``update(done, total)``."""
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-    )
-    task = bar.add_task(description, total=None)
-    started = False
-
-    def update(done: int, total: int) -> None:
-        nonlocal started
-        if not started:
-            bar.start()
-            started = True
-        bar.update(task, completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if started:
-            bar.stop()
 
 
 #: Metrics that count things: one decimal is enough for their means.
@@ -155,6 +123,7 @@ def _plan_table(config: Any, plan: Any) -> Table:
 @app.command()
 @clear_errors
 def sweep(
+    ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="The sweep's TOML file (see examples/).")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Results folder (default: results/NAME).")
@@ -186,6 +155,10 @@ def sweep(
         bool, typer.Option("--dry-run", help="Check the config and print the plan; run nothing.")
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    trace: TraceOption = None,
+    trace_run: Annotated[
+        int, typer.Option("--trace-run", help="Which run --trace records (its run number).")
+    ] = 0,
 ) -> None:
     """Run every point of a sweep config, replicated; results.csv, manifest.json, a summary."""
     from rhodos.experiment.executor import make_executor
@@ -205,8 +178,23 @@ def sweep(
         f"{settings.replications} replications) -> {folder}"
     )
     try:
+        recorder = None
+        if trace is not None:
+            from rhodos.experiment.trace import TraceRecorder
+
+            if not 0 <= trace_run < len(plan):
+                raise ValueError(f"--trace-run must be a run number 0..{len(plan) - 1}")
+            recorder = TraceRecorder()
         with progress_bar("sweep", enabled=not no_progress) as update:
-            result = run_sweep(settings, folder, executor=executor, resume=resume, progress=update)
+            result = run_sweep(
+                settings,
+                folder,
+                executor=executor,
+                resume=resume,
+                progress=update,
+                trace_run=trace_run if recorder is not None else None,
+                observe=run_observer(ctx, recorder),
+            )
     except RunFailed as error:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False)
         err_console.print(
@@ -232,6 +220,12 @@ def sweep(
     )
     for path in result.files:
         console.print(f"wrote {path}", highlight=False)
+    if trace is not None and recorder is not None:
+        if recorder.labels:
+            recorder.write(trace)
+            console.print(f"wrote {trace} (run {trace_run})", highlight=False)
+        else:
+            err_console.print(f"run {trace_run} was already done: no trace written")
 
 
 @app.command()

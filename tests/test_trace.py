@@ -299,3 +299,47 @@ def test_the_structure_check_catches_broken_traces() -> None:
     ):
         assert structure_problems({"traceEvents": names + broken}) != []
     assert structure_problems({"traceEvents": [*names, {**slice_(0, 1), "args": {}}]}) == []
+
+
+def test_sweep_trace_writes_the_chosen_run(tmp_path: Path) -> None:
+    """``rhodos sweep --trace FILE --trace-run N`` writes run N's timeline, valid and named."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "sweep-small.toml"
+    path = tmp_path / "run1.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(example),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "1",
+            "--set",
+            "replications=1",
+            "--no-progress",
+            "--trace",
+            str(path),
+            "--trace-run",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    trace = json.loads(path.read_text())
+    assert structure_problems(trace) == []
+    assert any(e["name"].startswith("migrate") for e in trace["traceEvents"] if e["ph"] == "X")
+    bad = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            str(example),
+            "--out",
+            str(tmp_path / "o2"),
+            "--trace",
+            str(path),
+            "--trace-run",
+            "99",
+            "--set",
+            "replications=1",
+        ],
+    )
+    assert bad.exit_code == 2 and "--trace-run must be a run number 0..3" in bad.output

@@ -14,9 +14,10 @@ fraction), address-space size across, dirty rate up, each cell coloured by its w
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -60,16 +61,40 @@ def _measure(args: tuple[MapGrid, int, float, float, float]) -> MapCell:
     return MapCell(memory, dirty, touch, bandwidth, metrics)
 
 
-def compute_map(grid: MapGrid | None = None, *, workers: int = 1) -> StrategyMap:
-    """Run every candidate strategy in every cell of ``grid``."""
+def compute_map(
+    grid: MapGrid | None = None,
+    *,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> StrategyMap:
+    """Run every candidate strategy in every cell of ``grid``.
+
+    ``progress(done, total)`` is called as cells finish (in grid order).
+    """
     grid = grid or MapGrid()
     jobs = [(grid, *cell) for cell in grid.cells()]
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            cells = list(pool.map(_measure, jobs, chunksize=4))
-    else:
-        cells = [_measure(job) for job in jobs]
+    cells: list[MapCell] = []
+    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else _InProcess() as pool:
+        for cell in pool.map(_measure, jobs, chunksize=2):
+            cells.append(cell)
+            if progress is not None:
+                progress(len(cells), len(jobs))
     return StrategyMap(grid, tuple(cells))
+
+
+class _InProcess:
+    """The executor interface compute_map uses, running in this process."""
+
+    def __enter__(self) -> _InProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def map(
+        self, function: Callable[[Any], MapCell], jobs: Sequence[Any], chunksize: int = 1
+    ) -> Iterator[MapCell]:
+        return (function(job) for job in jobs)
 
 
 def _size_label(size: int) -> str:
