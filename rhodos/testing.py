@@ -47,7 +47,6 @@ from rhodos.kernel import (
     HERE,
     ZERO,
     Cluster,
-    ClusterConfig,
     Compute,
     Exit,
     LogEvent,
@@ -155,7 +154,13 @@ def page_versions(cluster: Cluster, pid: int) -> tuple[npt.NDArray[np.int64], li
         )
     for peer in np.unique(where[where >= 0]).tolist():
         pages = away[where == peer]
-        holder = _space(cluster, peer, pid) if peer != here else None
+        if peer == here:
+            problems.append(
+                f"process {pid}: pages {pages.tolist()} located at node {peer}, "
+                "where it runs, but not resident"
+            )
+            continue
+        holder = _space(cluster, peer, pid)
         if holder is None:
             problems.append(
                 f"process {pid}: pages {pages.tolist()} located at node {peer}, "
@@ -572,9 +577,10 @@ def check_record(
 
     freeze <= latency <= total (up to float rounding), bytes on the network >= the
     execution state, no residual time for a strategy that promises none, and -- given
-    the ``cluster`` -- the source holds nothing of the process any more and, if the
-    process still runs elsewhere, its address space locates no page at the source.
-    A refusal only has to say why.
+    the ``cluster`` -- the source holds nothing of the process any more (unless the
+    process came back to it, or is on its way back) and, if the process still runs
+    elsewhere, its address space locates no page at the source. A refusal only has to
+    say why.
     """
     label = f"{record.strategy} {record.source}->{record.destination} of process {record.pid}"
     if record.refused is not None:
@@ -696,7 +702,7 @@ class Harness:
         """A harness on ``boot(**config)`` (small defaults: 3 SPARC nodes, seed 0)."""
         config.setdefault("nodes", 3)
         config.setdefault("profile", "sparc-ethernet")
-        return cls(boot(ClusterConfig(), **config))
+        return cls(boot(**config))
 
     # -- spawning ----------------------------------------------------------------------
     def spawn(self, program: Any, node: int, **kwargs: Any) -> int:

@@ -37,8 +37,8 @@ Requests (kind -> what it does):
 * ``release`` (pid): drop a residual copy (never the space of a process living here).
 
 A request about a process whose space is no longer here (``send_pages``, ``export_space``,
-``describe``) answers ``None``: the process exited while a migration was preparing; a
-``flush`` of a residual copy already released flushes nothing.
+``describe``) answers ``None``: the process exited while a migration was preparing; an
+``install_pages`` still on its way when the process exited here installs nothing.
 """
 
 from __future__ import annotations
@@ -471,9 +471,7 @@ class MemoryManager(Server):
 
     def _flush(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
         pid, which = msg.body
-        space = self.spaces.get(pid)
-        if space is None:
-            return 0  # a residual copy already released: the process exited
+        space = self.spaces[pid]
         pages = space.select(which) if isinstance(which, str) else np.asarray(which)
         pages = pages[space.resident[pages]]
         yield self.node.call(
