@@ -32,13 +32,12 @@ def reproduce(
 ) -> None:
     """Paper figures beside the simulator's: deviation, tolerance, calibration or prediction."""
     from rhodos.experiment.reproduce import (
-        format_value,
+        COLUMNS,
         list_experiments,
         load_experiment,
-        paper_text,
         render_rows,
+        row_cells,
         run_experiment,
-        verdict,
     )
 
     known = list_experiments()
@@ -60,31 +59,12 @@ def reproduce(
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
     table = Table(title="Published figures and the simulator's")
-    for column in (
-        "experiment",
-        "metric",
-        "unit",
-        "paper",
-        "simulated",
-        "dev %",
-        "tol %",
-        "role",
-        "within",
-    ):
+    for column in COLUMNS:
         table.add_column(column, justify="right" if column in ("dev %", "tol %") else "left")
     for row in rows:
-        colour = {"yes": "green", "MISSED": "bold red"}.get(verdict(row), "dim")
-        table.add_row(
-            row.experiment,
-            row.metric,
-            row.unit,
-            paper_text(row),
-            format_value(row.simulated),
-            "-" if row.deviation_pct is None else f"{row.deviation_pct:+.1f}",
-            "-" if row.tolerance_pct is None else f"{row.tolerance_pct:g}",
-            row.role,
-            f"[{colour}]{verdict(row)}[/]",
-        )
+        *cells, judged = row_cells(row)
+        colour = {"yes": "green", "MISSED": "bold red"}.get(judged, "dim")
+        table.add_row(*cells, f"[{colour}]{judged}[/]")
     console.print(table)
     missed = [r for r in rows if r.within is False]
     console.print(

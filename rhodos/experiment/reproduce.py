@@ -58,6 +58,7 @@ from rhodos.kernel import MachineProfile, did_you_mean, load_profile
 from rhodos.migration_manager import MigrationRecord
 
 __all__ = [
+    "COLUMNS",
     "Claim",
     "Experiment",
     "ExperimentError",
@@ -68,6 +69,7 @@ __all__ = [
     "load_experiment",
     "paper_text",
     "render_rows",
+    "row_cells",
     "run_experiment",
     "verdict",
 ]
@@ -397,33 +399,29 @@ def verdict(row: Row) -> str:
     return "yes" if row.within else "MISSED"
 
 
+#: The columns of the reproduction table.
+COLUMNS = ("experiment", "metric", "unit", "paper", "simulated", "dev %", "tol %", "role", "within")
+
+
+def row_cells(row: Row) -> tuple[str, ...]:
+    """One row of the table as text, in :data:`COLUMNS` order."""
+    return (
+        row.experiment,
+        row.metric,
+        row.unit,
+        paper_text(row),
+        format_value(row.simulated),
+        "-" if row.deviation_pct is None else f"{row.deviation_pct:+.1f}",
+        format_value(row.tolerance_pct),
+        row.role,
+        verdict(row),
+    )
+
+
 def render_rows(rows: Sequence[Row]) -> str:
     """The table as plain text (the format of every ``expected.txt``)."""
-    header = (
-        "experiment",
-        "metric",
-        "unit",
-        "paper",
-        "simulated",
-        "dev %",
-        "tol %",
-        "role",
-        "within",
-    )
-    lines = [
-        (
-            r.experiment,
-            r.metric,
-            r.unit,
-            paper_text(r),
-            format_value(r.simulated),
-            "-" if r.deviation_pct is None else f"{r.deviation_pct:+.1f}",
-            format_value(r.tolerance_pct),
-            r.role,
-            verdict(r),
-        )
-        for r in rows
-    ]
+    header = COLUMNS
+    lines = [row_cells(r) for r in rows]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
