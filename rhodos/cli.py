@@ -99,7 +99,7 @@ def clear_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ValueError, KeyError, FileNotFoundError) as error:
+        except (ValueError, FileNotFoundError) as error:
             message = error.args[0] if error.args else str(error)
             err_console.print(f"[bold red]error:[/] {message}", highlight=False)
             raise typer.Exit(2) from None
@@ -392,9 +392,8 @@ def migrate_command(
     trace: TraceOption = None,
 ) -> None:
     """Migrate one process between two nodes; print the phase timeline and the metrics."""
-    from rhodos.experiment import baseline_completion, run_migration, scenario_row
+    from rhodos.experiment import run_migration, scenario_row
     from rhodos.experiment.trace import TraceRecorder
-    from rhodos.migration_manager import make_strategy
 
     scenario = _scenario(
         profile=profile,
@@ -405,12 +404,9 @@ def migrate_command(
         seed=seed,
         migrate_at=at,
     )
-    params = _strategy_params(param)
-    make_strategy(strategy, **params)  # bad input fails before anything runs
-    recorder = TraceRecorder() if trace is not None else None  # the migrated run only
-    baseline = baseline_completion(scenario, observe=run_observer(ctx))
+    recorder = TraceRecorder(_not_baseline) if trace is not None else None
     record = run_migration(
-        scenario, strategy, params, baseline=baseline, observe=run_observer(ctx, recorder)
+        scenario, strategy, _strategy_params(param), observe=run_observer(ctx, recorder)
     )
     if recorder is not None and trace is not None:
         recorder.write(trace)
@@ -436,6 +432,11 @@ def migrate_command(
     console.print(_metrics_table([record]))
     if trace is not None:
         console.print(f"wrote {trace} (open it at ui.perfetto.dev)")
+
+
+def _not_baseline(label: str, _cluster: Any) -> bool:
+    """Traces show the migrated runs, not the unmigrated baseline (the loggers see both)."""
+    return label != "baseline"
 
 
 def _metrics_table(records: list[Any]) -> Table:
@@ -502,10 +503,9 @@ def compare_command(
     """
     import csv
 
-    from rhodos.experiment import baseline_completion, run_migration, scenario_row
+    from rhodos.experiment import compare, scenario_row
     from rhodos.experiment.plot import plot_comparison
     from rhodos.experiment.trace import TraceRecorder
-    from rhodos.migration_manager import registered
 
     scenario = _scenario(
         profile=profile,
@@ -516,16 +516,9 @@ def compare_command(
         seed=seed,
         migrate_at=at,
     )
-    recorder = TraceRecorder() if trace is not None else None
-    # What experiment.compare does, with the baseline run shown to the loggers too.
-    baseline = baseline_completion(scenario, observe=run_observer(ctx))
-    observe = run_observer(ctx, recorder)
-    names = list(registered())
-    records = []
+    recorder = TraceRecorder(_not_baseline) if trace is not None else None
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
-        for name in names:
-            records.append(run_migration(scenario, name, baseline=baseline, observe=observe))
-            update(len(records), len(names))
+        records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
     if recorder is not None and trace is not None:
         recorder.write(trace)
     rows = [scenario_row(scenario, r) for r in records]

@@ -217,15 +217,23 @@ def compare(
     params: dict[str, dict[str, Any]] | None = None,
     *,
     observe: Observer | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[MigrationRecord]:
-    """Every strategy (default: every registered one) on the same scenario and seed."""
+    """Every strategy (default: every registered one) on the same scenario and seed.
+
+    ``progress(done, total)`` is called after each strategy's run.
+    """
     names = list(strategies) if strategies is not None else list(registered())
     params = params or {}
     baseline = baseline_completion(scenario, observe)
-    return [
-        run_migration(scenario, name, params.get(name), baseline=baseline, observe=observe)
-        for name in names
-    ]
+    records = []
+    for name in names:
+        records.append(
+            run_migration(scenario, name, params.get(name), baseline=baseline, observe=observe)
+        )
+        if progress is not None:
+            progress(len(records), len(names))
+    return records
 
 
 def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:

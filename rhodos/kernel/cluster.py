@@ -244,7 +244,6 @@ class Cluster:
         """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
         msg = Message(
             kind=kind,
-            src=-1,
             dst=dst,
             msg_id=self._next_msg,
             body=body,

@@ -26,7 +26,6 @@ class Message:
     """A kernel message: ``kind`` selects the handler in the receiving server's dispatch table."""
 
     kind: str
-    src: int
     dst: int
     msg_id: int
     body: Any = None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "OutOfMemory", "Pager"]
 
 
-class OutOfMemory(RuntimeError):
+class OutOfMemory(ValueError):
     """A node was asked for more page frames than it has free."""
 
 
