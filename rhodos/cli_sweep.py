@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,13 +36,15 @@ MetricOption = Annotated[
 
 def _metrics(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
     from rhodos.experiment.results import METRICS
+    from rhodos.validators import did_you_mean
 
     names = list(chosen or default)
     for name in names:
         if name not in METRICS:
-            near = difflib.get_close_matches(name, METRICS, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ValueError(f"unknown metric {name!r}{hint}; metrics are: {', '.join(METRICS)}")
+            raise ValueError(
+                f"unknown metric {name!r}{did_you_mean(name, METRICS)}; "
+                f"metrics are: {', '.join(METRICS)}"
+            )
     return names
 
 

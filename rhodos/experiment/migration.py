@@ -19,6 +19,7 @@ import attrs
 from rhodos.kernel import Cluster, ClusterConfig, ConfigError, MachineProfile, load_profile
 from rhodos.migration_manager import MigrationRecord, make_strategy, registered
 from rhodos.system import boot, migrate
+from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
 from rhodos.workload import WORKLOADS, make_workload
 
 __all__ = ["Observer", "Scenario", "compare", "parse_size", "run_migration", "scenario_row"]
@@ -60,25 +61,11 @@ def _profile(value: MachineProfile | str) -> MachineProfile:
     return value if isinstance(value, MachineProfile) else load_profile(value)
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not value >= 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
-
-
-def _fraction(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not 0 < value <= 1:
-        raise ValueError(f"{attribute.name} must be within (0, 1], got {value!r}")
-
-
 def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if value not in WORKLOADS:
         raise ValueError(
-            f"unknown workload {value!r}; workloads are: {', '.join(sorted(WORKLOADS))}"
+            f"unknown workload {value!r}{did_you_mean(value, WORKLOADS)}; "
+            f"workloads are: {', '.join(sorted(WORKLOADS))}"
         )
 
 
@@ -91,7 +78,7 @@ class Scenario:
         workload: the named workload; its first process is the one migrated.
         memory_bytes: address-space size of the migrated process.
         dirty_rate: pages per second it writes (memory-writer).
-        touch_fraction: fraction of its heap it references (its working set).
+        touch_fraction: fraction of its heap it references (its working set), > 0.
         cpu_seconds: CPU time it needs (memory-writer, cpu-bound).
         migrate_at: simulated time of the migration request.
         nodes: compute nodes; the process moves from node 0 to node 1.
@@ -104,15 +91,15 @@ class Scenario:
         factory=lambda: load_profile("sun3-ethernet"), converter=_profile
     )
     workload: str = attrs.field(default="memory-writer", validator=_workload)
-    memory_bytes: int = attrs.field(default=1 << 20, converter=parse_size, validator=_positive)
-    dirty_rate: float = attrs.field(default=20.0, validator=_non_negative)
-    touch_fraction: float = attrs.field(default=0.5, validator=_fraction)
-    cpu_seconds: float = attrs.field(default=2.0, validator=_positive)
-    migrate_at: float = attrs.field(default=0.5, validator=_non_negative)
+    memory_bytes: int = attrs.field(default=1 << 20, converter=parse_size, validator=positive)
+    dirty_rate: float = attrs.field(default=20.0, validator=non_negative)
+    touch_fraction: float = attrs.field(default=0.5, validator=positive_fraction)
+    cpu_seconds: float = attrs.field(default=2.0, validator=positive)
+    migrate_at: float = attrs.field(default=0.5, validator=non_negative)
     nodes: int = attrs.field(default=2)
-    seed: int = attrs.field(default=0, validator=_non_negative)
+    seed: int = attrs.field(default=0, validator=non_negative)
     topology: str | None = None
-    home_calls_per_s: float = attrs.field(default=0.0, validator=_non_negative)
+    home_calls_per_s: float = attrs.field(default=0.0, validator=non_negative)
 
     def __attrs_post_init__(self) -> None:
         if self.nodes < 2:

@@ -54,8 +54,9 @@ import attrs
 
 from rhodos.experiment.loadsharing import LoadSharingResult, load_sharing
 from rhodos.experiment.migration import Scenario, baseline_completion, parse_size, run_migration
-from rhodos.kernel import MachineProfile, did_you_mean, load_profile
+from rhodos.kernel import MachineProfile, load_profile
 from rhodos.migration_manager import MigrationRecord
+from rhodos.validators import did_you_mean
 
 __all__ = [
     "COLUMNS",

@@ -31,11 +31,10 @@ strategy's own axes; :attr:`Run.run` is that number and identifies the row every
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,7 @@ from rhodos.experiment.results import (
 )
 from rhodos.kernel import MachineProfile, load_profile
 from rhodos.migration_manager import make_strategy, registered
+from rhodos.validators import did_you_mean
 
 __all__ = [
     "Group",
@@ -102,11 +102,6 @@ SCENARIO_KEYS: dict[str, str] = {
 #: The keys of [sweep] that set up the sweep itself (never axes).
 SETTING_KEYS: dict[str, str] = {"name": _STRING, "seed": _INTEGER, "replications": _INTEGER}
 _TABLES = ("sweep", "params")
-
-
-def _nearest(key: str, valid: Iterable[str]) -> str:
-    near = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def _typed(where: str, value: Any, expected: str) -> Any:
@@ -195,8 +190,7 @@ class SweepConfig:
         plain: dict[str, Any] = copy.deepcopy(dict(data))
         for table in plain:
             if table not in _TABLES:
-                near = difflib.get_close_matches(table, _TABLES, n=1)
-                hint = f" (did you mean [{near[0]}]?)" if near else ""
+                hint = did_you_mean(table, _TABLES, show=lambda near: f"[{near}]")
                 raise SweepConfigError(
                     f"{origin}: unknown table [{table}]{hint}; "
                     "a sweep config has [sweep] and [params.<strategy>]"
@@ -208,7 +202,7 @@ class SweepConfig:
         for key in sweep:
             if key not in valid:
                 raise SweepConfigError(
-                    f"{origin}: unknown key [sweep] {key}{_nearest(key, valid)}; "
+                    f"{origin}: unknown key [sweep] {key}{did_you_mean(key, valid)}; "
                     f"keys are: {', '.join(valid)}"
                 )
         settings: dict[str, Any] = {}
@@ -367,7 +361,7 @@ def _parse_params(
     for strategy, table in tables.items():
         if strategy not in known:
             raise SweepConfigError(
-                f"{origin}: [params.{strategy}]: unknown strategy{_nearest(strategy, known)}; "
+                f"{origin}: [params.{strategy}]: unknown strategy{did_you_mean(strategy, known)}; "
                 f"registered strategies: {', '.join(known)}"
             )
         if strategy not in strategies:
@@ -386,7 +380,7 @@ def _parse_params(
             if key not in fields:
                 listed = ", ".join(fields) or "none"
                 raise SweepConfigError(
-                    f"{where}: {strategy!r} has no such parameter{_nearest(key, fields)}; "
+                    f"{where}: {strategy!r} has no such parameter{did_you_mean(key, fields)}; "
                     f"its parameters: {listed}"
                 )
             expected = {int: _INTEGER, float: _NUMBER, str: _STRING}.get(fields[key].type)

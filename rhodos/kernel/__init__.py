@@ -17,7 +17,6 @@ from rhodos.kernel.actions import (
 from rhodos.kernel.cluster import Cluster, ClusterConfig, ConfigError
 from rhodos.kernel.cpu import CPU, CPUStatistics
 from rhodos.kernel.fileserver import FileServer
-from rhodos.kernel.hints import did_you_mean
 from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog, LogEvent, structlog_listener
@@ -72,7 +71,6 @@ __all__ = [
     "UnknownRequest",
     "UserMessage",
     "builtin_profiles",
-    "did_you_mean",
     "load_profile",
     "structlog_listener",
 ]

@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from rhodos.kernel.hints import did_you_mean
+from rhodos.validators import did_you_mean
 
 __all__ = [
     "FIELD_DOCS",

@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from rhodos.kernel import did_you_mean
 from rhodos.migration_manager.strategy import RESIDUALS, Strategy
+from rhodos.validators import did_you_mean
 
 __all__ = ["UnknownStrategy", "make_strategy", "register", "registered", "unregister"]
 

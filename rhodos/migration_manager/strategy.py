@@ -21,10 +21,12 @@ is built; ``residual`` says what it promises about residual dependencies (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
+from rhodos import validators
 from rhodos.migration_manager.session import Session, Steps
 
 __all__ = ["RESIDUALS", "BaseStrategy", "Strategy", "non_negative", "positive"]
@@ -58,20 +60,18 @@ class Strategy(Protocol):
         ...
 
 
-def positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """attrs validator: a number > 0."""
-    if not isinstance(value, int | float) or not value > 0:
-        raise ValueError(
-            f"{type(instance).name} parameter {attribute.name} must be > 0, got {value!r}"
-        )
+def _parameter(rule: validators.Rule) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """``rule`` as the validator of a strategy parameter: the error names the strategy."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        rule.check(f"{type(instance).name} parameter {attribute.name}", value)
+
+    validate.__doc__ = f"attrs validator: a number {rule.words}."
+    return validate
 
 
-def non_negative(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """attrs validator: a number >= 0."""
-    if not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(
-            f"{type(instance).name} parameter {attribute.name} must be >= 0, got {value!r}"
-        )
+positive = _parameter(validators.positive)
+non_negative = _parameter(validators.non_negative)
 
 
 @attrs.frozen

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from rhodos.kernel import Cluster, did_you_mean
+from rhodos.kernel import Cluster
+from rhodos.validators import did_you_mean, fraction, non_negative, positive
 from rhodos.workload.programs import (
     Client,
     Computer,
@@ -55,10 +56,10 @@ class CpuBound:
     """``processes`` CPU-bound processes sharing the first node."""
 
     name: str = "cpu-bound"
-    processes: int = 1
-    cpu_seconds: float = 2.0
-    memory_bytes: int = 256 * KIB
-    working_set: float = 0.5
+    processes: int = attrs.field(default=1, validator=non_negative)
+    cpu_seconds: float = attrs.field(default=2.0, validator=non_negative)
+    memory_bytes: int = attrs.field(default=256 * KIB, validator=positive)
+    working_set: float = attrs.field(default=0.5, validator=fraction)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         program = Computer(
@@ -74,11 +75,11 @@ class MemoryWriter:
     """One process writing ``dirty_rate`` pages per second over its working set."""
 
     name: str = "memory-writer"
-    dirty_rate: float = 50.0
-    cpu_seconds: float = 2.0
-    memory_bytes: int = 1024 * KIB
-    working_set: float = 1.0
-    home_calls_per_s: float = 0.0
+    dirty_rate: float = attrs.field(default=50.0, validator=non_negative)
+    cpu_seconds: float = attrs.field(default=2.0, validator=non_negative)
+    memory_bytes: int = attrs.field(default=1024 * KIB, validator=positive)
+    working_set: float = attrs.field(default=1.0, validator=fraction)
+    home_calls_per_s: float = attrs.field(default=0.0, validator=non_negative)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         refs = ReferenceModel(
@@ -99,9 +100,9 @@ class PingPong:
     """A communicating pair: the pinger on the first node, the ponger on the second."""
 
     name: str = "pingpong"
-    rounds: int = 100
-    size_bytes: int = 256
-    memory_bytes: int = 64 * KIB
+    rounds: int = attrs.field(default=100, validator=non_negative)
+    size_bytes: int = attrs.field(default=256, validator=non_negative)
+    memory_bytes: int = attrs.field(default=64 * KIB, validator=positive)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         other = nodes[1] if len(nodes) > 1 else nodes[0]
@@ -120,11 +121,11 @@ class ServerClients:
     """A request/reply server on the first node and one client on each other node."""
 
     name: str = "server"
-    clients: int = 3
-    requests: int = 25
-    service_s: float = 0.005
-    think_s: float = 0.02
-    memory_bytes: int = 512 * KIB
+    clients: int = attrs.field(default=3, validator=non_negative)
+    requests: int = attrs.field(default=25, validator=non_negative)
+    service_s: float = attrs.field(default=0.005, validator=non_negative)
+    think_s: float = attrs.field(default=0.02, validator=non_negative)
+    memory_bytes: int = attrs.field(default=512 * KIB, validator=positive)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         server = _spawn(
@@ -153,9 +154,9 @@ class Stream:
     """
 
     name: str = "stream"
-    total_bytes: int = 256 * KIB
-    chunk_bytes: int = 4 * KIB
-    memory_bytes: int = 64 * KIB
+    total_bytes: int = attrs.field(default=256 * KIB, validator=non_negative)
+    chunk_bytes: int = attrs.field(default=4 * KIB, validator=positive)
+    memory_bytes: int = attrs.field(default=64 * KIB, validator=positive)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         other = nodes[1] if len(nodes) > 1 else nodes[0]

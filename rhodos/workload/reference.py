@@ -15,30 +15,21 @@ import attrs
 import numpy as np
 
 from rhodos.kernel import Layout, Touch
+from rhodos.validators import fraction, non_negative
 
 __all__ = ["ReferenceModel"]
-
-
-def _fraction(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be within 0..1, got {value!r}")
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
 @attrs.frozen
 class ReferenceModel:
     """How a program references its pages; see the module docstring."""
 
-    working_set: float = attrs.field(default=1.0, validator=_fraction)
-    locality: float = attrs.field(default=0.0, validator=_fraction)
-    write_fraction: float = attrs.field(default=0.3, validator=_fraction)
-    refs_per_s: float = attrs.field(default=2000.0, validator=_non_negative)
+    working_set: float = attrs.field(default=1.0, validator=fraction)
+    locality: float = attrs.field(default=0.0, validator=fraction)
+    write_fraction: float = attrs.field(default=0.3, validator=fraction)
+    refs_per_s: float = attrs.field(default=2000.0, validator=non_negative)
     dirty_rate: float | None = attrs.field(
-        default=None, validator=attrs.validators.optional(_non_negative)
+        default=None, validator=attrs.validators.optional(non_negative)
     )
 
     @property
