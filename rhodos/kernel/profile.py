@@ -17,8 +17,9 @@ bits per second, seconds.
 Profiles are frozen `attrs` values, validated at construction: a bad value raises
 :class:`ProfileError` naming the field, the value and what is allowed. Vary one with
 ``attrs.evolve(profile, network_bandwidth_bps=100e6)``. Profiles are stored as flat
-TOML files (one key per field plus a ``[sources]`` table); the built-in ones live in
-``rhodos/kernel/profiles/`` and are listed by :func:`builtin_profiles`::
+TOML files (one key per field plus a ``[sources]`` table, see
+:mod:`rhodos.kernel.profile_toml`); the built-in ones live in ``rhodos/kernel/profiles/``
+and are listed by :func:`builtin_profiles`::
 
     profile = load_profile("sun3-ethernet")
     profile.wire_bytes(8192)        # one 8 KiB page as it appears on the wire
@@ -28,17 +29,28 @@ TOML files (one key per field plus a ``[sources]`` table); the built-in ones liv
 from __future__ import annotations
 
 import functools
-import math
 import os
-import tomllib
-from collections.abc import Callable, Mapping
-from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from rhodos.validators import did_you_mean
+from rhodos.kernel import profile_toml
+from rhodos.kernel.profile_fields import (
+    NAME,
+    TEXT,
+    ProfileError,
+    choice,
+    copy_sources,
+    count,
+    field,
+    number,
+    power_of_two,
+    source_map,
+    whole_pages,
+)
+from rhodos.validators import did_you_mean, non_negative, positive
 
 __all__ = [
     "FIELD_DOCS",
@@ -50,140 +62,6 @@ __all__ = [
 ]
 
 _TOPOLOGIES = ("shared", "star")  # one shared segment (classic Ethernet) or a switched star
-
-_MIN_PAGE_SIZE = 256
-
-_UNIT_WORDS = {
-    "bytes": "bytes",
-    "bit/s": "bits per second",
-    "s": "seconds",
-    "": "dimensionless",
-}
-
-
-class ProfileError(ValueError):
-    """A machine profile's input is invalid: the message names the field and what is allowed."""
-
-
-# ---------------------------------------------------------------------------------------
-# Validators and converters. Each raises ProfileError with the field's name and unit.
-# ---------------------------------------------------------------------------------------
-
-_Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-
-
-def _int_to_float(value: Any) -> Any:
-    """Accept an int where a float is expected (TOML writes ``10`` for ``10.0``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def _quantity(kind: type[int] | type[float], *, positive: bool) -> _Validator:
-    """An int or a finite float that is > 0 (``positive``) or >= 0."""
-    noun = "an integer" if kind is int else "a finite number"
-    bound = "> 0" if positive else ">= 0"
-
-    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        unit = _UNIT_WORDS[attribute.metadata["unit"]]
-        wrong_type = isinstance(value, bool) or not isinstance(value, kind)
-        if wrong_type or (kind is float and not math.isfinite(value)):
-            raise ProfileError(
-                f"{attribute.name} must be {noun} ({unit}), got {type(value).__name__} {value!r}"
-            )
-        if value < 0 or (positive and value == 0):
-            raise ProfileError(f"{attribute.name} must be {bound} ({unit}), got {value!r}")
-
-    return validate
-
-
-_POSITIVE = _quantity(float, positive=True)
-_NON_NEGATIVE = _quantity(float, positive=False)
-_POSITIVE_INT = _quantity(int, positive=True)
-_NON_NEGATIVE_INT = _quantity(int, positive=False)
-
-
-def _power_of_two(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _POSITIVE_INT(instance, attribute, value)
-    if value < _MIN_PAGE_SIZE or value & (value - 1):
-        raise ProfileError(
-            f"{attribute.name} must be a power of two >= {_MIN_PAGE_SIZE}, got {value!r}"
-        )
-
-
-def _whole_pages(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _POSITIVE_INT(instance, attribute, value)
-    if value % instance.page_size_bytes:
-        raise ProfileError(
-            f"{attribute.name} must be a multiple of page_size_bytes "
-            f"({instance.page_size_bytes}), got {value!r}"
-        )
-
-
-def _one_of(choices: tuple[str, ...]) -> _Validator:
-    allowed = ", ".join(repr(choice) for choice in choices)
-
-    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
-            raise ProfileError(f"{attribute.name} must be one of {allowed}, got {value!r}")
-
-    return validate
-
-
-def _text(*, is_name: bool) -> _Validator:
-    """A string that TOML can store: valid Unicode; non-empty and printable if a name."""
-
-    def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, str):
-            raise ProfileError(
-                f"{attribute.name} must be a string, got {type(value).__name__} {value!r}"
-            )
-        if is_name and (not value or not value.isprintable()):
-            raise ProfileError(
-                f"{attribute.name} must be a non-empty printable string, got {value!r}"
-            )
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ProfileError(
-                f"{attribute.name} must be valid Unicode text, got {value!r}"
-            ) from None
-
-    return validate
-
-
-def _source_map(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, dict):
-        raise ProfileError(
-            f"{attribute.name} must be a table of field name -> string, "
-            f"got {type(value).__name__} {value!r}"
-        )
-    fields = list(FIELD_UNITS)
-    for key, text in value.items():
-        if key not in FIELD_UNITS:
-            raise ProfileError(
-                f"{attribute.name} names an unknown field {key!r}{did_you_mean(str(key), fields)}; "
-                f"allowed: {', '.join(fields)}"
-            )
-        if not isinstance(text, str):
-            raise ProfileError(
-                f"{attribute.name}[{key!r}] must be a string, got {type(text).__name__} {text!r}"
-            )
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ProfileError(
-                f"{attribute.name}[{key!r}] must be valid Unicode text, got {text!r}"
-            ) from None
-
-
-_NAME = _text(is_name=True)
-_TEXT = _text(is_name=False)
-
-
-def _copy_sources(value: Any) -> Any:
-    """Keep a private copy of a sources mapping, so a profile never aliases caller data."""
-    return dict(value) if isinstance(value, Mapping) else value
 
 
 # ---------------------------------------------------------------------------------------
@@ -201,109 +79,77 @@ class MachineProfile:
     """
 
     name: str = attrs.field(
-        validator=_NAME,
-        metadata={"unit": "", "doc": "Short identifier of the profile, e.g. 'sun3-ethernet'."},
+        **field("", NAME, "Short identifier of the profile, e.g. 'sun3-ethernet'.")
     )
     description: str = attrs.field(
-        validator=_TEXT,
-        metadata={"unit": "", "doc": "Which machines and network this profile describes."},
+        **field("", TEXT, "Which machines and network this profile describes.")
     )
     architecture: str = attrs.field(
-        validator=_NAME,
-        metadata={"unit": "", "doc": "Architecture tag of the nodes, e.g. 'm68k', 'x86_64'."},
+        **field("", NAME, "Architecture tag of the nodes, e.g. 'm68k', 'x86_64'.")
     )
     page_size_bytes: int = attrs.field(
-        validator=_power_of_two,
-        metadata={"unit": "bytes", "doc": "Size of one page, the unit of paging and transfer."},
+        **field("bytes", power_of_two, "Size of one page, the unit of paging and transfer.")
     )
     memory_bytes: int = attrs.field(
-        validator=_whole_pages,
-        metadata={"unit": "bytes", "doc": "Physical memory of each node, in whole pages."},
+        **field("bytes", whole_pages, "Physical memory of each node, in whole pages.")
     )
     cpu_speed: float = attrs.field(
-        converter=_int_to_float,
-        validator=_POSITIVE,
-        metadata={"unit": "", "doc": "Relative CPU speed: t CPU-seconds take t / cpu_speed."},
+        **number("", positive, "Relative CPU speed: t CPU-seconds take t / cpu_speed.")
     )
     network_bandwidth_bps: float = attrs.field(
-        converter=_int_to_float,
-        validator=_POSITIVE,
-        metadata={"unit": "bit/s", "doc": "Capacity of the shared segment or of each link."},
+        **number("bit/s", positive, "Capacity of the shared segment or of each link.")
     )
     network_latency_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "One-way latency of a message, on top of transmission."},
+        **number("s", non_negative, "One-way latency of a message, on top of transmission.")
     )
     topology: str = attrs.field(
-        validator=_one_of(_TOPOLOGIES),
-        metadata={"unit": "", "doc": "'shared' (one segment for all) or 'star' (switched)."},
+        **field("", choice(_TOPOLOGIES), "'shared' (one segment for all) or 'star' (switched).")
     )
     packet_payload_bytes: int = attrs.field(
-        validator=_POSITIVE_INT,
-        metadata={"unit": "bytes", "doc": "Largest payload carried by one packet."},
+        **count("bytes", positive, "Largest payload carried by one packet.")
     )
     packet_header_bytes: int = attrs.field(
-        validator=_NON_NEGATIVE_INT,
-        metadata={"unit": "bytes", "doc": "Bytes each packet adds on the wire (all layers)."},
+        **count("bytes", non_negative, "Bytes each packet adds on the wire (all layers).")
     )
     message_cpu_overhead_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "Kernel CPU time per network message, at each end."},
+        **number("s", non_negative, "Kernel CPU time per network message, at each end.")
     )
     packet_cpu_overhead_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={
-            "unit": "s",
-            "doc": "Kernel CPU cost per packet of a network message, at each end "
+        **number(
+            "s",
+            non_negative,
+            "Kernel CPU cost per packet of a network message, at each end "
             "(interrupt, copy, protocol processing), on top of the per-message cost.",
-        },
+        )
     )
     local_ipc_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "Cost of one message between two ports of one node."},
+        **number("s", non_negative, "Cost of one message between two ports of one node.")
     )
     page_fault_trap_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "Cost of trapping a page fault into the memory manager."},
+        **number("s", non_negative, "Cost of trapping a page fault into the memory manager.")
     )
     context_switch_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "Cost of switching the CPU between two processes."},
+        **number("s", non_negative, "Cost of switching the CPU between two processes.")
     )
     execution_state_bytes: int = attrs.field(
-        validator=_POSITIVE_INT,
-        metadata={"unit": "bytes", "doc": "PCB + registers + kernel stack moved by a migration."},
+        **count("bytes", positive, "PCB + registers + kernel stack moved by a migration.")
     )
     state_extract_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "CPU time to extract process state at the source."},
+        **number("s", non_negative, "CPU time to extract process state at the source.")
     )
     state_install_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "CPU time to install process state at the destination."},
+        **number("s", non_negative, "CPU time to install process state at the destination.")
     )
     file_server_bandwidth_bps: float = attrs.field(
-        converter=_int_to_float,
-        validator=_POSITIVE,
-        metadata={"unit": "bit/s", "doc": "Disk bandwidth of the file server."},
+        **number("bit/s", positive, "Disk bandwidth of the file server.")
     )
     file_server_latency_s: float = attrs.field(
-        converter=_int_to_float,
-        validator=_NON_NEGATIVE,
-        metadata={"unit": "s", "doc": "Disk access time of the file server, per request."},
+        **number("s", non_negative, "Disk access time of the file server, per request.")
     )
     sources: dict[str, str] = attrs.field(
         factory=dict,
-        converter=_copy_sources,
-        validator=_source_map,
+        converter=copy_sources,
+        validator=source_map,
         hash=False,
         metadata={"unit": "", "doc": "Field name -> where its value came from."},
     )
@@ -330,7 +176,7 @@ class MachineProfile:
             raise ProfileError(
                 f"{origin}: a profile must be a table of fields, got {type(data).__name__}"
             )
-        names = [field.name for field in attrs.fields(cls)]
+        names = [attribute.name for attribute in attrs.fields(cls)]
         problems = [
             f"unknown field {key!r}{did_you_mean(str(key), names)}"
             for key in data
@@ -355,12 +201,7 @@ class MachineProfile:
                 starts with the file's path.
             OSError: the file cannot be read.
         """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise ProfileError(f"{path}: not UTF-8 text: {error}") from None
-        return _from_toml_text(text, origin=str(path))
+        return cls.from_dict(profile_toml.read_file(path, ProfileError), origin=str(path))
 
     # -- serialisation ----------------------------------------------------------------
 
@@ -377,23 +218,12 @@ class MachineProfile:
         meaning, then the ``[sources]`` table in field order. Floats are written with
         ``repr`` so they round-trip exactly.
         """
-        lines = [
-            f"# rhodos machine profile {self.name!r}.",
-            "# Units are SI: bytes, bits per second (bit/s), seconds (s).",
-            "",
+        fields = [
+            (name, unit, FIELD_DOCS[name], getattr(self, name))
+            for name, unit in FIELD_UNITS.items()
         ]
-        for field in attrs.fields(type(self)):
-            if field.name == "sources":
-                continue
-            unit = field.metadata["unit"]
-            prefix = f"[{unit}] " if unit else ""
-            lines.append(f"# {prefix}{field.metadata['doc']}")
-            lines.append(f"{field.name} = {_toml_scalar(getattr(self, field.name))}")
-        lines += ["", "[sources]"]
-        for name in FIELD_UNITS:
-            if name in self.sources:
-                lines.append(f"{name} = {_toml_string(self.sources[name])}")
-        return "\n".join(lines) + "\n"
+        sources = {name: self.sources[name] for name in FIELD_UNITS if name in self.sources}
+        return profile_toml.write(self.name, fields, sources)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_toml` to ``path`` (UTF-8), replacing any existing file."""
@@ -421,10 +251,7 @@ class MachineProfile:
         Raises:
             ValueError: ``payload_bytes`` is negative.
         """
-        if payload_bytes < 0:
-            raise ValueError(f"payload_bytes must be >= 0, got {payload_bytes!r}")
-        packets = max(1, -(-payload_bytes // self.packet_payload_bytes))
-        return payload_bytes + packets * self.packet_header_bytes
+        return payload_bytes + self.packets(payload_bytes) * self.packet_header_bytes
 
     @property
     def bandwidth_bytes_per_s(self) -> float:
@@ -438,63 +265,19 @@ class MachineProfile:
 
 
 FIELD_UNITS: dict[str, str] = {
-    field.name: field.metadata["unit"]
-    for field in attrs.fields(MachineProfile)
-    if field.name != "sources"
+    attribute.name: attribute.metadata["unit"]
+    for attribute in attrs.fields(MachineProfile)
+    if attribute.name != "sources"
 }
 """Field name -> unit ("bytes", "bit/s", "s", or "" when dimensionless), for every value
 field (all fields but ``sources``), in definition order."""
 
 FIELD_DOCS: dict[str, str] = {
-    field.name: field.metadata["doc"]
-    for field in attrs.fields(MachineProfile)
-    if field.name != "sources"
+    attribute.name: attribute.metadata["doc"]
+    for attribute in attrs.fields(MachineProfile)
+    if attribute.name != "sources"
 }
 """Field name -> one-sentence description, for the same fields as :data:`FIELD_UNITS`."""
-
-
-# ---------------------------------------------------------------------------------------
-# TOML: reading through tomllib, writing flat scalars by hand.
-# ---------------------------------------------------------------------------------------
-
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_scalar(value: str | int | float) -> str:
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, float):
-        return repr(value)  # shortest repr round-trips exactly; inf/nan are refused earlier
-    return str(value)
-
-
-def _from_toml_text(text: str, *, origin: str) -> MachineProfile:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ProfileError(f"{origin}: not valid TOML: {error}") from None
-    return MachineProfile.from_dict(data, origin=origin)
 
 
 # ---------------------------------------------------------------------------------------
@@ -504,14 +287,10 @@ def _from_toml_text(text: str, *, origin: str) -> MachineProfile:
 
 @functools.cache
 def _load_builtins() -> tuple[MachineProfile, ...]:
-    folder = resources.files("rhodos.kernel") / "profiles"
     profiles = []
-    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        origin = f"rhodos/kernel/profiles/{entry.name}"
-        profile = _from_toml_text(entry.read_text(encoding="utf-8"), origin=origin)
-        if f"{profile.name}.toml" != entry.name:
+    for origin, data in profile_toml.read_builtins(ProfileError):
+        profile = MachineProfile.from_dict(data, origin=origin)
+        if f"{profile.name}.toml" != Path(origin).name:
             raise ProfileError(f"{origin}: name {profile.name!r} does not match the file name")
         profiles.append(profile)
     return tuple(profiles)
