@@ -25,6 +25,8 @@ from rich.table import Table
 
 from rhodos.kernel import ClusterConfig, MachineProfile, builtin_profiles, load_profile
 from rhodos.kernel.profile import FIELD_UNITS
+from rhodos.migration_manager import MigrationRecord
+from rhodos.migration_manager.metrics import COMPARED, compared
 from rhodos.workload import WORKLOADS
 
 app = typer.Typer(
@@ -439,41 +441,29 @@ def _not_baseline(label: str, _cluster: Any) -> bool:
     return label != "baseline"
 
 
-def _metrics_table(records: list[Any]) -> Table:
+def _metric_cell(unit: str, value: Any) -> str:
+    """A metric in the table: seconds as ms, other floats to 3 decimals, counts with commas."""
+    if value is None:
+        return "-"
+    if unit == "s":
+        return f"{value * 1e3:.2f}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return f"{value:,}"
+
+
+def _metrics_table(records: list[MigrationRecord]) -> Table:
+    """One row per record: the strategy, every compared metric, why it was refused."""
+    shown = compared(COMPARED)
     table = Table(title="Migration metrics")
-    columns = (
-        ("strategy", "strategy", None),
-        ("latency ms", "latency_s", 1e3),
-        ("freeze ms", "freeze_s", 1e3),
-        ("msg freeze ms", "message_freeze_s", 1e3),
-        ("total ms", "total_s", 1e3),
-        ("residual ms", "residual_s", 1e3),
-        ("bytes", "bytes_total", None),
-        ("msgs", "messages_total", None),
-        ("remote faults", "remote_faults", None),
-        ("stall ms", "stall_s", 1e3),
-        ("slowdown", "slowdown", None),
-        ("refused", "refused", None),
-    )
-    for title, _, _ in columns:
-        table.add_column(title, justify="left" if title in ("strategy", "refused") else "right")
+    table.add_column("strategy")
+    for m in shown:
+        table.add_column(f"{m.column} ms" if m.unit == "s" else m.column, justify="right")
+    table.add_column("refused")
     for record in records:
-        m = record.metrics()
-        m["slowdown"] = record.slowdown
-        cells = []
-        for _, key, scale in columns:
-            value = m.get(key)
-            if value is None:
-                cells.append("-")
-            elif scale is not None:
-                cells.append(f"{value * scale:.2f}")
-            elif isinstance(value, float):
-                cells.append(f"{value:.3f}")
-            elif isinstance(value, int):
-                cells.append(f"{value:,}")
-            else:
-                cells.append(str(value))
-        table.add_row(*cells)
+        row = record.metrics()
+        cells = [_metric_cell(m.unit, row[m.name]) for m in shown]
+        table.add_row(record.strategy, *cells, record.refused or "-")
     return table
 
 

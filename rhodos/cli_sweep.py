@@ -19,6 +19,7 @@ from rhodos.cli import (
     progress_bar,
     run_observer,
 )
+from rhodos.migration_manager.metrics import COMPARED, compared, metric
 
 #: The metrics the summary table shows unless --metric chooses.
 TABLE_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
@@ -28,38 +29,26 @@ MetricOption = Annotated[
     typer.Option(
         "--metric",
         "-m",
-        help="A metric to show (repeat for several): latency_s, freeze_s, message_freeze_s, "
-        "total_s, residual_s, bytes_total, messages_total, remote_faults, stall_s, slowdown.",
+        help=f"A metric to show (repeat for several): {', '.join(COMPARED)}.",
     ),
 ]
 
 
 def _metrics(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
-    from rhodos.experiment.results import METRICS
-    from rhodos.validators import did_you_mean
-
     names = list(chosen or default)
-    for name in names:
-        if name not in METRICS:
-            raise ValueError(
-                f"unknown metric {name!r}{did_you_mean(name, METRICS)}; "
-                f"metrics are: {', '.join(METRICS)}"
-            )
+    compared(names)  # unknown names fail here, before anything runs
     return names
 
 
-#: Metrics that count things: one decimal is enough for their means.
-_COUNTS = ("bytes_total", "messages_total", "remote_faults")
-
-
-def _format(metric: str, mean: float | None, half: float | None) -> str:
+def _format(name: str, mean: float | None, half: float | None) -> str:
     """``mean ± half`` in the table's units (ms, KiB), four significant digits of the mean."""
     if mean is None:
         return "-"
-    scale = 1e3 if metric.endswith("_s") else 1 / 1024 if metric == "bytes_total" else 1.0
+    unit = metric(name).unit
+    scale = 1e3 if unit == "s" else 1 / 1024 if unit == "bytes" else 1.0
     value = mean * scale
     decimals = 0 if value == 0 else max(0, 3 - math.floor(math.log10(abs(value))))
-    decimals = min(decimals, 1 if metric in _COUNTS else 6)
+    decimals = min(decimals, 1 if metric(name).is_count else 6)
     text = f"{value:.{decimals}f}"
     if half is not None and not math.isnan(half):
         # Runs equal but for float rounding give a half-width of ~1e-16 of the mean: 0.
@@ -77,12 +66,14 @@ def _cell(axis: str, value: Any) -> str:
     return str(value)
 
 
-def _title(metric: str) -> str:
-    if metric.endswith("_s"):
-        return f"{metric.removesuffix('_s')} ms"
-    if metric == "bytes_total":
-        return "KiB moved"
-    return metric
+def _title(name: str) -> str:
+    """A column heading: the name of a time in ms, the label of a size in KiB, else the name."""
+    shown = metric(name)
+    if shown.unit == "s":
+        return f"{name.removesuffix('_s')} ms"
+    if shown.unit == "bytes":
+        return shown.label.replace("bytes", "KiB")
+    return name
 
 
 def summary_table(
@@ -93,8 +84,8 @@ def summary_table(
     for axis in axes:
         table.add_column(axis)
     table.add_column("n", justify="right")
-    for metric in metrics:
-        table.add_column(_title(metric), justify="right")
+    for name in metrics:
+        table.add_column(_title(name), justify="right")
     for entry in summary:
         cells = [_cell(a, entry.get(a)) for a in axes]
         cells.append(str(entry["n"]))

@@ -87,5 +87,5 @@ def test_auto_does_nearly_as_well_as_the_best_strategy_off_the_grid(objective: s
 
 def test_auto_refuses_an_unknown_objective() -> None:
     """The objective is checked when the strategy is built, naming the allowed ones."""
-    with pytest.raises(ValueError, match="freeze, total, bytes, slowdown"):
+    with pytest.raises(ValueError, match="one of 'freeze', 'total', 'bytes', 'slowdown'"):
         make_strategy("auto", objective="speed")

@@ -21,25 +21,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from rhodos.experiment.results import METRICS, ResultsFile, SweepManifest, summarize
+from rhodos.experiment.results import ResultsFile, SweepManifest, summarize
+from rhodos.migration_manager.metrics import compared, metric
 
 __all__ = ["PLOT_METRICS", "plot_sweep"]
 
 #: The metrics drawn by default.
 PLOT_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
 
-_LABELS = {
-    "latency_s": "latency (s)",
-    "freeze_s": "freeze time (s)",
-    "message_freeze_s": "message freeze time (s)",
-    "total_s": "total time (s)",
-    "residual_s": "residual dependency (s)",
-    "bytes_total": "bytes moved",
-    "messages_total": "messages",
-    "remote_faults": "remote faults",
-    "stall_s": "stall (s)",
-    "slowdown": "slowdown",
-}
+
+def _label(name: str) -> str:
+    """A panel's title: the metric's label, with its unit when it is a time."""
+    shown = metric(name)
+    return f"{shown.label} (s)" if shown.unit == "s" else shown.label
 
 
 def _numeric(values: Sequence[Any]) -> bool:
@@ -84,18 +78,18 @@ def _figure(
     scale, xlabel = _x_scale(axis, values) if numeric else (1.0, axis)
     lines = _lines(summary, axis, axes)
     bars = axis == "strategy"
-    for panel, metric in zip(panels.flat, metrics, strict=False):
+    for panel, name in zip(panels.flat, metrics, strict=False):
         for i, (label, entries) in enumerate(lines.items()):
             points = [
                 e
                 for e in sorted(entries, key=lambda e: e[axis] if numeric else 0)
-                if e.get(f"{metric}_mean") is not None
+                if e.get(f"{name}_mean") is not None
             ]
             if not points:
                 continue
             xs = [e[axis] / scale if numeric else categories.index(e[axis]) for e in points]
-            ys = [e[f"{metric}_mean"] for e in points]
-            errors = [e.get(f"{metric}_ci95") or 0.0 for e in points]
+            ys = [e[f"{name}_mean"] for e in points]
+            errors = [e.get(f"{name}_ci95") or 0.0 for e in points]
             color = plt.get_cmap("tab10")(i % 10)
             if bars:
                 panel.bar(xs, ys, yerr=errors, capsize=4, color=color, label=label)
@@ -109,7 +103,7 @@ def _figure(
             panel.set_xscale("log", base=2)
         elif all(isinstance(v, int) for v in values):
             panel.xaxis.set_major_locator(MaxNLocator(integer=True))
-        panel.set_title(_LABELS.get(metric, metric))
+        panel.set_title(_label(name))
         panel.set_xlabel(xlabel)
         panel.grid(alpha=0.3)
     for panel in list(panels.flat)[len(metrics) :]:
@@ -135,9 +129,7 @@ def plot_sweep(
     manifest = SweepManifest(folder / "manifest.json").read()
     if manifest is None:
         raise FileNotFoundError(f"{folder} holds no manifest.json: is it a sweep folder?")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; metrics are: {', '.join(METRICS)}")
+    compared(metrics)
     rows = ResultsFile(folder / "results.csv").rows()
     if not rows:
         raise ValueError(f"{folder}/results.csv holds no results yet")

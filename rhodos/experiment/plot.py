@@ -12,15 +12,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from rhodos.migration_manager import MigrationRecord
+from rhodos.migration_manager.metrics import metric
 
 __all__ = ["plot_comparison"]
 
-_PANELS = (
-    ("latency_s", "latency (s)"),
-    ("freeze_s", "freeze time (s)"),
-    ("total_s", "total time (s)"),
-    ("bytes_total", "bytes moved (MB)"),
-)
+#: The metrics compared, one panel each.
+_PANELS = ("latency_s", "freeze_s", "total_s", "bytes_total")
 
 
 def plot_comparison(records: Sequence[MigrationRecord], path: str | Path, title: str = "") -> Path:
@@ -29,13 +26,15 @@ def plot_comparison(records: Sequence[MigrationRecord], path: str | Path, title:
     names = [r.strategy for r in done]
     fig, axes = plt.subplots(1, len(_PANELS), figsize=(4.2 * len(_PANELS), 4.2))
     palette = plt.get_cmap("tab10")
-    for ax, (metric, label) in zip(axes, _PANELS, strict=True):
-        values = [float(r.metrics()[metric] or 0.0) for r in done]
-        if metric == "bytes_total":
-            values = [v / 1e6 for v in values]
+    for ax, name in zip(axes, _PANELS, strict=True):
+        shown = metric(name)
+        values = [float(r.metrics()[name] or 0.0) for r in done]
+        unit = shown.unit
+        if unit == "bytes":
+            values, unit = [v / 1e6 for v in values], "MB"
         ax.bar(range(len(names)), values, color=[palette(i % 10) for i in range(len(names))])
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-        ax.set_title(label)
+        ax.set_title(f"{shown.label} ({unit})")
         ax.grid(axis="y", alpha=0.3)
         positive = [v for v in values if v > 0]
         if positive and max(positive) / min(positive) > 100:

@@ -26,11 +26,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rhodos.migration_manager.metrics import COMPARED
+
 if TYPE_CHECKING:
     from rhodos.experiment.sweep import SweepPlan
 
 __all__ = [
-    "METRICS",
     "ResultsFile",
     "SweepManifest",
     "folder_lock",
@@ -40,20 +41,6 @@ __all__ = [
     "write_parquet",
     "write_summary",
 ]
-
-#: The metrics a summary covers (columns of every row; see MigrationRecord.metrics).
-METRICS = (
-    "latency_s",
-    "freeze_s",
-    "message_freeze_s",
-    "total_s",
-    "residual_s",
-    "bytes_total",
-    "messages_total",
-    "remote_faults",
-    "stall_s",
-    "slowdown",
-)
 
 
 # -- the results file ----------------------------------------------------------------
@@ -404,7 +391,7 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> tuple[float, float,
 
 
 def summarize(
-    rows: Iterable[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str] = METRICS
+    rows: Iterable[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str] = COMPARED
 ) -> list[dict[str, Any]]:
     """One entry per point: its axis values, ``n``, then ``<metric>_mean`` and
     ``<metric>_ci95`` (missing values, e.g. of refused runs, are left out)."""

@@ -25,6 +25,8 @@ from typing import Any
 
 import attrs
 
+from rhodos.migration_manager.metrics import METRICS
+
 __all__ = ["MIGRATION_COST_KINDS", "MigrationRecord"]
 
 #: Traffic kinds that are the cost of a migration.
@@ -99,6 +101,16 @@ class MigrationRecord:
         """Migration messages on the network, every cost kind."""
         return sum(self.messages_by_kind.get(k, 0) for k in MIGRATION_COST_KINDS)
 
+    @property
+    def pages_bytes(self) -> int:
+        """Bytes of pages on the network (the ``pages`` traffic kind)."""
+        return self.bytes_by_kind.get("pages", 0)
+
+    @property
+    def flush_bytes(self) -> int:
+        """Bytes flushed to the file server (the ``flush`` traffic kind)."""
+        return self.bytes_by_kind.get("flush", 0)
+
     def phase(self, name: str) -> float:
         """The time of phase ``name`` (NaN when it did not happen)."""
         for phase, at in self.phases:
@@ -107,34 +119,22 @@ class MigrationRecord:
         return _NAN
 
     def metrics(self) -> dict[str, Any]:
-        """The record as the flat row the command line and result files use."""
-
-        def num(value: float) -> float | None:
-            return None if math.isnan(value) else value
-
-        ok = self.ok
-        return {
+        """The record as the flat row the command line and result files use: who migrated
+        what where, every metric of :data:`~rhodos.migration_manager.metrics.METRICS` in
+        order (``None`` where undefined: a NaN, or a refused migration's timings), then
+        why it was refused."""
+        row: dict[str, Any] = {
             "strategy": self.strategy,
             "pid": self.pid,
             "source": self.source,
             "destination": self.destination,
-            "latency_s": num(self.latency_s) if ok else None,
-            "freeze_s": num(self.freeze_s) if ok else None,
-            "message_freeze_s": self.message_freeze_s if ok else None,
-            "total_s": num(self.total_s) if ok else None,
-            "residual_s": num(self.residual_s) if ok else None,
-            "bytes_total": self.bytes_total,
-            "messages_total": self.messages_total,
-            "state_bytes": self.state_bytes,
-            "pages_bytes": self.bytes_by_kind.get("pages", 0),
-            "flush_bytes": self.bytes_by_kind.get("flush", 0),
-            "remote_faults": self.remote_faults,
-            "stall_s": self.stall_s,
-            "home_calls": self.home_calls,
-            "home_call_s": self.home_call_s,
-            "home_bytes": self.home_bytes,
-            "messages_held": self.messages_held,
-            "rounds": list(self.rounds),
-            "slowdown": self.slowdown,
-            "refused": self.refused,
         }
+        for metric in METRICS:
+            value = getattr(self, metric.name)
+            if (metric.needs_migration and not self.ok) or (
+                isinstance(value, float) and math.isnan(value)
+            ):
+                value = None
+            row[metric.name] = list(value) if isinstance(value, tuple) else value
+        row["refused"] = self.refused
+        return row

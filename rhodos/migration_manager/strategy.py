@@ -29,7 +29,7 @@ import attrs
 from rhodos import validators
 from rhodos.migration_manager.session import Session, Steps
 
-__all__ = ["RESIDUALS", "BaseStrategy", "Strategy", "non_negative", "positive"]
+__all__ = ["RESIDUALS", "BaseStrategy", "Strategy", "non_negative", "parameter", "positive"]
 
 #: What a strategy promises about residual dependencies on the source:
 #: ``none`` -- nothing left once the process resumes; ``flush`` -- the source serves
@@ -60,18 +60,18 @@ class Strategy(Protocol):
         ...
 
 
-def _parameter(rule: validators.Rule) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+def parameter(rule: validators.Rule) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     """``rule`` as the validator of a strategy parameter: the error names the strategy."""
 
     def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         rule.check(f"{type(instance).name} parameter {attribute.name}", value)
 
-    validate.__doc__ = f"attrs validator: a number {rule.words}."
+    validate.__doc__ = f"attrs validator: a strategy parameter {rule.words}."
     return validate
 
 
-positive = _parameter(validators.positive)
-non_negative = _parameter(validators.non_negative)
+positive = parameter(validators.positive)
+non_negative = parameter(validators.non_negative)
 
 
 @attrs.frozen

@@ -19,7 +19,8 @@ import attrs
 from rhodos.migration_manager.map import StrategyMap
 from rhodos.migration_manager.registry import make_strategy, register
 from rhodos.migration_manager.session import Session, Steps
-from rhodos.migration_manager.strategy import BaseStrategy, Strategy
+from rhodos.migration_manager.strategy import BaseStrategy, Strategy, parameter
+from rhodos.validators import one_of
 
 __all__ = ["MAP_PATH", "OBJECTIVES", "Auto", "choose"]
 
@@ -55,13 +56,6 @@ def choose(
     return winner
 
 
-def _objective(_: Any, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in OBJECTIVES:
-        raise ValueError(
-            f"auto parameter {attribute.name} must be one of {', '.join(OBJECTIVES)}, got {value!r}"
-        )
-
-
 @register
 @attrs.frozen
 class Auto(BaseStrategy):
@@ -72,7 +66,7 @@ class Auto(BaseStrategy):
     residual: ClassVar[str] = "source"
 
     #: What to minimise: freeze, total, bytes or slowdown.
-    objective: str = attrs.field(default="slowdown", validator=_objective)
+    objective: str = attrs.field(default="slowdown", validator=parameter(one_of(OBJECTIVES)))
     _chosen: dict[int, Strategy] = attrs.field(
         factory=dict, init=False, eq=False, repr=False, alias="_chosen"
     )
