@@ -153,9 +153,11 @@ def sweep(
     ] = 0,
 ) -> None:
     """Run every point of a sweep config, replicated; results.csv, manifest.json, a summary."""
-    from rhodos.experiment.executor import make_executor
-    from rhodos.experiment.results import ResultsFile, summarize
-    from rhodos.experiment.sweep import RunFailed, SweepConfig, run_sweep
+    from rhodos.experiment.config import SweepConfig
+    from rhodos.experiment.executor import RunFailed, make_executor
+    from rhodos.experiment.results import ResultsFile
+    from rhodos.experiment.stats import summarize
+    from rhodos.experiment.sweep import run_sweep
 
     chosen = _metrics(metric, TABLE_METRICS)
     settings = SweepConfig.from_toml(config, overrides or [])

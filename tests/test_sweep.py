@@ -19,21 +19,11 @@ import pytest
 from typer.testing import CliRunner
 
 from rhodos.cli import app
-from rhodos.experiment.executor import DaskExecutor, PoolExecutor, SerialExecutor
-from rhodos.experiment.results import (
-    ResultsFile,
-    folder_lock,
-    mean_ci,
-    summarize,
-    t_quantile,
-)
-from rhodos.experiment.sweep import (
-    RunFailed,
-    SweepConfig,
-    SweepConfigError,
-    apply_override,
-    run_sweep,
-)
+from rhodos.experiment.config import SweepConfig
+from rhodos.experiment.executor import DaskExecutor, PoolExecutor, RunFailed, SerialExecutor
+from rhodos.experiment.results import ResultsFile, folder_lock
+from rhodos.experiment.schema import SweepConfigError, apply_override
+from rhodos.experiment.sweep import run_sweep
 from rhodos.migration_manager import BaseStrategy, register, unregister
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "sweep-small.toml"
@@ -368,31 +358,6 @@ def test_set_overrides_read_toml_values() -> None:
     }
     with pytest.raises(SweepConfigError, match="key=value"):
         apply_override(data, "replications")
-
-
-# -- statistics ---------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("df", "quantile"),
-    [(1, 12.7062047), (2, 4.3026527), (4, 2.7764451), (9, 2.2621572), (29, 2.0452296)],
-)
-def test_student_t_quantiles_match_the_tables(df: int, quantile: float) -> None:
-    """The 97.5% quantile of Student's t, computed without scipy, matches the tables."""
-    assert t_quantile(0.975, df) == pytest.approx(quantile, abs=1e-6)
-
-
-def test_summary_gives_each_point_its_mean_and_confidence_interval() -> None:
-    """Mean and 95% half-width (Student t) per point and metric; missing values left out."""
-    rows = [
-        {"point": 0, "strategy": "eager", "latency_s": v, "slowdown": None} for v in (1, 2, 3, 4)
-    ] + [{"point": 1, "strategy": "precopy", "latency_s": 5.0, "slowdown": 1.5}]
-    summary = summarize(rows, ["strategy"], ["latency_s", "slowdown"])
-    assert summary[0]["n"] == 4 and summary[0]["latency_s_mean"] == 2.5
-    assert summary[0]["latency_s_ci95"] == pytest.approx(
-        3.1824463 * np.std([1, 2, 3, 4], ddof=1) / 2
-    )
-    assert summary[0]["slowdown_mean"] is None
-    assert (summary[1]["latency_s_mean"], summary[1]["latency_s_ci95"]) == (5.0, None)
-    assert mean_ci([])[2] == 0
 
 
 # -- the commands ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Experiments on top of the system: runs, comparisons, sweeps, results, plots."""
 
+from rhodos.experiment.config import SweepConfig
 from rhodos.experiment.demo import DemoResult, NodeSummary, run_demo
 from rhodos.experiment.executor import (
     DaskExecutor,
@@ -17,8 +18,9 @@ from rhodos.experiment.migration import (
     run_migration,
     scenario_row,
 )
-from rhodos.experiment.results import summarize
-from rhodos.experiment.sweep import SweepConfig, SweepConfigError, SweepResult, run_sweep
+from rhodos.experiment.schema import SweepConfigError
+from rhodos.experiment.stats import summarize
+from rhodos.experiment.sweep import SweepResult, run_sweep
 from rhodos.experiment.trace import TraceRecorder
 
 __all__ = [

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rhodos.experiment.migration import (
     Observer,
@@ -32,11 +32,10 @@ from rhodos.experiment.migration import (
     baseline_completion,
     run_migration,
     scenario_row,
+    scenario_value,
 )
+from rhodos.experiment.plan import Group, Run
 from rhodos.migration_manager import MigrationRecord
-
-if TYPE_CHECKING:
-    from rhodos.experiment.sweep import Group, Run
 
 __all__ = [
     "DaskExecutor",
@@ -49,7 +48,6 @@ __all__ = [
     "result_row",
     "run_group",
     "run_groups",
-    "scenario_value",
 ]
 
 T = TypeVar("T")
@@ -59,15 +57,6 @@ R = TypeVar("R")
 # -- the task ----------------------------------------------------------------------
 class RunFailed(RuntimeError):
     """One run of a sweep raised: the message names the run, its point and the error."""
-
-
-def scenario_value(scenario: Scenario, key: str) -> Any:
-    """The value of a scenario key as the result rows hold it."""
-    if key == "profile":
-        return scenario.profile.name
-    if key == "topology":
-        return scenario.cluster_config().effective_topology
-    return getattr(scenario, key)
 
 
 def result_row(scenario: Scenario, run: Run, record: MigrationRecord) -> dict[str, Any]:
@@ -183,7 +172,7 @@ class PoolExecutor:
     """A local pool of worker processes (one task per worker at a time)."""
 
     #: Imported once by the forkserver, so each worker starts without importing anything.
-    PRELOAD = ("rhodos.experiment.sweep", "rhodos.migration_manager.strategies")
+    PRELOAD = ("rhodos.experiment.executor", "rhodos.migration_manager.strategies")
 
     def __init__(self, workers: int) -> None:
         if workers < 1:

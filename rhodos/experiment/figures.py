@@ -21,7 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from rhodos.experiment.results import ResultsFile, SweepManifest, summarize
+from rhodos.experiment.manifest import SweepManifest
+from rhodos.experiment.results import ResultsFile
+from rhodos.experiment.stats import summarize
 from rhodos.migration_manager.metrics import compared, metric
 
 __all__ = ["PLOT_METRICS", "plot_sweep"]

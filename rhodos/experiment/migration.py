@@ -22,7 +22,15 @@ from rhodos.system import boot, migrate
 from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
 from rhodos.workload import WORKLOADS, make_workload
 
-__all__ = ["Observer", "Scenario", "compare", "parse_size", "run_migration", "scenario_row"]
+__all__ = [
+    "Observer",
+    "Scenario",
+    "compare",
+    "parse_size",
+    "run_migration",
+    "scenario_row",
+    "scenario_value",
+]
 
 #: Called with each cluster before it runs (to subscribe a trace exporter or a logger to
 #: ``cluster.log``): ``observe(label, cluster)``, label ``"baseline"`` or the strategy.
@@ -221,6 +229,15 @@ def compare(
         if progress is not None:
             progress(len(records), len(names))
     return records
+
+
+def scenario_value(scenario: Scenario, key: str) -> Any:
+    """The value of a scenario key as the result rows hold it."""
+    if key == "profile":
+        return scenario.profile.name
+    if key == "topology":
+        return scenario.cluster_config().effective_topology
+    return getattr(scenario, key)
 
 
 def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
