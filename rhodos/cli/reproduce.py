@@ -1,4 +1,4 @@
-"""The ``rhodos reproduce`` and ``rhodos map`` commands (registered on :data:`rhodos.cli.app`)."""
+"""``rhodos reproduce`` and ``rhodos map``: papers' figures beside ours; the strategy map."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rhodos.cli import app, clear_errors, console, progress_bar
+from rhodos.cli.application import app, clear_errors, console, progress_bar
 
 __all__ = ["reproduce"]
 

@@ -1,4 +1,4 @@
-"""The ``rhodos sweep`` and ``rhodos plot`` commands (registered on :data:`rhodos.cli.app`)."""
+"""``rhodos sweep`` and ``rhodos plot``: a sweep config run, summarised and drawn."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rhodos.cli import (
+from rhodos.cli.application import (
     TraceOption,
     app,
     clear_errors,

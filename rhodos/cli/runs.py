@@ -1,202 +1,36 @@
-"""The ``rhodos`` command: profiles, workloads, runs, migrations and comparisons."""
+"""The commands that run the simulator: ``run``, ``strategies``, ``workloads``,
+``migrate`` and ``compare``."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import attrs
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from rhodos.kernel import ClusterConfig, MachineProfile, builtin_profiles, load_profile
-from rhodos.kernel.profile import FIELD_UNITS
-from rhodos.migration_manager import MigrationRecord
+from rhodos.cli.application import (
+    ProfileOption,
+    TraceOption,
+    app,
+    clear_errors,
+    console,
+    progress_bar,
+    run_observer,
+)
+from rhodos.kernel import ClusterConfig, MachineProfile
 from rhodos.migration_manager.metrics import COMPARED, compared
 from rhodos.workload import WORKLOADS
 
-app = typer.Typer(
-    help="rhodos: a simulated microkernel distributed OS for studying process migration.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-# Piped output (files, CI logs) gets wide tables instead of 80 wrapped columns.
-console = Console(width=None if sys.stdout.isatty() else 150)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+if TYPE_CHECKING:
+    from rhodos.experiment import Scenario
+    from rhodos.migration_manager import MigrationRecord
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: Where the global options leave the logging observer (``ctx.meta`` is shared by
-#: every command's context).
-LOG_OBSERVER = "rhodos.log_observer"
+__all__ = ["compare_command", "migrate_command", "run", "strategies", "workloads"]
 
 
-# -- global options: logging --------------------------------------------------------
-@app.callback()
-def global_options(
-    ctx: typer.Context,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "--verbose", "-v", help="Print every simulated event as a readable line on stderr."
-        ),
-    ] = False,
-    log_json: Annotated[
-        Path | None,
-        typer.Option(
-            "--log-json",
-            help="Write every simulated event as JSON lines to FILE.",
-            dir_okay=False,
-            metavar="FILE",
-        ),
-    ] = None,
-) -> None:
-    """rhodos: a simulated microkernel distributed OS for studying process migration."""
-    if not verbose and log_json is None:
-        return  # nothing subscribes: the runs pay nothing for logging
-    from rhodos.experiment.logs import configure
-
-    stream = None
-    if log_json is not None:
-        log_json.parent.mkdir(parents=True, exist_ok=True)
-        stream = ctx.with_resource(log_json.open("w"))
-    ctx.meta[LOG_OBSERVER] = configure(verbose=verbose, json_file=stream)
-
-
-def run_observer(ctx: typer.Context, *more: Any) -> Any:
-    """The ``observe=`` for a command's runs: the global logging's, then ``more`` (or None).
-
-    Commands pass it to every run they make, so that ``-v`` and ``--log-json`` see them
-    all; ``more`` are further Observers (a :class:`~rhodos.experiment.trace.TraceRecorder`).
-    """
-    observers = [o for o in (ctx.meta.get(LOG_OBSERVER), *more) if o is not None]
-    if len(observers) <= 1:
-        return observers[0] if observers else None
-
-    def observe(label: str, cluster: Any) -> None:
-        for observer in observers:
-            observer(label, cluster)
-
-    return observe
-
-
-def clear_errors(func: F) -> F:
-    """Turn input errors (``ValueError`` and its kin) into one clear line and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ValueError, FileNotFoundError) as error:
-            message = error.args[0] if error.args else str(error)
-            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def progress_bar(description: str, enabled: bool = True) -> Iterator[Any]:
-    """A rich progress bar with ETA, shown from its first update; yields ``update(done, total)``."""
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not enabled,
-    )
-    task = bar.add_task(description, total=None)
-    started = False
-
-    def update(done: int, total: int) -> None:
-        nonlocal started
-        if not started:
-            bar.start()
-            started = True
-        bar.update(task, completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if started:
-            bar.stop()
-
-
-ProfileOption = Annotated[
-    str,
-    typer.Option(
-        "--profile", "-p", help="A built-in profile name (see `rhodos profiles`) or a TOML file."
-    ),
-]
-
-
-# -- profiles -----------------------------------------------------------------------
-def _profile_row(profile: MachineProfile) -> dict[str, Any]:
-    return {"name": profile.name, **{k: v for k, v in profile.to_dict().items() if k != "name"}}
-
-
-def _fmt(value: Any, unit: str) -> str:
-    if unit == "bit/s":
-        return f"{value / 1e6:g} Mb/s"
-    if unit == "s":
-        return f"{value * 1e3:g} ms" if value >= 1e-3 else f"{value * 1e6:g} µs"
-    if unit == "bytes" and isinstance(value, int) and value >= 1024 and value % 1024 == 0:
-        return f"{value // 1024} KiB" if value < 1 << 20 else f"{value / (1 << 20):g} MiB"
-    return str(value)
-
-
-def _profiles_table(profiles: list[MachineProfile]) -> Table:
-    table = Table(title="Machine profiles", show_lines=False)
-    table.add_column("field")
-    for profile in profiles:
-        table.add_column(profile.name)
-    for field, unit in FIELD_UNITS.items():
-        if field in ("name", "description"):
-            continue
-        table.add_row(field, *(_fmt(getattr(p, field), unit) for p in profiles))
-    return table
-
-
-@app.command()
-@clear_errors
-def profiles(
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
-    check: Annotated[
-        Path | None, typer.Option("--check", help="Validate a profile TOML file and print it.")
-    ] = None,
-) -> None:
-    """List the built-in machine profiles, or check a profile file."""
-    chosen = [load_profile(check)] if check is not None else list(builtin_profiles().values())
-    if as_json:
-        typer.echo(json.dumps([_profile_row(p) for p in chosen], indent=2))
-        return
-    console.print(_profiles_table(chosen))
-    if check is not None:
-        profile = chosen[0]
-        console.print(f"[green]{check}: valid profile {profile.name!r}[/]")
-        for field, source in sorted(profile.sources.items()):
-            console.print(f"  {field}: {source}", highlight=False)
-
-
-# -- workloads ----------------------------------------------------------------------
 @app.command()
 def workloads() -> None:
     """List the named workloads and their parameters."""
@@ -211,7 +45,6 @@ def workloads() -> None:
     console.print(table)
 
 
-# -- the demonstration run ----------------------------------------------------------
 @app.command()
 @clear_errors
 def run(
@@ -305,7 +138,6 @@ def run(
     console.print(f"network: {traffic}")
 
 
-# -- strategies, migrate, compare -------------------------------------------------------
 @app.command()
 def strategies(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
@@ -331,10 +163,27 @@ def strategies(
     console.print(table)
 
 
-def _scenario(**kwargs: Any) -> Any:
+def _scenario(
+    profile: str,
+    memory: str,
+    dirty_rate: float,
+    touch_fraction: float,
+    workload: str,
+    seed: int,
+    at: float,
+) -> Scenario:
+    """The scenario of the shared options of ``migrate`` and ``compare``."""
     from rhodos.experiment import Scenario
 
-    return Scenario(**kwargs)
+    return Scenario(
+        profile=profile,
+        memory_bytes=memory,
+        dirty_rate=dirty_rate,
+        touch_fraction=touch_fraction,
+        workload=workload,
+        seed=seed,
+        migrate_at=at,
+    )
 
 
 def _strategy_params(values: list[str] | None) -> dict[str, Any]:
@@ -364,15 +213,6 @@ WorkloadOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Root seed.")]
 AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the migration request.")]
-TraceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--trace",
-        help="Write the timeline as Chrome trace event JSON (open it at ui.perfetto.dev).",
-        dir_okay=False,
-        metavar="FILE.json",
-    ),
-]
 
 
 @app.command("migrate")
@@ -397,15 +237,7 @@ def migrate_command(
     from rhodos.experiment import run_migration, scenario_row
     from rhodos.experiment.trace import TraceRecorder
 
-    scenario = _scenario(
-        profile=profile,
-        memory_bytes=memory,
-        dirty_rate=dirty_rate,
-        touch_fraction=touch_fraction,
-        workload=workload,
-        seed=seed,
-        migrate_at=at,
-    )
+    scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at)
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     record = run_migration(
         scenario, strategy, _strategy_params(param), observe=run_observer(ctx, recorder)
@@ -497,15 +329,7 @@ def compare_command(
     from rhodos.experiment.plot import plot_comparison
     from rhodos.experiment.trace import TraceRecorder
 
-    scenario = _scenario(
-        profile=profile,
-        memory_bytes=memory,
-        dirty_rate=dirty_rate,
-        touch_fraction=touch_fraction,
-        workload=workload,
-        seed=seed,
-        migrate_at=at,
-    )
+    scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at)
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
         records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
@@ -543,12 +367,3 @@ def _jsonable(_: Any, __: Any, value: Any) -> Any:
     if isinstance(value, MachineProfile):
         return value.name
     return value
-
-
-def main() -> None:
-    """Entry point for ``python -m rhodos``."""
-    app()
-
-
-# The commands of the experiment layer live in their own modules and register on `app`.
-from rhodos import cli_reproduce, cli_sweep  # noqa: E402, F401

@@ -1,0 +1,63 @@
+"""``rhodos profiles``: the built-in machine profiles, or a profile file checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rhodos.cli.application import app, clear_errors, console
+from rhodos.kernel import MachineProfile, builtin_profiles, load_profile
+from rhodos.kernel.profile import FIELD_UNITS
+
+__all__ = ["profiles"]
+
+
+def _profile_row(profile: MachineProfile) -> dict[str, Any]:
+    return {"name": profile.name, **{k: v for k, v in profile.to_dict().items() if k != "name"}}
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if unit == "bit/s":
+        return f"{value / 1e6:g} Mb/s"
+    if unit == "s":
+        return f"{value * 1e3:g} ms" if value >= 1e-3 else f"{value * 1e6:g} µs"
+    if unit == "bytes" and isinstance(value, int) and value >= 1024 and value % 1024 == 0:
+        return f"{value // 1024} KiB" if value < 1 << 20 else f"{value / (1 << 20):g} MiB"
+    return str(value)
+
+
+def _profiles_table(profiles: list[MachineProfile]) -> Table:
+    table = Table(title="Machine profiles", show_lines=False)
+    table.add_column("field")
+    for profile in profiles:
+        table.add_column(profile.name)
+    for field, unit in FIELD_UNITS.items():
+        if field in ("name", "description"):
+            continue
+        table.add_row(field, *(_fmt(getattr(p, field), unit) for p in profiles))
+    return table
+
+
+@app.command()
+@clear_errors
+def profiles(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    check: Annotated[
+        Path | None, typer.Option("--check", help="Validate a profile TOML file and print it.")
+    ] = None,
+) -> None:
+    """List the built-in machine profiles, or check a profile file."""
+    chosen = [load_profile(check)] if check is not None else list(builtin_profiles().values())
+    if as_json:
+        typer.echo(json.dumps([_profile_row(p) for p in chosen], indent=2))
+        return
+    console.print(_profiles_table(chosen))
+    if check is not None:
+        profile = chosen[0]
+        console.print(f"[green]{check}: valid profile {profile.name!r}[/]")
+        for field, source in sorted(profile.sources.items()):
+            console.print(f"  {field}: {source}", highlight=False)
