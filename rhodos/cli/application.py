@@ -113,7 +113,8 @@ def clear_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (ValueError, FileNotFoundError) as error:
-            message = error.args[0] if error.args else str(error)
+            # An OSError of the system carries (errno, text): its str names the file.
+            message = error.args[0] if len(error.args) == 1 else str(error)
             err_console.print(f"[bold red]error:[/] {message}", highlight=False)
             raise typer.Exit(2) from None
 

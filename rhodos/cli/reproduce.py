@@ -98,6 +98,7 @@ def strategy_map(
     with progress_bar("map", enabled=console.is_terminal) as update:
         result = compute_map(grid, workers=workers, progress=update)
     target = Path(data) if data else (Path(out) / "strategy-map.json" if quick else MAP_PATH)
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(result.to_json())
     for path in draw_map(result, out):
         console.print(f"wrote {path}")
