@@ -9,13 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from rhodos.cli import app
+from rhodos.experiment.claims import ExperimentError, evaluate, render_rows
 from rhodos.experiment.reproduce import (
-    ExperimentError,
-    evaluate,
     experiments_root,
     list_experiments,
     load_experiment,
-    render_rows,
     run_experiment,
 )
 

@@ -31,14 +31,8 @@ def reproduce(
     ] = False,
 ) -> None:
     """Paper figures beside the simulator's: deviation, tolerance, calibration or prediction."""
-    from rhodos.experiment.reproduce import (
-        COLUMNS,
-        list_experiments,
-        load_experiment,
-        render_rows,
-        row_cells,
-        run_experiment,
-    )
+    from rhodos.experiment.claims import COLUMNS, render_rows, row_cells
+    from rhodos.experiment.reproduce import list_experiments, load_experiment, run_experiment
 
     known = list_experiments()
     if list_only:
