@@ -29,7 +29,9 @@ The layout:
   ``run * 10**9`` after the first run), ``cat`` the traffic kind, ``name`` the kind.
 
 The same seed gives the same JSON, byte for byte. Several runs (``rhodos compare``) go
-into ONE file, each in its own pid range, on the same time axis.
+into ONE file, each in its own pid range, on the same time axis. The slices, instants
+and flows of each run come from its :class:`~rhodos.experiment.timeline.Timeline`; this
+module places them on lanes and writes the JSON.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from rhodos.experiment.logs import plain
+from rhodos.experiment.timeline import Slice, Timeline
 
 if TYPE_CHECKING:
     from rhodos.kernel import Cluster, LogEvent
@@ -73,181 +76,10 @@ def _us(seconds: float) -> float:
 
 
 @attrs.define
-class _Slice:
-    node: int
-    lane: str
-    name: str
-    cat: str
-    start: float
-    end: float
-    args: dict[str, Any]
-    depth: int = 1
-    flow: tuple[str, int] | None = None  # ("s" or "f", message id)
-
-
-@attrs.define
 class _Run:
     label: str
     nodes: list[tuple[int, str]]
     events: list[LogEvent] = attrs.field(factory=list)
-
-
-class _Layout:
-    """One run's events as slices (in seconds, on named lanes), instants and flows."""
-
-    def __init__(self, run: _Run) -> None:
-        self.groups: list[tuple[float, float, list[_Slice]]] = []
-        self.instants: list[tuple[float, int, str, LogEvent]] = []
-        self._sends: dict[int, LogEvent] = {}
-        self._last_kernel: dict[int, tuple[float, float]] = {}
-        self._running: dict[int, tuple[int, float]] = {}
-        self._frozen: dict[int, tuple[int, float]] = {}
-        self._migrations: dict[tuple[int, int], dict[str, Any]] = {}
-        self._finished: list[dict[str, Any]] = []
-        self.end = 0.0
-        for event in run.events:
-            self.end = max(self.end, event.time)
-            self._take(event)
-        self._close()
-
-    def _add(self, *slices: _Slice) -> None:
-        self.groups.append((min(s.start for s in slices), max(s.end for s in slices), list(slices)))
-
-    def _take(self, e: LogEvent) -> None:
-        f = dict(e.fields)
-        kind = (e.component, e.event)
-        if kind == ("cpu", "kernel"):
-            start = e.time - f["seconds"]
-            self._last_kernel[e.node] = (start, e.time)
-            self._add(
-                _Slice(e.node, "cpu", "kernel", "cpu", start, e.time, {"seconds": f["seconds"]})
-            )
-        elif kind == ("network", "send"):
-            self._sends[f["msg"]] = e
-        elif kind == ("network", "arrive"):
-            self._arrive(e, f)
-        elif kind == ("kernel", "drop") and f.get("msg") in self._sends:
-            sent = self._sends.pop(f["msg"])
-            self._add(self._message(sent, e.time, dropped_at=e.node))
-            self.instants.append((e.time, e.node, "kernel", e))
-        elif e.component == "migration" and "at" in f:
-            self._phase(e, f)
-        elif e.component == "thread":
-            self._thread(e, f)
-        else:
-            if e.component == "process" and e.event in ("spawn", "resume"):
-                self._run_state(e.node, f["pid"], e.time)
-            if e.component == "migration" and e.event == "accepted" and "strategy" in f:
-                current = self._migrations.get((e.node, f["pid"]))
-                if current is not None:
-                    current["strategy"] = f["strategy"]
-            self.instants.append((e.time, e.node, e.component, e))
-
-    # -- messages ------------------------------------------------------------------
-    def _message(self, sent: LogEvent, end: float, **extra: Any) -> _Slice:
-        f = dict(sent.fields)
-        args = {
-            "msg": f["msg"],
-            "kind": f["kind"],
-            "to": f["dst"],
-            "bytes": f["bytes"],
-            "traffic": f["traffic"],
-            "account": f.get("account"),
-            **extra,
-        }
-        return _Slice(sent.node, "network", f["kind"], f["traffic"], sent.time, end, args)
-
-    def _arrive(self, e: LogEvent, f: dict[str, Any]) -> None:
-        sent = self._sends.pop(f["msg"], None)
-        if sent is None:
-            return
-        out = self._message(sent, e.time)
-        out.flow = ("s", f["msg"])
-        start, end = self._last_kernel.get(e.node, (e.time, e.time))
-        if end != e.time:  # the receiver's kernel work ends as the message arrives
-            start = e.time
-        into = _Slice(
-            e.node,
-            "network in",
-            out.name,
-            out.cat,
-            start,
-            e.time,
-            {"msg": f["msg"], "kind": out.name, "from": sent.node, "bytes": out.args["bytes"]},
-            flow=("f", f["msg"]),
-        )
-        self._add(out)
-        self._add(into)
-
-    # -- process states ------------------------------------------------------------
-    def _state(self, table: dict[int, tuple[int, float]], pid: int, name: str, at: float) -> None:
-        opened = table.pop(pid, None)
-        if opened is not None:
-            node, start = opened
-            lane = f"thread pid {pid}"
-            self._add(_Slice(node, lane, name, "process", start, at, {"pid": pid}))
-
-    def _run_state(self, node: int, pid: int, at: float) -> None:
-        self._state(self._frozen, pid, "frozen", at)
-        self._state(self._running, pid, "running", at)
-        self._running[pid] = (node, at)
-
-    def _thread(self, e: LogEvent, f: dict[str, Any]) -> None:
-        pid = f["pid"]
-        if e.event in ("frozen", "exit"):
-            self._state(self._running, pid, "running", e.time)
-            if e.event == "frozen":
-                self._frozen[pid] = (e.node, e.time)
-        else:
-            self.instants.append((e.time, e.node, f"thread pid {pid}", e))
-
-    # -- migrations ----------------------------------------------------------------
-    def _phase(self, e: LogEvent, f: dict[str, Any]) -> None:
-        key = (e.node, f["pid"])
-        current = self._migrations.get(key)
-        if current is None or e.event == "requested":
-            if current is not None:
-                self._finished.append(current)
-            current = self._migrations[key] = {
-                "node": e.node,
-                "pid": f["pid"],
-                "dest": f.get("dest"),
-                "phases": [],
-            }
-        current["phases"].append((float(f["at"]), len(current["phases"]), e.event))
-
-    def _migration(self, m: dict[str, Any]) -> None:
-        phases = sorted(m["phases"])
-        common = {"pid": m["pid"], "dest": m["dest"]}
-        if "strategy" in m:
-            common["strategy"] = m["strategy"]
-        slices = [
-            _Slice(
-                m["node"],
-                "migration",
-                f"migrate pid {m['pid']} → node {m['dest']}",
-                "migration",
-                phases[0][0],
-                phases[-1][0],
-                {**common, "phases": [name for _, _, name in phases]},
-                depth=0,
-            )
-        ]
-        for i, (at, _, name) in enumerate(phases):
-            end = phases[i + 1][0] if i + 1 < len(phases) else at
-            nxt = phases[i + 1][2] if i + 1 < len(phases) else None
-            args = {**common, "phase": name, "at_s": at, "next": nxt, "next_at_s": end}
-            slices.append(_Slice(m["node"], "migration", name, "migration", at, end, args))
-        self._add(*slices)
-
-    def _close(self) -> None:
-        for sent in self._sends.values():
-            self._add(self._message(sent, self.end, undelivered=True))
-        for table, name in ((self._running, "running"), (self._frozen, "frozen")):
-            for pid in sorted(table):
-                self._state(table, pid, name, self.end)
-        for m in [*self._finished, *self._migrations.values()]:
-            self._migration(m)
 
 
 def _lane_rank(lane: str) -> tuple[int, int, str]:
@@ -321,7 +153,7 @@ class TraceRecorder:
         timed: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         runs_info = []
         for index, run in enumerate(self._runs):
-            layout = _Layout(run)
+            layout = Timeline(run.events)
             offset = index * FLOW_ID_STRIDE
             lanes = self._place(layout)
             tids: dict[tuple[int, str], int] = {}
@@ -390,12 +222,12 @@ class TraceRecorder:
             "otherData": {"time": "microseconds of simulated time", "runs": runs_info},
         }
 
-    def _place(self, layout: _Layout) -> dict[tuple[int, str], list[tuple[int, _Slice]]]:
+    def _place(self, layout: Timeline) -> dict[tuple[int, str], list[tuple[int, Slice]]]:
         """Every slice on a lane where it nests: overlapping groups spill to ``lane #2``...
 
         Instants are placed too, so that each lane they need exists.
         """
-        lanes: dict[tuple[int, str], list[tuple[int, _Slice]]] = {}
+        lanes: dict[tuple[int, str], list[tuple[int, Slice]]] = {}
         ends: dict[tuple[int, str], list[float]] = {}
         order = sorted(range(len(layout.groups)), key=lambda i: (layout.groups[i][0], i))
         seq = 0
