@@ -45,9 +45,7 @@ def package_versions() -> dict[str, str]:
 @functools.cache
 def git_commit() -> dict[str, Any] | None:
     """The commit of the rhodos source tree (and whether it has changes), or None."""
-    import rhodos
-
-    package = Path(rhodos.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # rhodos/, above rhodos/experiment/
 
     def git(*args: str) -> str:
         done = subprocess.run(

@@ -36,7 +36,7 @@ from typing import Any
 
 import attrs
 
-from rhodos.kernel import profile_toml
+import rhodos.kernel.profile_toml as profile_toml
 from rhodos.kernel.profile_fields import (
     NAME,
     TEXT,

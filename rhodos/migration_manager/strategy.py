@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from rhodos import validators
+import rhodos.validators as validators
 from rhodos.migration_manager.session import Session, Steps
 
 __all__ = ["RESIDUALS", "BaseStrategy", "Strategy", "non_negative", "parameter", "positive"]
