@@ -14,13 +14,12 @@ fraction), address-space size across, dirty rate up, each cell coloured by its w
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import attrs
 
+from rhodos.experiment.executor import make_executor
 from rhodos.experiment.migration import Scenario, baseline_completion, run_migration
 from rhodos.kernel import load_profile
 from rhodos.migration_manager.map import CANDIDATES, METRICS, MapCell, MapGrid, StrategyMap
@@ -35,8 +34,9 @@ __all__ = [
 ]
 
 
-def _measure(args: tuple[MapGrid, int, float, float, float]) -> MapCell:
-    grid, memory, dirty, touch, bandwidth = args
+def _measure(job: tuple[int, MapGrid, int, float, float, float]) -> tuple[int, MapCell]:
+    """Cell ``index`` of the map: every candidate's metrics there."""
+    index, grid, memory, dirty, touch, bandwidth = job
     profile = attrs.evolve(load_profile(grid.profile), network_bandwidth_bps=bandwidth)
     # The process must outlive the slowest migration (precopy's rounds on a slow link):
     # it computes for at least four times a full copy of its address space.
@@ -58,7 +58,7 @@ def _measure(args: tuple[MapGrid, int, float, float, float]) -> MapCell:
             # a refused migration (the process ended first) never wins
             value = getattr(record, metric) if record.ok else None
             metrics[metric][name] = math.inf if value is None else float(value)
-    return MapCell(memory, dirty, touch, bandwidth, metrics)
+    return index, MapCell(memory, dirty, touch, bandwidth, metrics)
 
 
 def compute_map(
@@ -67,34 +67,22 @@ def compute_map(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> StrategyMap:
-    """Run every candidate strategy in every cell of ``grid``.
+    """Run every candidate strategy in every cell of ``grid``, on ``workers`` processes.
 
-    ``progress(done, total)`` is called as cells finish (in grid order).
+    ``progress(done, total)`` is called as cells finish; the map lists them in grid order.
     """
     grid = grid or MapGrid()
-    jobs = [(grid, *cell) for cell in grid.cells()]
-    cells: list[MapCell] = []
-    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else _InProcess() as pool:
-        for cell in pool.map(_measure, jobs, chunksize=2):
-            cells.append(cell)
+    jobs = [(index, grid, *cell) for index, cell in enumerate(grid.cells())]
+    done: dict[int, MapCell] = {}
+    executor = make_executor(workers)
+    try:
+        for index, cell in executor.map_unordered(_measure, jobs):
+            done[index] = cell
             if progress is not None:
-                progress(len(cells), len(jobs))
-    return StrategyMap(grid, tuple(cells))
-
-
-class _InProcess:
-    """The executor interface compute_map uses, running in this process."""
-
-    def __enter__(self) -> _InProcess:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-    def map(
-        self, function: Callable[[Any], MapCell], jobs: Sequence[Any], chunksize: int = 1
-    ) -> Iterator[MapCell]:
-        return (function(job) for job in jobs)
+                progress(len(done), len(jobs))
+    finally:
+        executor.close()
+    return StrategyMap(grid, tuple(done[index] for index in range(len(jobs))))
 
 
 def _size_label(size: int) -> str:

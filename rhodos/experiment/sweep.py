@@ -51,11 +51,6 @@ class SweepResult:
     executor: str
     files: tuple[Path, ...]
 
-    @property
-    def complete(self) -> bool:
-        """Every run of the sweep is in the results file."""
-        return self.skipped + self.ran == self.total
-
 
 def run_sweep(
     config: SweepConfig,
