@@ -77,47 +77,14 @@ if TYPE_CHECKING:
         make_workload,
     )
 
-#: Public name -> the module that defines it.
-_HOMES = {
-    **dict.fromkeys(
-        (
-            "Cluster",
-            "ClusterConfig",
-            "Compute",
-            "Exit",
-            "HomeCall",
-            "MachineProfile",
-            "Receive",
-            "Send",
-            "Sleep",
-            "Touch",
-            "builtin_profiles",
-            "load_profile",
-        ),
-        "rhodos.kernel",
-    ),
-    **dict.fromkeys(
-        (
-            "BaseStrategy",
-            "MigrationRecord",
-            "Session",
-            "Steps",
-            "make_strategy",
-            "register",
-            "registered",
-        ),
-        "rhodos.migration_manager",
-    ),
-    **dict.fromkeys(("boot", "migrate", "spawn"), "rhodos.system"),
-    **dict.fromkeys(
-        ("WORKLOADS", "Program", "ProgramContext", "ReferenceModel", "make_workload"),
-        "rhodos.workload",
-    ),
-    **dict.fromkeys(
-        ("Scenario", "SweepConfig", "TraceRecorder", "compare", "run_migration", "run_sweep"),
-        "rhodos.experiment",
-    ),
-}
+#: The layers that export the public names, searched bottom up.
+_LAYERS = (
+    "rhodos.kernel",
+    "rhodos.migration_manager",
+    "rhodos.system",
+    "rhodos.workload",
+    "rhodos.experiment",
+)
 
 __all__ = [
     "WORKLOADS",
@@ -157,13 +124,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Import a public name from its module when it is first asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'rhodos' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # asked once: later lookups do not come here
-    return value
+    """Import a public name from its layer when it is first asked for."""
+    if name in __all__:
+        for layer in _LAYERS:
+            module = importlib.import_module(layer)
+            if name in module.__all__:
+                value = getattr(module, name)
+                globals()[name] = value  # asked once: later lookups do not come here
+                return value
+    raise AttributeError(f"module 'rhodos' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

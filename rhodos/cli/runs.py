@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,6 +46,46 @@ def workloads() -> None:
     console.print(table)
 
 
+#: The columns of ``rhodos run``'s two tables.
+NODE_COLUMNS = (
+    "node",
+    "kind",
+    "arch",
+    "user CPU s",
+    "kernel CPU s",
+    "busy %",
+    "procs",
+    "faults",
+    "msgs sent",
+    "delivered",
+    "forwarded",
+)
+PROCESS_COLUMNS = (
+    "pid",
+    "name",
+    "home",
+    "node",
+    "state",
+    "pages",
+    "start s",
+    "end s",
+    "CPU s",
+    "faults",
+    "sent",
+    "received",
+)
+
+
+def _right_aligned(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    """A table of ``columns``, every cell right-aligned."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 @app.command()
 @clear_errors
 def run(
@@ -69,23 +110,8 @@ def run(
         f"topology {config.effective_topology}, seed {config.seed}[/]: "
         f"all work done at t = {result.end_time:.4f} s (simulated)"
     )
-    table = Table(title="Nodes")
-    for column in (
-        "node",
-        "kind",
-        "arch",
-        "user CPU s",
-        "kernel CPU s",
-        "busy %",
-        "procs",
-        "faults",
-        "msgs sent",
-        "delivered",
-        "forwarded",
-    ):
-        table.add_column(column, justify="right")
-    for n in result.nodes:
-        table.add_row(
+    node_rows = (
+        (
             str(n.node),
             n.kind,
             n.architecture,
@@ -98,25 +124,11 @@ def run(
             str(n.messages_delivered),
             str(n.messages_forwarded),
         )
-    console.print(table)
-    table = Table(title="Processes")
-    for column in (
-        "pid",
-        "name",
-        "home",
-        "node",
-        "state",
-        "pages",
-        "start s",
-        "end s",
-        "CPU s",
-        "faults",
-        "sent",
-        "received",
-    ):
-        table.add_column(column, justify="right")
-    for p in result.processes:
-        table.add_row(
+        for n in result.nodes
+    )
+    console.print(_right_aligned("Nodes", NODE_COLUMNS, node_rows))
+    process_rows = (
+        (
             str(p.pid),
             p.name,
             str(p.home),
@@ -130,7 +142,9 @@ def run(
             str(p.messages_sent),
             str(p.messages_received),
         )
-    console.print(table)
+        for p in result.processes
+    )
+    console.print(_right_aligned("Processes", PROCESS_COLUMNS, process_rows))
     traffic = ", ".join(
         f"{kind} {result.network_bytes[kind]:,} B in {result.network_messages[kind]:,} msgs"
         for kind in sorted(result.network_bytes)

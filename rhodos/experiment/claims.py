@@ -71,19 +71,8 @@ class Row:
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        """The row as the JSON object ``rhodos reproduce --json`` prints."""
-        return {
-            "experiment": self.experiment,
-            "metric": self.metric,
-            "unit": self.unit,
-            "paper": self.paper,
-            "simulated": self.simulated,
-            "deviation_pct": self.deviation_pct,
-            "tolerance_pct": self.tolerance_pct,
-            "role": self.role,
-            "within": self.within,
-            "compare": self.compare,
-        }
+        """The row as the JSON object ``rhodos reproduce --json`` prints (all but the note)."""
+        return attrs.asdict(self, filter=attrs.filters.exclude(attrs.fields(Row).note))
 
 
 # -- the expressions and the verdict ---------------------------------------------------
