@@ -12,6 +12,7 @@ from rich.table import Table
 from rhodos.cli.application import app, clear_errors, console
 from rhodos.kernel import MachineProfile, builtin_profiles, load_profile
 from rhodos.kernel.profile import FIELD_UNITS
+from rhodos.units import format_size
 
 __all__ = ["profiles"]
 
@@ -25,8 +26,8 @@ def _fmt(value: Any, unit: str) -> str:
         return f"{value / 1e6:g} Mb/s"
     if unit == "s":
         return f"{value * 1e3:g} ms" if value >= 1e-3 else f"{value * 1e6:g} µs"
-    if unit == "bytes" and isinstance(value, int) and value >= 1024 and value % 1024 == 0:
-        return f"{value // 1024} KiB" if value < 1 << 20 else f"{value / (1 << 20):g} MiB"
+    if unit == "bytes" and isinstance(value, int):
+        return format_size(value)
     return str(value)
 
 

@@ -20,6 +20,7 @@ from rhodos.cli.application import (
     run_observer,
 )
 from rhodos.migration_manager.metrics import COMPARED, compared, metric
+from rhodos.units import format_size
 
 #: The metrics the summary table shows unless --metric chooses.
 TABLE_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
@@ -61,8 +62,8 @@ def _cell(axis: str, value: Any) -> str:
     """An axis value for the table (memory sizes in KiB or MiB)."""
     if value is None:
         return "-"
-    if axis == "memory_bytes" and isinstance(value, int) and value % 1024 == 0:
-        return f"{value >> 10} KiB" if value < 1 << 20 else f"{value / (1 << 20):g} MiB"
+    if axis == "memory_bytes" and isinstance(value, int):
+        return format_size(value)
     return str(value)
 
 

@@ -14,7 +14,6 @@ from rhodos.experiment.migration import (
     Scenario,
     baseline_completion,
     compare,
-    parse_size,
     run_migration,
     scenario_row,
 )
@@ -22,6 +21,7 @@ from rhodos.experiment.schema import SweepConfigError
 from rhodos.experiment.stats import summarize
 from rhodos.experiment.sweep import SweepResult, run_sweep
 from rhodos.experiment.trace import TraceRecorder
+from rhodos.units import parse_size
 
 __all__ = [
     "DaskExecutor",

@@ -10,7 +10,6 @@ scenario with the same seed, so the differences are the strategies' alone.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ import attrs
 from rhodos.kernel import Cluster, ClusterConfig, ConfigError, MachineProfile, load_profile
 from rhodos.migration_manager import MigrationRecord, make_strategy, registered
 from rhodos.system import boot, migrate
+from rhodos.units import parse_size
 from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
 from rhodos.workload import WORKLOADS, make_workload
 
@@ -35,34 +35,6 @@ __all__ = [
 #: Called with each cluster before it runs (to subscribe a trace exporter or a logger to
 #: ``cluster.log``): ``observe(label, cluster)``, label ``"baseline"`` or the strategy.
 Observer = Callable[[str, Cluster], None]
-
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kib": 1 << 10,
-    "mib": 1 << 20,
-    "gib": 1 << 30,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-}
-
-
-def parse_size(text: str | int) -> int:
-    """Bytes from ``4096``, ``100KiB``, ``4MiB``, ``1GiB`` (or decimal KB/MB/GB)."""
-    if isinstance(text, int):
-        return text
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise ValueError(
-            f"cannot read size {text!r}: use bytes (4096) or a number with KiB, MiB, GiB "
-            "(or KB, MB, GB), e.g. 100KiB, 4MiB, 1GiB"
-        )
-    value = float(match.group(1)) * _UNITS[unit]
-    if value < 1:
-        raise ValueError(f"size {text!r} must be at least one byte")
-    return int(value)
 
 
 def _profile(value: MachineProfile | str) -> MachineProfile:

@@ -51,9 +51,10 @@ import attrs
 
 from rhodos.experiment.claims import Claim, ExperimentError, Row, evaluate, judge
 from rhodos.experiment.loadsharing import LoadSharingResult, load_sharing
-from rhodos.experiment.migration import Scenario, baseline_completion, parse_size, run_migration
+from rhodos.experiment.migration import Scenario, baseline_completion, run_migration
 from rhodos.kernel import MachineProfile, load_profile
 from rhodos.migration_manager import MigrationRecord
+from rhodos.units import parse_size
 from rhodos.validators import did_you_mean
 
 __all__ = [

@@ -23,6 +23,7 @@ from rhodos.experiment.executor import make_executor
 from rhodos.experiment.migration import Scenario, baseline_completion, run_migration
 from rhodos.kernel import load_profile
 from rhodos.migration_manager.map import CANDIDATES, METRICS, MapCell, MapGrid, StrategyMap
+from rhodos.units import format_size
 
 __all__ = [
     "METRICS",
@@ -83,10 +84,6 @@ def compute_map(
     finally:
         executor.close()
     return StrategyMap(grid, tuple(done[index] for index in range(len(jobs))))
-
-
-def _size_label(size: int) -> str:
-    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
 
 
 def _bandwidth_label(bps: float) -> str:
@@ -151,7 +148,7 @@ def draw_map(
                         )
                 ax.set_xticks(
                     range(len(grid.memory_bytes)),
-                    [_size_label(m) for m in grid.memory_bytes],
+                    [format_size(m) for m in grid.memory_bytes],
                     fontsize=7,
                 )
                 ax.set_yticks(

@@ -1,0 +1,48 @@
+"""Sizes as people write them: ``parse_size("4MiB")`` and its inverse, :func:`format_size`.
+
+Binary units (KiB, MiB, GiB: powers of 1024) and decimal ones (KB, MB, GB: powers of
+1000), any case, with or without a space; a bare number is bytes. This module imports
+nothing of rhodos, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["format_size", "parse_size"]
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+}
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``4096``, ``100KiB``, ``4MiB``, ``1GiB`` (or decimal KB/MB/GB)."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(
+            f"cannot read size {text!r}: use bytes (4096) or a number with KiB, MiB, GiB "
+            "(or KB, MB, GB), e.g. 100KiB, 4MiB, 1GiB"
+        )
+    value = float(match.group(1)) * _UNITS[unit]
+    if value < 1:
+        raise ValueError(f"size {text!r} must be at least one byte")
+    return int(value)
+
+
+def format_size(size: int) -> str:
+    """``size`` bytes as :func:`parse_size` reads them: ``256 KiB``, ``1.5 MiB``; a size
+    that is not whole KiB (or below 1 KiB) as its number of bytes."""
+    if size < 1 << 10 or size % (1 << 10):
+        return str(size)
+    return f"{size >> 10} KiB" if size < 1 << 20 else f"{size / (1 << 20):g} MiB"
