@@ -1,4 +1,8 @@
-"""The Migration Manager server and its pluggable strategies."""
+"""The Migration Manager server and its pluggable strategies.
+
+Importing this package registers the built-in strategies (in the order the tables and
+charts list them); plugins of the ``rhodos.strategies`` entry-point group follow.
+"""
 
 from rhodos.migration_manager.record import MIGRATION_COST_KINDS, MigrationRecord
 from rhodos.migration_manager.registry import (
@@ -10,9 +14,11 @@ from rhodos.migration_manager.registry import (
 )
 from rhodos.migration_manager.server import MigrationManager
 from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager.strategies import BUILTINS
 from rhodos.migration_manager.strategy import BaseStrategy, Strategy, non_negative, positive
 
 __all__ = [
+    "BUILTINS",
     "MIGRATION_COST_KINDS",
     "BaseStrategy",
     "MigrationManager",
