@@ -26,8 +26,9 @@ It holds three kinds of things:
   conformance scenarios built on it (:func:`conformance_scenarios`,
   :func:`run_conformance`).
 
-The checkers read the servers' tables directly: that is what a test may do and a
-server may not.
+The checkers read the servers' tables through the kernel's debug accessor
+(:meth:`rhodos.kernel.Node.debug_server`): that is what a test may do and a server may
+not.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ Channel = tuple[int, int]
 
 # -- reading the servers' tables ---------------------------------------------------------
 def _server(cluster: Cluster, node_id: int, role: str) -> Any:
-    return cluster.node(node_id).servers[role]
+    return cluster.node(node_id).debug_server(role)
 
 
 def _space(cluster: Cluster, node_id: int, pid: int) -> Any:
@@ -142,7 +143,7 @@ def page_versions(cluster: Cluster, pid: int) -> tuple[npt.NDArray[np.int64], li
             problems.append(f"process {pid}: pages {on_file.tolist()} on a missing file server")
         else:
             stored = _server(cluster, cluster.file_server_nodes[0].node_id, "file")
-            versions = stored.stored_versions(pid)
+            versions = stored.snapshot(pid)
             known = on_file < versions.size
             out[on_file] = 0
             out[on_file[known]] = np.maximum(versions[on_file[known]], 0)
@@ -624,7 +625,7 @@ def check_ipc(cluster: Cluster) -> list[str]:
     """No IPC Manager counted a duplicate or dropped a user message (statistics and log)."""
     out: list[str] = []
     for node in cluster.nodes:
-        stats = node.servers["ipc"].statistics()
+        stats = node.statistics("ipc")
         if stats.duplicates or stats.dropped:
             out.append(
                 f"node {node.node_id}: IPC statistics count {stats.duplicates} duplicates, "
@@ -648,10 +649,10 @@ def check_quiescent(cluster: Cluster, pids: Iterable[int]) -> list[str]:
         for node in cluster.nodes:
             if _space(cluster, node.node_id, pid) is not None:
                 out.append(f"node {node.node_id} still holds an address space of process {pid}")
-            ipc = node.servers["ipc"]
+            ipc = node.debug_server("ipc")
             if pid in ipc.comm or ipc.held.get(pid) or ipc.expected.get(pid):
                 out.append(f"node {node.node_id} still holds messages or state of process {pid}")
-            if pid in node.servers["process"].pcbs:
+            if pid in node.debug_server("process").pcbs:
                 out.append(f"node {node.node_id} still holds a live PCB of process {pid}")
     if all(_exited(cluster, pid) for pid in cluster.location_of):
         for node in cluster.nodes:
