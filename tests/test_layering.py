@@ -270,6 +270,18 @@ def test_only_the_testing_package_reads_a_servers_state() -> None:
     assert package_violations(*outside) == []
 
 
+def test_the_testing_package_reads_state_only_through_the_snapshot_api() -> None:
+    """The checkers do use the accessor (the rule above is not vacuous) and nothing private."""
+    source = "\n".join(
+        path.read_text(encoding="utf-8")
+        for module, (path, _) in source_modules().items()
+        if within(module, TESTING)
+    )
+    assert ".debug_server(" in source and ".snapshot(" in source
+    for private in (".spaces", ".pcbs", ".comm", ".stored_versions"):
+        assert private not in source, private
+
+
 def test_the_package_has_no_import_circle() -> None:
     """The import graph of ``rhodos`` (function-level and TYPE_CHECKING imports too) is acyclic."""
     found = circles(import_graph())
