@@ -1,8 +1,11 @@
 """Boot a cluster with its servers, and start programs on it.
 
 The kernel knows no server; this module is where the system is assembled: every
-compute node runs a Process Manager, a Memory Manager and an IPC Manager (and later a
-Migration Manager), every file-server node runs the file server.
+compute node runs a Process Manager, a Memory Manager, an IPC Manager and a Migration
+Manager, every file-server node runs the file server. It talks to the servers as the
+operator's console would: by request (:class:`~rhodos.process_manager.requests.Spawn`,
+:class:`~rhodos.migration_manager.requests.Migrate`), and it observes them through
+their frozen statistics.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import simpy
 from rhodos.ipc_manager import IPCManager
 from rhodos.kernel import Cluster, ClusterConfig, ConfigError, FileServer, Layout, Node, OutOfMemory
 from rhodos.memory_manager import MemoryManager
-from rhodos.migration_manager import MigrationManager, MigrationRecord
-from rhodos.process_manager import ProcessManager, ProcessSnapshot
+from rhodos.migration_manager import Migrate, MigrationManager, MigrationRecord, make_strategy
+from rhodos.process_manager import ProcessManager, ProcessSnapshot, ProcessStatistics
+from rhodos.process_manager.requests import Spawn
 from rhodos.workload.program import Program, ProgramContext
 
 __all__ = ["SERVERS", "boot", "migrate", "processes", "spawn"]
@@ -66,21 +70,23 @@ def spawn(
     )
     generator = program.run(context)
     done = target.call(
-        target.role_port("process"),
-        "spawn",
-        (pid, name or program.name, generator, layout),
+        target.role_port("process"), Spawn(pid, name or program.name, generator, layout)
     )
     return pid, done
 
 
 def processes(cluster: Cluster) -> list[ProcessSnapshot]:
-    """A snapshot of every process of the cluster (running, frozen or exited), by pid."""
+    """A snapshot of every process of the cluster (running, frozen or exited), by pid.
+
+    It reads the Process Managers' frozen statistics: asking them by message would cost
+    simulated time and run the simulation on, after the run it describes.
+    """
     seen: dict[int, ProcessSnapshot] = {}
     for node in cluster.nodes:
-        manager = node.servers.get("process")
-        if manager is None:
+        stats: ProcessStatistics | None = node.statistics("process")
+        if stats is None:
             continue
-        for snap in manager.snapshots():
+        for snap in stats.processes:
             current = seen.get(snap.pid)
             if current is None or snap.state != "exited" or current.state == "exited":
                 seen[snap.pid] = snap
@@ -90,12 +96,16 @@ def processes(cluster: Cluster) -> list[ProcessSnapshot]:
 def migrate(cluster: Cluster, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
     """Ask the Migration Manager of the node where ``pid`` lives to move it to ``dest``.
 
-    The event's value is the :class:`MigrationRecord` (a refusal is a record too).
+    The event's value is the :class:`MigrationRecord` (a refusal is a record too). An
+    unknown strategy or parameter raises at once (bad input); everything that depends
+    on the cluster's state is a refusal in the record. The request comes from outside
+    the simulated machines, so it reaches the Migration Manager at no simulated cost
+    (:meth:`~rhodos.kernel.Node.submit`).
     """
+    chosen = make_strategy(strategy, **params)
     where = cluster.location_of.get(pid)
     node = cluster.node(where if where is not None else 0)
-    manager: MigrationManager = node.servers["migration"]
-    return manager.migrate(pid, dest, strategy, **params)
+    return node.submit("migration", Migrate(pid, dest, chosen))
 
 
 __all__ += ["MigrationRecord"]

@@ -312,7 +312,7 @@ def test_page_versions_finds_a_page_that_was_written_but_not_moved() -> None:
     h.cluster.run(until=0.03)
     versions, problems = page_versions(h.cluster, pid)
     assert problems == [] and versions.size == 24
-    space = h.cluster.node(0).servers["memory"].spaces[pid]
+    space = h.cluster.node(0).debug_server("memory").spaces[pid]
     space.version[5] += 1  # a lost write, as a buggy transfer would leave it
     assert h.finish() != []
     assert any("page 5 is" in v for v in oracle.violations)
@@ -323,7 +323,7 @@ def test_page_versions_reports_a_page_located_where_nothing_holds_it() -> None:
     h = Harness.boot(nodes=2)
     pid = h.spawn_memory(0, cpu_seconds=0.05)
     h.cluster.run(until=0.03)
-    space = h.cluster.node(0).servers["memory"].spaces[pid]
+    space = h.cluster.node(0).debug_server("memory").spaces[pid]
     space.evict(np.array([3]), 1)
     _, problems = page_versions(h.cluster, pid)
     assert problems == [
@@ -341,9 +341,9 @@ def test_check_single_location_sees_two_threads_and_a_missing_pcb() -> None:
     h.cluster.node(1).threads[pid] = thread
     assert "threads on nodes [0, 1]" in check_single_location(h.cluster, [pid])[0]
     del h.cluster.node(1).threads[pid]
-    pcb = h.cluster.node(0).servers["process"].pcbs.pop(pid)
+    pcb = h.cluster.node(0).debug_server("process").pcbs.pop(pid)
     assert "no PCB" in check_single_location(h.cluster, [pid])[0]
-    h.cluster.node(0).servers["process"].pcbs[pid] = pcb
+    h.cluster.node(0).debug_server("process").pcbs[pid] = pcb
 
 
 def test_check_record_catches_each_broken_metric() -> None:

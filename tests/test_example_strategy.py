@@ -6,11 +6,13 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
+import attrs
 import pytest
 
-from rhodos.migration_manager import registered, unregister
-from rhodos.testing import conformance_scenarios, run_conformance
+from rhodos.migration_manager import BaseStrategy, registered, unregister
+from rhodos.testing import check_strategy, conformance_scenarios, run_conformance
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "working_set.py"
 
@@ -43,3 +45,31 @@ def test_the_example_passes_the_conformance_suite(working_set: str, scenario: st
     """Every invariant holds for the example strategy in every conformance scenario."""
     result = run_conformance(working_set, scenario, seed=1)
     assert list(result.violations) == []
+
+
+@attrs.frozen
+class EagerAgain(BaseStrategy):
+    """The base steps under another name, and not registered."""
+
+    name: ClassVar[str] = "eager-again"
+    summary: ClassVar[str] = "the defaults"
+    residual: ClassVar[str] = "none"
+
+
+def test_one_call_checks_a_strategy_class_that_is_not_registered() -> None:
+    """``check_strategy(cls)`` registers it for the run, runs every scenario, and lets go."""
+    results = check_strategy(EagerAgain)
+    assert [r.scenario for r in results] == [s.name for s in conformance_scenarios()]
+    assert all(r.strategy == "eager-again" and r.ok and r.records for r in results)
+    assert "eager-again" not in registered()
+
+
+def test_one_call_refuses_a_class_whose_name_another_strategy_holds() -> None:
+    """A class named like a registered strategy it is not is refused, naming the name."""
+
+    @attrs.frozen
+    class Impostor(BaseStrategy):
+        name: ClassVar[str] = "eager"
+
+    with pytest.raises(ValueError, match="another strategy is registered as 'eager'"):
+        check_strategy(Impostor)

@@ -8,7 +8,15 @@ from typing import Any
 import simpy
 
 from rhodos.ipc_manager import IPCManager
-from rhodos.kernel import Cluster, UserMessage
+from rhodos.ipc_manager.requests import Deliver, Expect, Hold, MigrateOut, Open
+from rhodos.kernel import (
+    CancelReceive,
+    Cluster,
+    ReceiveMessage,
+    Request,
+    SendMessage,
+    UserMessage,
+)
 
 SENDER, RECEIVER = 1, 2
 
@@ -17,32 +25,32 @@ Gen = Generator[simpy.events.Event, Any, Any]
 
 def ipc(cluster: Cluster, node: int) -> IPCManager:
     """The IPC Manager of ``node``."""
-    manager: IPCManager = cluster.node(node).servers["ipc"]
+    manager: IPCManager = cluster.node(node).debug_server("ipc")
     return manager
 
 
-def ask(cluster: Cluster, node: int, kind: str, body: Any, *, src: int | None = None) -> Any:
+def ask(cluster: Cluster, node: int, request: Request, *, src: int | None = None) -> Any:
     """Send a request to ``node``'s IPC Manager from ``src`` (default: the same node)."""
     origin = cluster.node(node if src is None else src)
-    return origin.call(cluster.role_port(node, "ipc"), kind, body)
+    return origin.call(cluster.role_port(node, "ipc"), request)
 
 
 def open_process(cluster: Cluster, pid: int, node: int) -> Gen:
     """Give ``pid`` a mailbox on ``node`` and make ``node`` its home, as spawning does."""
     cluster.home_of[pid] = node
-    yield ask(cluster, node, "open", pid)
+    yield ask(cluster, node, Open(pid))
 
 
 def send(cluster: Cluster, body: int, size: int = 64) -> Any:
     """The sender (on node 0) sends ``body`` to the receiver."""
-    return ask(cluster, 0, "send", (SENDER, RECEIVER, size, body))
+    return ask(cluster, 0, SendMessage(SENDER, RECEIVER, size, body))
 
 
 def receive_all(cluster: Cluster, node: int, count: int) -> Gen:
     """Receive ``count`` messages for the receiver on ``node``; return them."""
     got = []
     for _ in range(count):
-        reply = yield ask(cluster, node, "receive", RECEIVER)
+        reply = yield ask(cluster, node, ReceiveMessage(RECEIVER))
         got.append(reply.body)
     return got
 
@@ -89,12 +97,12 @@ def test_forwarding_keeps_exactly_once_fifo_across_a_migration(
             yield send(cluster, body)
         yield cluster.env.timeout(0.05)
         yield send(cluster, 3, size=20_000)  # still on the wire when the hold starts
-        yield ask(cluster, 1, "hold", RECEIVER)
-        yield ask(cluster, 2, "expect", RECEIVER, src=1)
+        yield ask(cluster, 1, Hold(RECEIVER))
+        yield ask(cluster, 2, Expect(RECEIVER), src=1)
         for body in range(4, 6):  # during the hold: kept aside on node 1
             yield send(cluster, body)
         yield cluster.env.timeout(0.05)
-        moving = ask(cluster, 1, "migrate_out", (RECEIVER, 2))
+        moving = ask(cluster, 1, MigrateOut(RECEIVER, 2))
         for body in range(6, 8):  # while the state is on its way: forwarded
             yield send(cluster, body)
         yield moving
@@ -131,11 +139,11 @@ def test_receive_then_cancel_receive_answers_cancelled(cluster: Cluster, run_pro
     def scenario() -> Gen:
         yield from open_process(cluster, SENDER, 0)
         yield from open_process(cluster, RECEIVER, 0)
-        waiting = ask(cluster, 0, "receive", RECEIVER)
+        waiting = ask(cluster, 0, ReceiveMessage(RECEIVER))
         yield cluster.env.timeout(0.01)
-        cancel = yield ask(cluster, 0, "cancel_receive", RECEIVER)
+        cancel = yield ask(cluster, 0, CancelReceive(RECEIVER))
         answer = yield waiting
-        nothing_to_cancel = yield ask(cluster, 0, "cancel_receive", RECEIVER)
+        nothing_to_cancel = yield ask(cluster, 0, CancelReceive(RECEIVER))
         yield send(cluster, "later")
         later = yield from receive_all(cluster, 0, 1)
         return cancel.body, answer.body, nothing_to_cancel.body, later[0].body
@@ -148,7 +156,7 @@ def test_duplicates_are_dropped(cluster: Cluster, run_process: Any) -> None:
 
     def inject(seq: int) -> Any:
         message = UserMessage(SENDER, RECEIVER, seq, 64, f"m{seq}")
-        return cluster.node(0).send(cluster.role_port(1, "ipc"), "deliver", (message, 0))
+        return cluster.node(0).send(cluster.role_port(1, "ipc"), Deliver(message, 0))
 
     def scenario() -> Gen:
         yield from open_process(cluster, SENDER, 0)

@@ -16,9 +16,10 @@ from rhodos.kernel import (
     ClusterConfig,
     ConfigError,
     Handler,
-    Message,
     ProfileError,
+    Request,
     Server,
+    UnknownRequest,
     load_profile,
 )
 
@@ -28,21 +29,35 @@ def exactly(value: float) -> Any:
     return pytest.approx(value, rel=1e-9, abs=1e-12)
 
 
-class Echo(Server):
-    """A server that answers every ``echo`` request with the request's body."""
+@attrs.frozen
+class Echo(Request):
+    """Anyone -> echo server: reply ``text``."""
+
+    text: str
+
+
+@attrs.frozen
+class Shout(Request):
+    """A request the echo server does not handle."""
+
+    text: str
+
+
+class EchoServer(Server):
+    """A server that answers every :class:`Echo` request with its text."""
 
     role = "echo"
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"echo": self._echo}
+    def handlers(self) -> dict[type[Request], Handler]:
+        return {Echo: self._echo}
 
-    def _echo(self, msg: Message) -> Any:
-        return msg.body
+    def _echo(self, req: Echo) -> str:
+        return req.text
 
 
 def echo_cluster(nodes: int = 2, **config: Any) -> Cluster:
     """A cluster whose every node runs only the echo server, and no file server."""
-    return Cluster(ClusterConfig(nodes=nodes, file_servers=0, **config), node_servers=(Echo,))
+    return Cluster(ClusterConfig(nodes=nodes, file_servers=0, **config), node_servers=(EchoServer,))
 
 
 # -- message costs ----------------------------------------------------------------------
@@ -54,7 +69,7 @@ def test_local_call_costs_two_local_messages(run_process: Any) -> None:
     node = cluster.node(0)
 
     def client() -> Generator[simpy.events.Event, Any, Any]:
-        reply = yield node.call(node.role_port("echo"), "echo", "hello")
+        reply = yield node.call(node.role_port("echo"), Echo("hello"))
         return reply.body
 
     assert run_process(cluster, client) == "hello"
@@ -70,7 +85,7 @@ def test_remote_call_costs_overheads_latency_and_wire_time(run_process: Any) -> 
 
     def client() -> Generator[simpy.events.Event, Any, Any]:
         reply = yield cluster.node(0).call(
-            cluster.role_port(1, "echo"), "echo", "over there", size_bytes=request_bytes
+            cluster.role_port(1, "echo"), Echo("over there"), size_bytes=request_bytes
         )
         return reply.body
 
@@ -86,7 +101,7 @@ def test_message_to_a_down_node_is_dropped_and_logged() -> None:
     cluster = echo_cluster(nodes=2)
     profile = cluster.profile
     cluster.set_node_up(1, False)
-    cluster.node(0).send(cluster.role_port(1, "echo"), "echo", "lost")
+    cluster.node(0).send(cluster.role_port(1, "echo"), Echo("lost"))
     cluster.run()
     drops = cluster.log.select("drop")
     assert [(e.node, dict(e.fields)["kind"]) for e in drops] == [(1, "echo")]
@@ -96,14 +111,14 @@ def test_message_to_a_down_node_is_dropped_and_logged() -> None:
         + profile.wire_bytes(64) / profile.bandwidth_bytes_per_s
     )
     assert drops[0].time == exactly(arrival)
-    assert cluster.node(1).servers["echo"].requests_served == 0
+    assert cluster.node(1).debug_server("echo").requests_served == 0
 
 
 def test_message_from_a_down_node_is_dropped_at_once() -> None:
     """A down node sends nothing: its message is dropped at the source, at the same instant."""
     cluster = echo_cluster(nodes=2)
     cluster.set_node_up(0, False)
-    cluster.node(0).send(cluster.role_port(1, "echo"), "echo", "lost")
+    cluster.node(0).send(cluster.role_port(1, "echo"), Echo("lost"))
     cluster.run()
     assert [(e.time, e.node) for e in cluster.log.select("drop")] == [(0.0, 0)]
     assert cluster.network.statistics().messages_by_kind == {}
@@ -113,11 +128,38 @@ def test_message_to_a_closed_port_is_dropped() -> None:
     """A port closed while a message is on its way makes the message a logged drop."""
     cluster = echo_cluster(nodes=1)
     port = cluster.node(0).create_port("test")
-    cluster.node(0).send(port.port_id, "anything")
+    cluster.node(0).send(port.port_id, Echo("anything"))
     cluster.close_port(port.port_id)
     cluster.run()
     assert len(cluster.log.select("drop")) == 1
     assert len(port.mailbox.items) == 0
+
+
+def test_a_request_kind_is_its_class_name_in_snake_case() -> None:
+    """The kind a request is logged and traced under comes from its type."""
+
+    @attrs.frozen
+    class SendPages(Request):
+        pid: int
+
+    assert (Echo.kind, SendPages.kind, Echo("x").kind) == ("echo", "send_pages", "echo")
+
+
+def test_a_request_of_a_type_the_server_does_not_handle_fails_loudly() -> None:
+    """A body whose type is not in the dispatch table stops the run, naming the request."""
+    cluster = echo_cluster(nodes=1)
+    cluster.node(0).send(cluster.role_port(0, "echo"), Shout("hello"))
+    with pytest.raises(UnknownRequest, match=r"no handler for a Shout .*it handles Echo"):
+        cluster.run()
+
+
+def test_an_outside_request_is_served_at_no_simulated_cost() -> None:
+    """A request submitted from outside the simulated machines costs no time or CPU."""
+    cluster = echo_cluster(nodes=1)
+    done = cluster.node(0).submit("echo", Echo("console"))
+    cluster.run()
+    assert (done.value, cluster.now) == ("console", 0.0)
+    assert cluster.node(0).cpu.statistics().kernel_requests == 0
 
 
 # -- naming errors ----------------------------------------------------------------------

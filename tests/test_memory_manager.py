@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 import simpy
 
-from rhodos.kernel import Cluster, Layout
-from rhodos.memory_manager import FILE, HERE, ZERO, AddressSpace, MemoryManager
+from rhodos.kernel import Cluster, Layout, PageFault, Request
+from rhodos.memory_manager import FILE, HERE, ZERO, AddressSpace, MemoryManager, PageSet
+from rhodos.memory_manager.requests import (
+    Create,
+    Describe,
+    ExportSpace,
+    Flush,
+    Free,
+    InstallSpace,
+    SendPages,
+)
 
 PID = 7
 LAYOUT = Layout(code=1, heap=6, stack=1)  # pages 0 | 1..6 | 7
@@ -26,14 +35,14 @@ def exactly(value: float) -> Any:
 
 def mm(cluster: Cluster, node: int) -> MemoryManager:
     """The Memory Manager of ``node``."""
-    manager: MemoryManager = cluster.node(node).servers["memory"]
+    manager: MemoryManager = cluster.node(node).debug_server("memory")
     return manager
 
 
-def ask(cluster: Cluster, node: int, kind: str, body: Any, *, src: int | None = None) -> Any:
+def ask(cluster: Cluster, node: int, request: Request, *, src: int | None = None) -> Any:
     """Send a request to ``node``'s Memory Manager from ``src`` (default: the same node)."""
     origin = cluster.node(node if src is None else src)
-    return origin.call(cluster.role_port(node, "memory"), kind, body)
+    return origin.call(cluster.role_port(node, "memory"), request)
 
 
 def write(cluster: Cluster, node: int, pages: list[int]) -> None:
@@ -74,9 +83,9 @@ def test_touch_of_resident_pages_applies_the_whole_batch() -> None:
     pages = np.array([0, 3, 7, 2, 6])
     writes = np.array([False, True, True, False, True])
     assert space.touch(pages, writes) == 5
-    assert space.select("dirty").tolist() == [3, 6, 7]
+    assert space.select(PageSet.DIRTY).tolist() == [3, 6, 7]
     assert space.current.tolist() == [0, 6, 7]  # the last page referenced in each segment
-    assert space.select("current").tolist() == [0, 6, 7]
+    assert space.select(PageSet.CURRENT).tolist() == [0, 6, 7]
 
 
 def test_touch_outside_the_address_space_is_an_error() -> None:
@@ -93,9 +102,9 @@ def test_fault_on_a_zero_page_resolves_locally(cluster: Cluster, run_process: An
     """A never-written page is zero-filled here: ``local``, one frame, two local messages."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "install_space", (PID, LAYOUT, ZERO, 0))
+        yield ask(cluster, 0, InstallSpace(PID, LAYOUT, ZERO, 0))
         began = cluster.now
-        reply = yield ask(cluster, 0, "fault", (PID, 3, True))
+        reply = yield ask(cluster, 0, PageFault(PID, 3, True))
         return reply.body, cluster.now - began
 
     where, took = run_process(cluster, scenario)
@@ -113,12 +122,12 @@ def test_fault_on_a_page_held_by_a_peer_is_one_round_trip(
     """A fault on a peer's page is one request/reply, answers ``remote``, brings the version."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         write(cluster, 0, [3, 3, 5])
-        yield ask(cluster, 1, "install_space", (PID, LAYOUT, 0, 0))
+        yield ask(cluster, 1, InstallSpace(PID, LAYOUT, 0, 0))
         began = cluster.now
         before = cluster.network.statistics().messages_by_kind
-        reply = yield ask(cluster, 1, "fault", (PID, 3, False))
+        reply = yield ask(cluster, 1, PageFault(PID, 3, False))
         after = cluster.network.statistics().messages_by_kind
         delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         return reply.body, cluster.now - began, delta
@@ -145,11 +154,11 @@ def test_prefetch_brings_the_following_pages_held_at_the_same_place(
     """With prefetch 3, a remote fault on page 2 also brings 3..5, but not pages already here."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         write(cluster, 0, [2, 3, 4, 5, 6])
-        yield ask(cluster, 1, "install_space", (PID, LAYOUT, 0, 3))
-        yield ask(cluster, 1, "fault", (PID, 4, False))  # brings 4..7
-        yield ask(cluster, 1, "fault", (PID, 2, False))  # brings 2, 3 only
+        yield ask(cluster, 1, InstallSpace(PID, LAYOUT, 0, 3))
+        yield ask(cluster, 1, PageFault(PID, 4, False))  # brings 4..7
+        yield ask(cluster, 1, PageFault(PID, 2, False))  # brings 2, 3 only
 
     run_process(cluster, scenario)
     there = mm(cluster, 1).spaces[PID]
@@ -168,12 +177,12 @@ def test_send_pages_moves_a_page_set_as_one_flow(cluster: Cluster, run_process: 
     """Sending every page is one ``pages`` message of exactly its size; versions survive."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         write(cluster, 0, [1, 2, 2, 7])
         write(cluster, 0, [2])
-        yield ask(cluster, 1, "install_space", (PID, LAYOUT, 0, 0), src=0)
+        yield ask(cluster, 1, InstallSpace(PID, LAYOUT, 0, 0), src=0)
         began = cluster.now
-        reply = yield ask(cluster, 0, "send_pages", (PID, 1, "all"))
+        reply = yield ask(cluster, 0, SendPages(PID, 1, PageSet.ALL))
         return reply.body, cluster.now - began
 
     source_versions = [0, 1, 2, 0, 0, 0, 0, 1]
@@ -197,11 +206,11 @@ def test_flush_writes_dirty_pages_to_the_file_server(cluster: Cluster, run_proce
     file_node = cluster.file_server_nodes[0]
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         write(cluster, 0, [1, 2, 5])
         write(cluster, 0, [2])
         began = cluster.now
-        reply = yield ask(cluster, 0, "flush", (PID, "dirty"))
+        reply = yield ask(cluster, 0, Flush(PID, PageSet.DIRTY))
         return reply.body, cluster.now - began
 
     flushed, took = run_process(cluster, scenario)
@@ -215,7 +224,7 @@ def test_flush_writes_dirty_pages_to_the_file_server(cluster: Cluster, run_proce
         + payload / p.file_server_bytes_per_s
         + message_time(cluster, 64)
     )
-    stored = file_node.servers["file"].stored_versions(PID)
+    stored = file_node.debug_server("file").snapshot(PID)
     assert stored.tolist() == [-1, 1, 2, -1, -1, 1, -1, -1]
     space = mm(cluster, 0).spaces[PID]
     assert not space.dirty.any() and space.resident.all()
@@ -229,15 +238,15 @@ def test_file_page_faults_back_from_the_file_server_with_its_version(
     """A page located on the file server faults back as ``file`` with the flushed version."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         write(cluster, 0, [2, 2])
         write(cluster, 0, [2])
-        yield ask(cluster, 0, "flush", (PID, "dirty"))
-        yield ask(cluster, 1, "install_space", (PID, LAYOUT, FILE, 0))
+        yield ask(cluster, 0, Flush(PID, PageSet.DIRTY))
+        yield ask(cluster, 1, InstallSpace(PID, LAYOUT, FILE, 0))
         began = cluster.now
-        reply = yield ask(cluster, 1, "fault", (PID, 2, False))
+        reply = yield ask(cluster, 1, PageFault(PID, 2, False))
         took = cluster.now - began
-        never_flushed = yield ask(cluster, 1, "fault", (PID, 0, False))
+        never_flushed = yield ask(cluster, 1, PageFault(PID, 0, False))
         return reply.body, took, never_flushed.body
 
     where, took, where_unflushed = run_process(cluster, scenario)
@@ -263,10 +272,10 @@ def test_describe_reports_the_address_space(cluster: Cluster, run_process: Any) 
     """``describe`` answers a snapshot of the space, and ``None`` for an unknown pid."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         write(cluster, 0, [1, 7])
-        info = yield ask(cluster, 0, "describe", PID)
-        unknown = yield ask(cluster, 0, "describe", PID + 1)
+        info = yield ask(cluster, 0, Describe(PID))
+        unknown = yield ask(cluster, 0, Describe(PID + 1))
         return info.body, unknown.body
 
     info, unknown = run_process(cluster, scenario)
@@ -285,9 +294,9 @@ def test_free_releases_the_frames_and_unmaps_the_space(cluster: Cluster, run_pro
     """Freeing an address space gives its frames back and removes it from the MMU."""
 
     def scenario() -> Gen:
-        yield ask(cluster, 0, "create", (PID, LAYOUT))
+        yield ask(cluster, 0, Create(PID, LAYOUT))
         used = cluster.node(0).frames_used
-        reply = yield ask(cluster, 0, "free", PID)
+        reply = yield ask(cluster, 0, Free(PID))
         return used, reply.body
 
     used, freed = run_process(cluster, scenario)
@@ -296,3 +305,34 @@ def test_free_releases_the_frames_and_unmaps_the_space(cluster: Cluster, run_pro
     assert mm(cluster, 0).statistics().spaces == 0
     with pytest.raises(KeyError):
         cluster.node(0).pager(PID)
+
+
+@pytest.mark.parametrize(
+    ("build", "named"),
+    [
+        (lambda: SendPages(PID, 1, "dirty"), "SendPages.which must be a PageSet"),
+        (lambda: Flush(PID, "dirtty"), "Flush.which must be a PageSet"),
+        (lambda: ExportSpace(PID, 1, clean="file"), "ExportSpace.clean must be a PageHolder"),
+    ],
+)
+def test_a_page_set_or_holder_given_as_a_string_is_refused_when_the_request_is_built(
+    build: Any, named: str
+) -> None:
+    """Strategy-facing choices are enums: a string fails at once, naming the field."""
+    with pytest.raises(TypeError, match=named):
+        build()
+
+
+def test_the_snapshot_is_a_read_only_copy(cluster: Cluster, run_process: Any) -> None:
+    """The checkers' view of a space cannot change it, and does not change with it."""
+
+    def scenario() -> Gen:
+        yield ask(cluster, 0, Create(PID, LAYOUT))
+
+    run_process(cluster, scenario)
+    view = mm(cluster, 0).snapshot(PID)
+    assert view is not None and view.resident.all() and mm(cluster, 0).snapshot(PID + 1) is None
+    with pytest.raises(ValueError, match="read-only"):
+        view.version[3] = 9
+    write(cluster, 0, [3])
+    assert view.version[3] == 0 and mm(cluster, 0).spaces[PID].version[3] == 1

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import simpy
 
+from rhodos.ipc_manager import requests as ipc
 from rhodos.kernel import (
     Action,
     Cluster,
@@ -17,11 +18,15 @@ from rhodos.kernel import (
     Exit,
     HomeCall,
     Receive,
+    Request,
     Send,
     Sleep,
     Touch,
 )
+from rhodos.memory_manager import PageSet
+from rhodos.memory_manager import requests as mm
 from rhodos.process_manager import ProcessManager
+from rhodos.process_manager import requests as pmr
 from rhodos.system import processes, spawn
 from rhodos.workload import ProgramContext, ProgramGenerator
 
@@ -53,25 +58,25 @@ def writes(*pages: int) -> Touch:
 
 def pm(cluster: Cluster, node: int) -> ProcessManager:
     """The Process Manager of ``node``."""
-    manager: ProcessManager = cluster.node(node).servers["process"]
+    manager: ProcessManager = cluster.node(node).debug_server("process")
     return manager
 
 
-def call(cluster: Cluster, node: int, role: str, kind: str, body: Any, *, src: int) -> Any:
+def call(cluster: Cluster, node: int, role: str, request: Request, *, src: int) -> Any:
     """A request from node ``src`` to ``role``'s server on ``node``."""
-    return cluster.node(src).call(cluster.role_port(node, role), kind, body)
+    return cluster.node(src).call(cluster.role_port(node, role), request)
 
 
 def migrate(cluster: Cluster, pid: int, src: int, dest: int) -> Gen:
     """Move ``pid`` as an eager migration would: pages, comm state, process state, clean-up."""
     layout = pm(cluster, src).pcbs[pid].layout
-    yield call(cluster, dest, "memory", "install_space", (pid, layout, src, 0), src=src)
-    yield call(cluster, src, "memory", "send_pages", (pid, dest, "all"), src=src)
-    yield call(cluster, dest, "ipc", "expect", pid, src=src)
-    yield call(cluster, src, "ipc", "hold", pid, src=src)
-    yield call(cluster, src, "ipc", "migrate_out", (pid, dest), src=src)
-    yield call(cluster, src, "process", "migrate_out", (pid, dest, True), src=src)
-    yield call(cluster, src, "memory", "free", pid, src=src)  # the source keeps nothing
+    yield call(cluster, dest, "memory", mm.InstallSpace(pid, layout, src, 0), src=src)
+    yield call(cluster, src, "memory", mm.SendPages(pid, dest, PageSet.ALL), src=src)
+    yield call(cluster, dest, "ipc", ipc.Expect(pid), src=src)
+    yield call(cluster, src, "ipc", ipc.Hold(pid), src=src)
+    yield call(cluster, src, "ipc", ipc.MigrateOut(pid, dest), src=src)
+    yield call(cluster, src, "process", pmr.MigrateOut(pid, dest, True), src=src)
+    yield call(cluster, src, "memory", mm.Free(pid), src=src)  # the source keeps nothing
 
 
 def log_time(cluster: Cluster, event: str, component: str) -> float:
@@ -94,9 +99,9 @@ def test_spawn_creates_the_pcb_the_address_space_and_the_mailbox(cluster: Cluste
     assert (pcb.state, pcb.home, pcb.node, pcb.layout.pages) == ("running", 0, 0, 8)
     assert pcb.created_at == exactly(5 * ipc_cost)
     node = cluster.node(0)
-    assert node.servers["memory"].spaces[pid].resident.all()
+    assert node.debug_server("memory").spaces[pid].resident.all()
     assert node.frames_used == 8
-    assert pid in node.servers["ipc"].comm
+    assert pid in node.debug_server("ipc").comm
     assert pid in node.threads
     assert cluster.home_of[pid] == 0
 
@@ -113,8 +118,8 @@ def test_exit_frees_memory_and_fires_the_exit_event(cluster: Cluster) -> None:
     assert (finished.state, finished.exited_at) == ("exited", exactly(0.5 + 7 * ipc_cost))
     node = cluster.node(0)
     assert node.frames_used == 0
-    assert pid not in node.servers["memory"].spaces
-    assert pid not in node.servers["ipc"].comm
+    assert pid not in node.debug_server("memory").spaces
+    assert pid not in node.debug_server("ipc").comm
     assert pid not in node.threads and pid not in pm(cluster, 0).pcbs
 
 
@@ -129,13 +134,13 @@ def test_suspend_and_resume_delay_the_exit_by_the_suspension(
 
     def operator() -> Gen:
         yield cluster.env.timeout(0.5)
-        yield call(cluster, 0, "process", "suspend", pid, src=0)
+        yield call(cluster, 0, "process", pmr.Suspend(pid), src=0)
         pcb = pm(cluster, 0).pcbs[pid]
         assert pcb.state == "frozen" and pid not in cluster.node(0).threads
         assert isinstance(pcb.context.step, Compute)
         owed.append(pcb.context.progress)
         yield cluster.env.timeout(1.0 - cluster.now)
-        yield call(cluster, 0, "process", "resume", pid, src=0)
+        yield call(cluster, 0, "process", pmr.Resume(pid), src=0)
         return (yield cluster.exit_event(pid))
 
     assert run_process(cluster, operator) == 0
@@ -159,16 +164,16 @@ def test_a_process_suspended_in_a_receive_gets_the_message_after_resume(
 
     def operator() -> Gen:
         yield cluster.env.timeout(0.1)
-        yield call(cluster, 0, "process", "suspend", receiver, src=0)
+        yield call(cluster, 0, "process", pmr.Suspend(receiver), src=0)
         yield cluster.env.timeout(0.3 - cluster.now)
-        status = yield call(cluster, 0, "process", "status", receiver, src=0)
-        yield call(cluster, 0, "process", "resume", receiver, src=0)
+        status = yield call(cluster, 0, "process", pmr.Status(receiver), src=0)
+        yield call(cluster, 0, "process", pmr.Resume(receiver), src=0)
         yield cluster.exit_event(receiver)
         return status.body
 
     while_suspended = run_process(cluster, operator)
     assert (while_suspended.state, while_suspended.messages_received) == ("frozen", 0)
-    assert len(cluster.node(0).servers["ipc"].comm) == 0  # closed at exit
+    assert len(cluster.node(0).debug_server("ipc").comm) == 0  # closed at exit
     snapshot = next(s for s in processes(cluster) if s.pid == receiver)
     assert (snapshot.state, snapshot.messages_received) == ("exited", 1)
     assert snapshot.exited_at > 0.3
@@ -211,7 +216,7 @@ def test_migrated_process_finishes_on_the_destination_with_its_cpu_time(
         (1.0 - on_source) + 0.5 + 5 * p.local_ipc_s + 1 * p.message_cpu_overhead_s
     )
     assert [cluster.node(n).frames_used for n in (0, 1)] == [0, 0]
-    assert all(pid not in cluster.node(n).servers["memory"].spaces for n in (0, 1))
+    assert all(pid not in cluster.node(n).debug_server("memory").spaces for n in (0, 1))
 
 
 def test_home_call_after_migration_is_served_by_the_home_node(
@@ -247,15 +252,15 @@ def test_the_sources_free_never_drops_the_destinations_live_space(
     def operator() -> Gen:
         yield cluster.env.timeout(0.1)
         layout = pm(cluster, 0).pcbs[pid].layout
-        yield call(cluster, 1, "memory", "install_space", (pid, layout, 0, 0), src=0)
-        yield call(cluster, 0, "memory", "send_pages", (pid, 1, "all"), src=0)
-        yield call(cluster, 1, "ipc", "expect", pid, src=0)
-        yield call(cluster, 0, "ipc", "migrate_out", (pid, 1), src=0)
-        yield call(cluster, 0, "process", "migrate_out", (pid, 1, False), src=0)
-        yield call(cluster, 0, "memory", "free", pid, src=0)
+        yield call(cluster, 1, "memory", mm.InstallSpace(pid, layout, 0, 0), src=0)
+        yield call(cluster, 0, "memory", mm.SendPages(pid, 1, PageSet.ALL), src=0)
+        yield call(cluster, 1, "ipc", ipc.Expect(pid), src=0)
+        yield call(cluster, 0, "ipc", ipc.MigrateOut(pid, 1), src=0)
+        yield call(cluster, 0, "process", pmr.MigrateOut(pid, 1, False), src=0)
+        yield call(cluster, 0, "memory", mm.Free(pid), src=0)
         yield cluster.env.timeout(0.1)  # anything the free sent has arrived by now
-        space = cluster.node(1).servers["memory"].spaces.get(pid)
-        yield call(cluster, 1, "process", "resume", pid, src=0)
+        space = cluster.node(1).debug_server("memory").spaces.get(pid)
+        yield call(cluster, 1, "process", pmr.Resume(pid), src=0)
         return space
 
     space = run_process(cluster, operator)

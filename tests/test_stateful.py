@@ -105,7 +105,7 @@ class Migrations(RuleBasedStateMachine):
     def messages_so_far_exactly_once_in_order(self) -> None:
         assert self.harness.messages.violations() == []
         for node in self.harness.cluster.nodes:
-            stats = node.servers["ipc"].statistics()
+            stats = node.statistics("ipc")
             assert (stats.duplicates, stats.dropped) == (0, 0)
 
     @invariant()

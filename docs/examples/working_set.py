@@ -18,7 +18,14 @@ from typing import ClassVar
 
 import attrs
 
-from rhodos.migration_manager import BaseStrategy, Session, Steps, non_negative, register
+from rhodos.migration_manager import (
+    BaseStrategy,
+    PageSet,
+    Session,
+    Steps,
+    non_negative,
+    register,
+)
 
 
 @register
@@ -43,7 +50,7 @@ class WorkingSet(BaseStrategy):
         # 1. The page map: every page the source holds will be found at the source.
         yield from session.export_space(prefetch=self.prefetch)
         # 2. The working set, in one flow; these pages leave the source.
-        sent = yield from session.send_pages("referenced")
+        sent = yield from session.send_pages(PageSet.REFERENCED)
         session.mark(f"sent-{sent}-referenced")
 
     def cleanup(self, session: Session) -> Steps:

@@ -1,6 +1,6 @@
 """The IPC Manager server: mailboxes, ordered channels, forwarding, migration hooks."""
 
 from rhodos.ipc_manager.channel import CommState, Inbound
-from rhodos.ipc_manager.server import IPCManager, IPCStatistics
+from rhodos.ipc_manager.server import CommView, IPCManager, IPCStatistics
 
-__all__ = ["CommState", "IPCManager", "IPCStatistics", "Inbound"]
+__all__ = ["CommState", "CommView", "IPCManager", "IPCStatistics", "Inbound"]

@@ -5,22 +5,8 @@ Manager's business: it keeps a location cache per node, falls back to the proces
 home node (from the naming service), forwards messages for processes that left, and
 tells the sender's IPC Manager the new location when it forwards.
 
-Requests (kind -> what it does):
-
-* ``open`` / ``close`` (pid): a process starts or ends here; ``close`` drops what is
-  still queued or held for it (waiting first for its state if that is on its way here).
-* ``send`` (src, dst, size, body): number the message on its channel and route it;
-  the sender does not wait for delivery.
-* ``deliver`` (message, from_node): a message arrives from a peer.
-* ``receive`` (pid): answer with the next message, waiting for one if none is queued.
-* ``cancel_receive`` (pid): withdraw a waiting receive (its thread is being frozen).
-* ``hold`` (pid): keep new arrivals aside (the message freeze of a migration starts).
-* ``expect`` (pid): on the destination, queue arrivals for a process not installed yet.
-* ``migrate_out`` (pid, dest[, oneway]): move the communication state and held messages
-  to ``dest``'s IPC Manager as one message (``oneway``: without waiting for its
-  acknowledgement) and forward everything that arrives later.
-* ``install`` (pid, state, held): the communication state arrives.
-* ``location`` (pid, node): a peer says where ``pid`` is now.
+Its requests are declared in :mod:`rhodos.ipc_manager.requests`, each with who sends
+it and what it replies; the dispatch table below maps them to the handlers.
 """
 
 from __future__ import annotations
@@ -32,9 +18,30 @@ import attrs
 import simpy
 
 from rhodos.ipc_manager.channel import CommState
-from rhodos.kernel import Handler, Message, Node, Reply, Server, UserMessage
+from rhodos.ipc_manager.requests import (
+    Close,
+    CommMoved,
+    Deliver,
+    Expect,
+    Hold,
+    Install,
+    Location,
+    MigrateOut,
+    Open,
+)
+from rhodos.kernel import (
+    CancelReceive,
+    Handler,
+    Node,
+    ReceiveMessage,
+    Reply,
+    Request,
+    SendMessage,
+    Server,
+    UserMessage,
+)
 
-__all__ = ["IPCManager", "IPCStatistics"]
+__all__ = ["CommView", "IPCManager", "IPCStatistics"]
 
 
 @attrs.frozen
@@ -48,6 +55,21 @@ class IPCStatistics:
     location_updates: int
     duplicates: int
     dropped: int
+
+
+@attrs.frozen
+class CommView:
+    """What one IPC Manager holds of a process, for the checkers of :mod:`rhodos.testing`."""
+
+    pid: int
+    #: It holds the process's communication state.
+    state: bool
+    #: Messages held for it (a migration's message freeze).
+    held: int
+    #: Messages queued for it before its state arrives.
+    expected: int
+    #: Messages it forwards to the process's new node (``None``: none).
+    forward_to: int | None
 
 
 class IPCManager(Server):
@@ -70,19 +92,19 @@ class IPCManager(Server):
         )
         super().__init__(node)
 
-    def handlers(self) -> dict[str, Handler]:
+    def handlers(self) -> dict[type[Request], Handler]:
         return {
-            "open": self._open,
-            "close": self._close,
-            "send": self._send,
-            "deliver": self._deliver,
-            "receive": self._receive,
-            "cancel_receive": self._cancel_receive,
-            "hold": self._hold,
-            "expect": self._expect,
-            "migrate_out": self._migrate_out,
-            "install": self._install,
-            "location": self._location,
+            Open: self._open,
+            Close: self._close,
+            SendMessage: self._send,
+            Deliver: self._deliver,
+            ReceiveMessage: self._receive,
+            CancelReceive: self._cancel_receive,
+            Hold: self._hold,
+            Expect: self._expect,
+            MigrateOut: self._migrate_out,
+            Install: self._install,
+            Location: self._location,
         }
 
     def statistics(self) -> IPCStatistics:
@@ -90,13 +112,22 @@ class IPCManager(Server):
         duplicates = self._closed_duplicates + sum(s.duplicates for s in self.comm.values())
         return IPCStatistics(duplicates=duplicates, **self._counts)
 
-    # -- lifecycle -----------------------------------------------------------------
-    def _open(self, msg: Message) -> None:
-        pid = msg.body
-        self.comm[pid] = CommState(pid)
+    def snapshot(self, pid: int) -> CommView:
+        """What this IPC Manager holds of ``pid`` (read-only; for :mod:`rhodos.testing`)."""
+        return CommView(
+            pid=pid,
+            state=pid in self.comm,
+            held=len(self.held.get(pid, ())),
+            expected=len(self.expected.get(pid, ())),
+            forward_to=self.forward.get(pid),
+        )
 
-    def _close(self, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        pid = msg.body
+    # -- lifecycle -----------------------------------------------------------------
+    def _open(self, req: Open) -> None:
+        self.comm[req.pid] = CommState(req.pid)
+
+    def _close(self, req: Close) -> Generator[simpy.events.Event, Any, None]:
+        pid = req.pid
         if pid not in self.comm and pid in self.expected:
             # It exited before its state, moved one-way after the resume, arrived.
             yield from self._state(pid)
@@ -120,14 +151,15 @@ class IPCManager(Server):
             yield event
         return self.comm[pid]
 
-    def _send(self, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        src, dst, size, body = msg.body
+    def _send(self, req: SendMessage) -> Generator[simpy.events.Event, Any, None]:
+        src, dst = req.src, req.dst
         state = yield from self._state(src)
         seq = state.next_seq(dst)
-        message = UserMessage(src, dst, seq, size, body, self.env.now)
+        message = UserMessage(src, dst, seq, req.size_bytes, req.body, self.env.now)
         self._counts["sent"] += 1
         self.log("user-send", src=src, dst=dst, seq=seq)
-        target = self.location.get(dst, self.node.cluster.home_of.get(dst, self.node.node_id))
+        home = self.node.home_of(dst)
+        target = self.location.get(dst, self.node.node_id if home is None else home)
         self._route(message, target, origin=self.node.node_id, traffic="user")
 
     def _route(self, message: UserMessage, target: int, *, origin: int, traffic: str) -> None:
@@ -136,16 +168,14 @@ class IPCManager(Server):
         else:
             self.node.send(
                 self.peer(target),
-                "deliver",
-                (message, origin),
+                Deliver(message, origin),
                 size_bytes=message.size_bytes,
                 traffic=traffic,
                 account=message.dst_pid if traffic == "forwarded" else message.src_pid,
             )
 
-    def _deliver(self, msg: Message) -> None:
-        message, origin = msg.body
-        self._arrive(message, origin)
+    def _deliver(self, req: Deliver) -> None:
+        self._arrive(req.message, req.origin)
 
     def _arrive(self, message: UserMessage, origin: int) -> None:
         pid = message.dst_pid
@@ -169,19 +199,18 @@ class IPCManager(Server):
             self.log("forward", src=message.src_pid, dst=pid, seq=message.seq, to=target)
             self._route(message, target, origin=origin, traffic="forwarded")
             if origin != self.node.node_id:
-                self.node.send(self.peer(origin), "location", (pid, target), account=pid)
+                self.node.send(self.peer(origin), Location(pid, target), account=pid)
         else:
             self._counts["dropped"] += 1
             self.log("user-drop", src=message.src_pid, dst=pid, seq=message.seq)
 
-    def _location(self, msg: Message) -> None:
-        pid, node = msg.body
-        self.location[pid] = node
+    def _location(self, req: Location) -> None:
+        self.location[req.pid] = req.node
         self._counts["location_updates"] += 1
 
     # -- receiving -----------------------------------------------------------------
-    def _receive(self, msg: Message) -> Generator[simpy.events.Event, Any, Any]:
-        pid = msg.body
+    def _receive(self, req: ReceiveMessage) -> Generator[simpy.events.Event, Any, Any]:
+        pid = req.pid
         state = yield from self._state(pid)
         if state.ready:
             message = state.ready.popleft()
@@ -193,8 +222,8 @@ class IPCManager(Server):
         self.log("user-receive", pid=pid, src=message.src_pid, seq=message.seq)
         return Reply(body=message, size_bytes=64)
 
-    def _cancel_receive(self, msg: Message) -> str:
-        state = self.comm.get(msg.body)
+    def _cancel_receive(self, req: CancelReceive) -> str:
+        state = self.comm.get(req.pid)
         if state is not None and state.waiter is not None and not state.waiter.triggered:
             waiter, state.waiter = state.waiter, None
             waiter.succeed(None)
@@ -202,21 +231,18 @@ class IPCManager(Server):
         return "none"
 
     # -- migration hooks -----------------------------------------------------------
-    def _hold(self, msg: Message) -> float:
-        self.held.setdefault(msg.body, [])
-        self.hold_started.setdefault(msg.body, self.env.now)
-        self.log("hold", pid=msg.body)
+    def _hold(self, req: Hold) -> float:
+        self.held.setdefault(req.pid, [])
+        self.hold_started.setdefault(req.pid, self.env.now)
+        self.log("hold", pid=req.pid)
         return float(self.env.now)
 
-    def _expect(self, msg: Message) -> None:
-        self.expected.setdefault(msg.body, [])
+    def _expect(self, req: Expect) -> None:
+        self.expected.setdefault(req.pid, [])
 
-    def _migrate_out(
-        self, msg: Message
-    ) -> Generator[simpy.events.Event, Any, tuple[int, int, float]]:
-        """Move the state; reply (bytes, messages held, time it was installed there)."""
-        pid, dest, *options = msg.body
-        oneway = bool(options[0]) if options else False
+    def _migrate_out(self, req: MigrateOut) -> Generator[simpy.events.Event, Any, CommMoved]:
+        """Move the state; reply the bytes, the messages held, and when it was installed there."""
+        pid, dest, oneway = req.pid, req.dest, req.oneway
         yield from self._state(pid)  # it may still be on its way here (a one-way move)
         state = self.comm.pop(pid)
         held = [m for _, m in self.held.pop(pid, [])]
@@ -228,19 +254,18 @@ class IPCManager(Server):
         deliver = self.node.send if oneway else self.node.call
         sent = deliver(
             self.peer(dest),
-            "install",
-            (pid, state, held),
+            Install(pid, state, held),
             size_bytes=size,
             traffic="state",
             account=pid,
         )
         if oneway:
-            return size, len(held), float("nan")
+            return CommMoved(size, len(held), float("nan"))
         reply = yield sent
-        return size, len(held), float(reply.body)
+        return CommMoved(size, len(held), float(reply.body))
 
-    def _install(self, msg: Message) -> float:
-        pid, state, held = msg.body
+    def _install(self, req: Install) -> float:
+        pid, state, held = req.pid, req.state, req.held
         self.comm[pid] = state
         self.forward.pop(pid, None)
         self.location.pop(pid, None)

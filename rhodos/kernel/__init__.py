@@ -1,7 +1,9 @@
 """The microkernel and the hardware: the only API the servers may use.
 
 Servers import from ``rhodos.kernel`` and nothing deeper; the kernel imports no server
-(``tests/test_layering.py`` enforces both).
+(``tests/test_layering.py`` enforces both). The requests the kernel itself makes of the
+servers (a thread's traps) and those of the file server, a node of the kernel's own,
+are declared here too.
 """
 
 from rhodos.kernel.actions import (
@@ -15,17 +17,27 @@ from rhodos.kernel.actions import (
     Touch,
 )
 from rhodos.kernel.cluster import Cluster, ClusterConfig, ConfigError
+from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU, CPUStatistics
+from rhodos.kernel.file_requests import ForgetPages, ReadPages, WritePages
 from rhodos.kernel.fileserver import FileServer
 from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog, LogEvent, structlog_listener
-from rhodos.kernel.message import TRAFFIC_KINDS, Message, Port, UserMessage
+from rhodos.kernel.message import TRAFFIC_KINDS, Message, Port, Request, UserMessage
 from rhodos.kernel.network import TOPOLOGIES, Network
-from rhodos.kernel.node import Node, OutOfMemory, Pager
+from rhodos.kernel.node import Kernel, Node, OutOfMemory, Pager, Runnable, Service
 from rhodos.kernel.profile import MachineProfile, ProfileError, builtin_profiles, load_profile
 from rhodos.kernel.server import Handler, Reply, Server, UnknownRequest
-from rhodos.kernel.thread import ExecutionContext, Thread, ThreadState
+from rhodos.kernel.thread import Thread, ThreadState
+from rhodos.kernel.traps import (
+    CancelReceive,
+    HomeService,
+    PageFault,
+    ReceiveMessage,
+    SendMessage,
+    ThreadExited,
+)
 
 __all__ = [
     "CPU",
@@ -37,6 +49,7 @@ __all__ = [
     "ZERO",
     "Action",
     "CPUStatistics",
+    "CancelReceive",
     "Cluster",
     "ClusterConfig",
     "Compute",
@@ -45,8 +58,11 @@ __all__ = [
     "ExecutionContext",
     "Exit",
     "FileServer",
+    "ForgetPages",
     "Handler",
     "HomeCall",
+    "HomeService",
+    "Kernel",
     "Layout",
     "LogEvent",
     "MachineProfile",
@@ -54,22 +70,31 @@ __all__ = [
     "Network",
     "Node",
     "OutOfMemory",
+    "PageFault",
     "Pager",
     "Port",
     "ProfileError",
+    "ReadPages",
     "Receive",
+    "ReceiveMessage",
     "Reply",
+    "Request",
+    "Runnable",
     "Segment",
     "Send",
+    "SendMessage",
     "Server",
+    "Service",
     "Sleep",
     "Thread",
+    "ThreadExited",
     "ThreadState",
     "Touch",
     "TrafficLedger",
     "TrafficTally",
     "UnknownRequest",
     "UserMessage",
+    "WritePages",
     "builtin_profiles",
     "load_profile",
     "structlog_listener",

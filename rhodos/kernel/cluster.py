@@ -7,9 +7,10 @@ same seed gives the same run, bit for bit, whatever order the streams are create
 
 The kernel part of inter-process communication lives here too: :meth:`transmit` moves a
 message from one node to a port (local IPC cost on one node; sender overhead, network
-flow, latency and receiver overhead between nodes), and :meth:`call` is request/reply.
+flow, latency and receiver overhead between nodes); a node builds request/reply on it.
 The cluster knows nothing of the servers: they are started on each node by the
-factories passed to it (see :func:`rhodos.system.boot`).
+factories passed to it (see :func:`rhodos.system.boot`), and see the cluster only as
+the :class:`~rhodos.kernel.node.Kernel` services their node passes on.
 """
 
 from __future__ import annotations
@@ -157,6 +158,14 @@ class Cluster:
             raise ConfigError(f"no node {node_id!r}: nodes are 0..{len(nodes) - 1}")
         return nodes[node_id]
 
+    def node_kind(self, node_id: int) -> str:
+        """What node ``node_id`` is: ``compute`` or ``file-server`` (a ConfigError if none)."""
+        return self.node(node_id).kind
+
+    def file_server(self) -> int | None:
+        """The node id of the (first) file server, ``None`` when the cluster has none."""
+        return self.file_server_nodes[0].node_id if self.file_server_nodes else None
+
     def set_node_up(self, node_id: int, up: bool) -> None:
         """Crash (``False``) or restore a node: its CPU stops and its messages are lost."""
         node = self.node(node_id)
@@ -291,47 +300,6 @@ class Cluster:
             self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
             return
         port.mailbox.put(msg)
-
-    def call(
-        self,
-        src_node: int,
-        dst: int,
-        kind: str,
-        body: Any = None,
-        *,
-        size_bytes: int = 64,
-        traffic: str = "control",
-        account: int | None = None,
-    ) -> simpy.Process:
-        """Request/reply from ``src_node`` to port ``dst``; the value is the reply message."""
-        return self.env.process(self._call(src_node, dst, kind, body, size_bytes, traffic, account))
-
-    def _call(
-        self,
-        src_node: int,
-        dst: int,
-        kind: str,
-        body: Any,
-        size_bytes: int,
-        traffic: str,
-        account: int | None,
-    ) -> Generator[simpy.events.Event, Any, Message]:
-        reply_port = self.create_port(src_node, "reply")
-        try:
-            self.transmit(
-                src_node,
-                dst,
-                kind,
-                body,
-                size_bytes=size_bytes,
-                traffic=traffic,
-                reply_to=reply_port.port_id,
-                account=account,
-            )
-            reply: Message = yield reply_port.get()
-        finally:
-            self.close_port(reply_port.port_id)
-        return reply
 
     # -- running -------------------------------------------------------------------
     def run(self, until: float | simpy.events.Event | None = None) -> None:

@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from rhodos.kernel.file_requests import ForgetPages, ReadPages, WritePages
 from rhodos.kernel.fluid import FluidScheduler
-from rhodos.kernel.message import Message
+from rhodos.kernel.message import Request
 from rhodos.kernel.node import Node
 from rhodos.kernel.server import Handler, Reply, Server
 
@@ -39,37 +40,43 @@ class FileServer(Server):
         self.bytes_read = 0
         super().__init__(node)
 
-    def handlers(self) -> dict[str, Handler]:
+    def handlers(self) -> dict[type[Request], Handler]:
         return {
-            "write": self._write,
-            "read": self._read,
-            "forget": self._forget,
+            WritePages: self._write,
+            ReadPages: self._read,
+            ForgetPages: self._forget,
         }
 
-    def stored_versions(self, pid: int) -> npt.NDArray[np.int64]:
-        """Version of every page of ``pid`` held here (-1 where none was written); a copy."""
-        return self._store.get(pid, np.empty(0, dtype=np.int64)).copy()
+    def snapshot(self, pid: int) -> npt.NDArray[np.int64]:
+        """Version of every page of ``pid`` held here (-1 where none was written).
+
+        A read-only copy, for the checkers of :mod:`rhodos.testing`.
+        """
+        versions = self._store.get(pid, np.empty(0, dtype=np.int64)).copy()
+        versions.flags.writeable = False
+        return versions
 
     def _disk_io(self, nbytes: int) -> Generator[simpy.events.Event, Any, None]:
         yield self.env.timeout(self.node.profile.file_server_latency_s)
         yield self._disk.start(float(nbytes), (self._link,)).done
 
-    def _write(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
-        pid, npages, pages, versions = msg.body
+    def _write(self, req: WritePages) -> Generator[simpy.events.Event, Any, Reply]:
+        pid, npages, pages = req.pid, req.npages, req.pages
+        nbytes = int(np.size(pages)) * self.node.profile.page_size_bytes
         store = self._store.get(pid)
         if store is None or store.size < npages:
             grown = np.full(npages, -1, dtype=np.int64)
             if store is not None:
                 grown[: store.size] = store
             store = self._store[pid] = grown
-        store[pages] = versions
-        yield from self._disk_io(msg.size_bytes)
-        self.bytes_written += msg.size_bytes
-        self.log("write", pid=pid, pages=int(np.size(pages)), bytes=msg.size_bytes)
+        store[pages] = req.versions
+        yield from self._disk_io(nbytes)
+        self.bytes_written += nbytes
+        self.log("write", pid=pid, pages=int(np.size(pages)), bytes=nbytes)
         return Reply(body=int(np.size(pages)))
 
-    def _read(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
-        pid, pages = msg.body
+    def _read(self, req: ReadPages) -> Generator[simpy.events.Event, Any, Reply]:
+        pid, pages = req.pid, req.pages
         store = self._store.get(pid)
         versions = (
             store[pages] if store is not None else np.full(np.size(pages), -1, dtype=np.int64)
@@ -80,5 +87,5 @@ class FileServer(Server):
         self.log("read", pid=pid, pages=int(np.size(pages)), bytes=nbytes)
         return Reply(body=versions, size_bytes=nbytes, traffic="pages")
 
-    def _forget(self, msg: Message) -> None:
-        self._store.pop(msg.body, None)
+    def _forget(self, req: ForgetPages) -> None:
+        self._store.pop(req.pid, None)

@@ -1,6 +1,9 @@
-"""Kernel messages and ports.
+"""Kernel messages, the requests they carry, and ports.
 
-Every interaction between servers is a :class:`Message` sent to a :class:`Port`. A port
+Every interaction between servers is a :class:`Message` sent to a :class:`Port`; its
+body is a :class:`Request` (a frozen attrs class declared in the receiving server's
+``requests`` module), whose type selects the handler in the server's dispatch table,
+or the reply to one. A port
 lives on one node; the cluster's naming service maps port ids to nodes. A message's
 ``size_bytes`` is its payload on the wire and ``traffic`` the kind its bytes are booked
 under (``control``, ``state``, ``pages``, ``user``, ``forwarded``, ``flush``, ``home``), and
@@ -10,20 +13,38 @@ a migration's bytes can be told from everything else on the network.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 import attrs
 import simpy
 
-__all__ = ["TRAFFIC_KINDS", "Message", "Port", "UserMessage"]
+__all__ = ["TRAFFIC_KINDS", "Message", "Port", "Request", "UserMessage"]
 
 #: The kinds network bytes and messages are accounted under.
 TRAFFIC_KINDS = ("control", "state", "pages", "user", "forwarded", "flush", "home")
 
 
+class Request:
+    """Base of every request a server handles; subclasses are ``@attrs.frozen`` classes.
+
+    The request's type selects its handler (as a call number does in MINIX's
+    ``table.c``). ``kind`` names it in the event log and the traces: the class name in
+    snake case (``SendPages`` -> ``send_pages``) unless the class sets its own.
+    """
+
+    __slots__ = ()
+    kind: ClassVar[str] = "request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" not in cls.__dict__:
+            cls.kind = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
 @attrs.frozen
 class Message:
-    """A kernel message: ``kind`` selects the handler in the receiving server's dispatch table."""
+    """A kernel message: a :class:`Request` (its ``kind`` is the request's) or a ``reply``."""
 
     kind: str
     dst: int

@@ -1,22 +1,30 @@
-"""A node: CPU, memory frames, architecture, up/down state, and the kernel calls made from it."""
+"""A node: CPU, memory frames, architecture, up/down state, and the kernel calls made from it.
+
+A node is all that its servers and threads see of the kernel. Beside its hardware it
+offers them the few kernel services they need -- messages and calls, ports and the
+naming service (where each server listens, where each process lives), the event log
+-- by passing them on to the :class:`Kernel` it was built with (the
+:class:`~rhodos.kernel.Cluster`); it never hands out the cluster itself.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Generator
+from typing import Any, Protocol
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 import simpy
 
+from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU
-from rhodos.kernel.message import Message, Port
+from rhodos.kernel.ledger import TrafficLedger, TrafficTally
+from rhodos.kernel.log import EventLog
+from rhodos.kernel.message import Message, Port, Request
+from rhodos.kernel.profile import MachineProfile
 
-if TYPE_CHECKING:
-    from rhodos.kernel.cluster import Cluster
-    from rhodos.kernel.profile import MachineProfile
-    from rhodos.kernel.thread import Thread
-
-__all__ = ["Node", "OutOfMemory", "Pager"]
+__all__ = ["Kernel", "Node", "OutOfMemory", "Pager", "Runnable", "Service"]
 
 
 class OutOfMemory(ValueError):
@@ -43,30 +51,125 @@ class Pager(Protocol):
         ...
 
 
+class Runnable(Protocol):
+    """What a node's thread table holds: a :class:`~rhodos.kernel.Thread` running a process."""
+
+    context: ExecutionContext
+
+    def freeze(self) -> simpy.Event:
+        """Stop at the next preemption point; the event's value is the context (None: exited)."""
+        ...
+
+
+class Kernel(Protocol):
+    """The kernel services a node passes on to its servers and threads.
+
+    The :class:`~rhodos.kernel.Cluster` provides them: the simulated clock, message
+    transmission, ports and the naming service, the record of where processes live,
+    the traffic ledger and the event log. Request/reply is built on them by the node.
+    """
+
+    env: simpy.Environment
+    log: EventLog
+    ledger: TrafficLedger
+    location_of: dict[int, int]
+    home_of: dict[int, int]
+
+    def transmit(
+        self,
+        src_node: int,
+        dst: int,
+        kind: str,
+        body: Any = None,
+        *,
+        size_bytes: int = 64,
+        traffic: str = "control",
+        reply_to: int | None = None,
+        account: int | None = None,
+    ) -> simpy.Process:
+        """Send a message from ``src_node`` to port ``dst``."""
+        ...
+
+    def create_port(self, node_id: int, owner: str) -> Port:
+        """A new port on ``node_id``."""
+        ...
+
+    def close_port(self, port_id: int) -> None:
+        """Remove a port."""
+        ...
+
+    def register_role(self, node_id: int, role: str, port_id: int) -> None:
+        """Publish that ``role``'s server on ``node_id`` listens at ``port_id``."""
+        ...
+
+    def role_port(self, node_id: int, role: str) -> int:
+        """The port of ``role``'s server on ``node_id``."""
+        ...
+
+    def commit_location(self, pid: int, node_id: int) -> None:
+        """The commit point of a process's creation or migration."""
+        ...
+
+    def exit_event(self, pid: int) -> simpy.Event:
+        """The event of process ``pid`` ending."""
+        ...
+
+    def node_kind(self, node_id: int) -> str:
+        """``compute`` or ``file-server``; an unknown node raises a ConfigError naming the ids."""
+        ...
+
+    def file_server(self) -> int | None:
+        """The node id of the file server, ``None`` when the cluster has none."""
+        ...
+
+
+class Service(Protocol):
+    """What the kernel needs of a server it registers (see :class:`~rhodos.kernel.Server`)."""
+
+    def serve(self, request: Request) -> simpy.Process:
+        """Handle ``request`` from outside the simulated machines; the value is the reply."""
+        ...
+
+    def statistics(self) -> Any:
+        """A frozen snapshot of the server's counters (``None`` when it keeps none)."""
+        ...
+
+
+@attrs.frozen
+class _StatisticsOnly:
+    """What :attr:`Node.servers` still hands out: a server's statistics, nothing else."""
+
+    _server: Service
+
+    def statistics(self) -> Any:
+        """The server's frozen statistics."""
+        return self._server.statistics()
+
+
 class Node:
     """A workstation (or a file server): hardware plus the kernel's per-node tables."""
 
     def __init__(
         self,
-        cluster: Cluster,
+        kernel: Kernel,
         node_id: int,
         profile: MachineProfile,
         architecture: str,
         *,
         kind: str = "compute",
     ) -> None:
-        self.cluster = cluster
-        self.env: simpy.Environment = cluster.env
+        self._kernel = kernel
+        self.env: simpy.Environment = kernel.env
         self.node_id = node_id
         self.profile = profile
         self.architecture = architecture
         self.kind = kind
-        self.cpu = CPU(self.env, f"node{node_id}", profile.cpu_speed, log=cluster.log, node=node_id)
+        self.cpu = CPU(self.env, f"node{node_id}", profile.cpu_speed, log=kernel.log, node=node_id)
         self.frames_total = profile.memory_bytes // profile.page_size_bytes
         self.frames_used = 0
         self.up = True
-        self.servers: dict[str, Any] = {}
-        self.threads: dict[int, Thread] = {}
+        self.threads: dict[int, Runnable] = {}
+        self._servers: dict[str, Service] = {}
         self._pagers: dict[int, Pager] = {}
 
     def __repr__(self) -> str:
@@ -103,19 +206,90 @@ class Node:
         """The address space of ``pid`` as mapped on this node."""
         return self._pagers[pid]
 
-    # -- servers and ports ---------------------------------------------------------
+    # -- servers -------------------------------------------------------------------
+    def register_server(self, role: str, port_id: int, server: Service) -> None:
+        """Publish a server's port under its role in the naming service."""
+        self._servers[role] = server
+        self._kernel.register_role(self.node_id, role, port_id)
+
+    def statistics(self, role: str) -> Any:
+        """The frozen statistics of this node's ``role`` server (``None``: it runs none)."""
+        server = self._servers.get(role)
+        return server.statistics() if server is not None else None
+
+    def submit(self, role: str, request: Request) -> simpy.Process:
+        """Hand ``request`` to this node's ``role`` server from outside the simulated machines.
+
+        The operator's console (:func:`rhodos.system.migrate`) is not part of the
+        simulated system: its request reaches the server's dispatch table at no
+        simulated cost, and the event's value is the handler's reply.
+        """
+        return self._servers[role].serve(request)
+
+    def debug_server(self, role: str) -> Any:
+        """The server object itself, for the checkers of :mod:`rhodos.testing` only.
+
+        Servers talk through messages and the rest of the system observes them through
+        :meth:`statistics`; only the invariant checkers read a server's state, through
+        its read-only ``snapshot`` API (``tests/test_layering.py`` enforces both).
+        """
+        return self._servers[role]
+
+    @property
+    def servers(self) -> dict[str, Any]:
+        """Deprecated (use :meth:`statistics`): each server by role, only its statistics."""
+        return {role: _StatisticsOnly(server) for role, server in self._servers.items()}
+
+    # -- naming service ------------------------------------------------------------
     def create_port(self, owner: str) -> Port:
         """A new kernel port on this node."""
-        return self.cluster.create_port(self.node_id, owner)
+        return self._kernel.create_port(self.node_id, owner)
 
-    def register_server(self, role: str, port_id: int, server: Any) -> None:
-        """Publish a server's port under its role in the naming service."""
-        self.servers[role] = server
-        self.cluster.register_role(self.node_id, role, port_id)
+    def close_port(self, port_id: int) -> None:
+        """Remove a port; later messages to it are dropped (and logged)."""
+        self._kernel.close_port(port_id)
 
-    def role_port(self, role: str) -> int:
-        """The port of this node's server with ``role``."""
-        return self.cluster.role_port(self.node_id, role)
+    def role_port(self, role: str, node_id: int | None = None) -> int:
+        """The port of the server with ``role`` on this node (or on ``node_id``)."""
+        return self._kernel.role_port(self.node_id if node_id is None else node_id, role)
+
+    def node_kind(self, node_id: int) -> str:
+        """What node ``node_id`` is (``compute`` or ``file-server``); a ConfigError if none."""
+        return self._kernel.node_kind(node_id)
+
+    def file_server(self) -> int:
+        """The node id of the file server; a clear error when the cluster has none."""
+        node_id = self._kernel.file_server()
+        if node_id is None:
+            raise RuntimeError("this cluster has no file server (ClusterConfig.file_servers=0)")
+        return node_id
+
+    def location_of(self, pid: int) -> int | None:
+        """The node process ``pid`` lives on (its last commit), ``None`` before it exists."""
+        return self._kernel.location_of.get(pid)
+
+    def home_of(self, pid: int) -> int | None:
+        """The node process ``pid`` was created on."""
+        return self._kernel.home_of.get(pid)
+
+    def commit_location(self, pid: int, *, home: bool = False) -> None:
+        """Commit that ``pid`` lives on this node from now on (``home``: it was created here)."""
+        if home:
+            self._kernel.home_of[pid] = self.node_id
+        self._kernel.commit_location(pid, self.node_id)
+
+    def exit_event(self, pid: int) -> simpy.Event:
+        """The event of process ``pid`` ending (wherever it runs); its value is the exit code."""
+        return self._kernel.exit_event(pid)
+
+    # -- accounting and log --------------------------------------------------------
+    def traffic(self, account: int | None) -> TrafficTally:
+        """The network bytes and messages booked to ``account`` so far."""
+        return self._kernel.ledger.tally(account)
+
+    def log(self, component: str, event: str, **fields: Any) -> None:
+        """Record ``event`` of ``component`` on this node in the event log."""
+        self._kernel.log.record(self.node_id, component, event, **fields)
 
     # -- kernel calls --------------------------------------------------------------
     def kernel_work(self, seconds: float) -> simpy.Process:
@@ -125,39 +299,62 @@ class Node:
     def send(
         self,
         dst: int,
-        kind: str,
-        body: Any = None,
+        request: Request,
         *,
         size_bytes: int = 64,
         traffic: str = "control",
         account: int | None = None,
+        reply_to: int | None = None,
     ) -> simpy.Process:
-        """Send a one-way message from this node to port ``dst``; the event fires on delivery."""
-        return self.cluster.transmit(
-            self.node_id, dst, kind, body, size_bytes=size_bytes, traffic=traffic, account=account
+        """Send ``request`` from this node to port ``dst`` (``reply_to``: the port the answer
+        goes to); the event fires on delivery."""
+        return self._kernel.transmit(
+            self.node_id,
+            dst,
+            request.kind,
+            request,
+            size_bytes=size_bytes,
+            traffic=traffic,
+            reply_to=reply_to,
+            account=account,
         )
 
     def call(
         self,
         dst: int,
-        kind: str,
-        body: Any = None,
+        request: Request,
         *,
         size_bytes: int = 64,
         traffic: str = "control",
         account: int | None = None,
     ) -> simpy.Process:
         """Request/reply: the event's value is the reply :class:`Message`."""
-        return self.cluster.call(
-            self.node_id, dst, kind, body, size_bytes=size_bytes, traffic=traffic, account=account
-        )
+        return self.env.process(self._call(dst, request, size_bytes, traffic, account))
+
+    def _call(
+        self, dst: int, request: Request, size_bytes: int, traffic: str, account: int | None
+    ) -> Generator[simpy.events.Event, Any, Message]:
+        reply_port = self.create_port("reply")
+        try:
+            self.send(
+                dst,
+                request,
+                size_bytes=size_bytes,
+                traffic=traffic,
+                account=account,
+                reply_to=reply_port.port_id,
+            )
+            reply: Message = yield reply_port.get()
+        finally:
+            self.close_port(reply_port.port_id)
+        return reply
 
     def reply(
         self, request: Message, body: Any = None, *, size_bytes: int = 64, traffic: str = "control"
     ) -> simpy.Process:
         """Answer ``request`` with ``body`` (booked to the request's account)."""
         assert request.reply_to is not None
-        return self.cluster.transmit(
+        return self._kernel.transmit(
             self.node_id,
             request.reply_to,
             "reply",

@@ -1,33 +1,35 @@
 """The shape every server has: a kernel port, a receive loop and a dispatch table.
 
-As in MINIX 3's servers, a server is a loop that receives a request, looks its kind up
-in a dispatch table and runs the handler; its state is private. Handlers are generator
-functions (they may wait on simulated time, on calls to other servers) and return the
-reply: a :class:`Reply`, or any value, which becomes the body of a small control reply.
-Each request is served in its own simpy process, so a long transfer does not block a
-page-fault request behind it.
+As in MINIX 3's servers, a server is a loop that receives a request, looks its type up
+in a dispatch table (request type -> handler, as ``table.c`` maps call numbers) and
+runs the handler; its state is private. A server's requests are frozen attrs classes
+declared in its ``requests`` module. Handlers take the request; they are generator
+functions when they wait (on simulated time, on calls to other servers), and return
+the reply: a :class:`Reply`, or any value, which becomes the body of a small control
+reply. Each request is served in its own simpy process, so a long transfer does not
+block a page-fault request behind it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import simpy
 
-from rhodos.kernel.message import Message
-
-if TYPE_CHECKING:
-    from rhodos.kernel.node import Node
+from rhodos.kernel.message import Message, Request
+from rhodos.kernel.node import Node
 
 __all__ = ["Handler", "Reply", "Server", "UnknownRequest"]
 
-Handler = Callable[[Message], Any]
+#: A handler: takes its request (of the type it is listed under), returns the reply or a
+#: generator of simpy events whose value is the reply.
+Handler = Callable[[Any], Any]
 
 
 class UnknownRequest(RuntimeError):
-    """A server received a request kind that its dispatch table does not hold."""
+    """A server received a body whose type its dispatch table does not hold."""
 
 
 @attrs.frozen
@@ -48,38 +50,59 @@ class Server:
         self.node = node
         self.env: simpy.Environment = node.env
         self.port = node.create_port(self.role)
-        self.dispatch: dict[str, Handler] = self.handlers()
+        self.dispatch: dict[type[Request], Handler] = self.handlers()
         node.register_server(self.role, self.port.port_id, self)
         self.requests_served = 0
         self.env.process(self._loop())
 
-    def handlers(self) -> dict[str, Handler]:
-        """The dispatch table: request kind -> handler."""
+    def handlers(self) -> dict[type[Request], Handler]:
+        """The dispatch table: request type -> handler."""
         raise NotImplementedError
+
+    def statistics(self) -> Any:
+        """A frozen snapshot of this server's counters (``None``: it keeps none)."""
+        return None
 
     def peer(self, node_id: int) -> int:
         """The port of the server with the same role on ``node_id``."""
-        return self.node.cluster.role_port(node_id, self.role)
+        return self.node.role_port(self.role, node_id)
 
     def log(self, event: str, **fields: Any) -> None:
         """Record an event of this server in the cluster's event log."""
-        self.node.cluster.log.record(self.node.node_id, self.role, event, **fields)
+        self.node.log(self.role, event, **fields)
+
+    def serve(self, request: Request) -> simpy.Process:
+        """Handle ``request`` without a message (:meth:`Node.submit`); the value is the reply."""
+        return self.env.process(self._answer(self._handler(request), request))
+
+    def _handler(self, body: Any, kind: str | None = None) -> Handler:
+        handler = self.dispatch.get(type(body))
+        if handler is None:
+            handled = ", ".join(sorted(t.__name__ for t in self.dispatch))
+            raise UnknownRequest(
+                f"{self.role} server on node {self.node.node_id} has no handler for a "
+                f"{type(body).__name__} (message kind {kind or getattr(body, 'kind', '?')!r}); "
+                f"it handles {handled}"
+            )
+        return handler
 
     def _loop(self) -> Generator[simpy.events.Event, Any, None]:
         while True:
             msg = yield self.port.get()
-            handler = self.dispatch.get(msg.kind)
-            if handler is None:
-                raise UnknownRequest(
-                    f"{self.role} server on node {self.node.node_id} has no handler for "
-                    f"{msg.kind!r}; it handles {sorted(self.dispatch)}"
-                )
-            self.env.process(self._serve(handler, msg))
+            self.env.process(self._serve(self._handler(msg.body, msg.kind), msg))
 
-    def _serve(self, handler: Handler, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        out = handler(msg)
+    def _handle(self, handler: Handler, request: Any) -> Generator[simpy.events.Event, Any, Any]:
+        out = handler(request)
         result = (yield from out) if isinstance(out, Generator) else out
         self.requests_served += 1
+        return result
+
+    def _answer(self, handler: Handler, request: Any) -> Generator[simpy.events.Event, Any, Any]:
+        result = yield from self._handle(handler, request)
+        return result.body if isinstance(result, Reply) else result
+
+    def _serve(self, handler: Handler, msg: Message) -> Generator[simpy.events.Event, Any, None]:
+        result = yield from self._handle(handler, msg.body)
         if msg.reply_to is not None:
             reply = result if isinstance(result, Reply) else Reply(body=result)
             self.node.reply(msg, reply.body, size_bytes=reply.size_bytes, traffic=reply.traffic)

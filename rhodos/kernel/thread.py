@@ -19,20 +19,24 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-import attrs
 import simpy
 
 from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
+from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.message import Message
+from rhodos.kernel.node import Node
+from rhodos.kernel.traps import (
+    CancelReceive,
+    HomeService,
+    PageFault,
+    ReceiveMessage,
+    SendMessage,
+    ThreadExited,
+)
 
-if TYPE_CHECKING:
-    from rhodos.kernel.node import Node
-
-__all__ = ["ExecutionContext", "Thread", "ThreadState"]
-
-Program = Generator[Action, Any, None]
+__all__ = ["Thread", "ThreadState"]
 
 
 class ThreadState(enum.Enum):
@@ -41,32 +45,6 @@ class ThreadState(enum.Enum):
     RUNNING = "running"
     FROZEN = "frozen"
     EXITED = "exited"
-
-
-@attrs.define(eq=False)
-class ExecutionContext:
-    """A process's execution state: what the Process Manager extracts and installs.
-
-    The program's continuation and the step in flight (``step`` with its ``progress``:
-    CPU seconds still owed, index of the next page reference, or sleep time left), plus
-    the per-process accounting that travels with the process.
-    """
-
-    pid: int
-    home: int
-    program: Program
-    step: Action | None = None
-    progress: float | int | None = None
-    value: Any = None
-    cpu_seconds: float = 0.0
-    faults: int = 0
-    remote_faults: int = 0
-    fault_stall_s: float = 0.0
-    messages_sent: int = 0
-    messages_received: int = 0
-    home_calls: int = 0
-    home_call_s: float = 0.0
-    exit_code: int | None = None
 
 
 class _Frozen(Exception):
@@ -175,7 +153,7 @@ class Thread:
             began = self.env.now
             yield node.kernel_work(node.profile.page_fault_trap_s)
             reply = yield node.call(
-                node.role_port("memory"), "fault", (ctx.pid, int(pages[i]), bool(writes[i]))
+                node.role_port("memory"), PageFault(ctx.pid, int(pages[i]), bool(writes[i]))
             )
             ctx.faults += 1
             if reply.body != "local":
@@ -185,10 +163,10 @@ class Thread:
     def _receive(self) -> Generator[simpy.events.Event, Any, Any]:
         ctx = self.context
         ipc = self.node.role_port("ipc")
-        request = self.node.call(ipc, "receive", ctx.pid)
+        request = self.node.call(ipc, ReceiveMessage(ctx.pid))
         result = yield request | self._freeze
         if request not in result:
-            cancel = self.node.call(ipc, "cancel_receive", ctx.pid)
+            cancel = self.node.call(ipc, CancelReceive(ctx.pid))
             answer: Message = yield cancel
             if answer.body == "cancelled":
                 raise _Frozen
@@ -201,7 +179,7 @@ class Thread:
     def _send(self, step: Send) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
         yield self.node.call(
-            self.node.role_port("ipc"), "send", (ctx.pid, step.to, step.size_bytes, step.body)
+            self.node.role_port("ipc"), SendMessage(ctx.pid, step.to, step.size_bytes, step.body)
         )
         ctx.messages_sent += 1
 
@@ -218,13 +196,12 @@ class Thread:
     def _home_call(self, step: HomeCall) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
         began = self.env.now
-        home_pm = self.node.cluster.role_port(ctx.home, "process")
+        here = self.node.node_id
         yield self.node.call(
-            home_pm,
-            "home_call",
-            (ctx.pid, step.kind, step.service_s),
+            self.node.role_port("process", ctx.home),
+            HomeService(ctx.pid, step.kind, step.service_s, step.size_bytes, caller=here),
             size_bytes=step.size_bytes,
-            traffic="home" if ctx.home != self.node.node_id else "control",
+            traffic="home" if ctx.home != here else "control",
             account=ctx.pid,
         )
         ctx.home_calls += 1
@@ -236,8 +213,8 @@ class Thread:
         self.state = ThreadState.EXITED
         self.node.threads.pop(ctx.pid, None)
         self._record("exit", code=step.code)
-        yield self.node.send(self.node.role_port("process"), "exited", ctx.pid)
+        yield self.node.send(self.node.role_port("process"), ThreadExited(ctx.pid))
         self.stopped.succeed(None)
 
     def _record(self, event: str, **fields: Any) -> None:
-        self.node.cluster.log.record(self.node.node_id, "thread", event, pid=self.pid, **fields)
+        self.node.log("thread", event, pid=self.pid, **fields)

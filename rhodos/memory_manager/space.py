@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rhodos.kernel import FILE, HERE, ZERO, Layout
+from rhodos.memory_manager.requests import PageSet
 
 __all__ = ["FILE", "HERE", "ZERO", "AddressSpace"]
 
@@ -119,25 +120,20 @@ class AddressSpace:
         locations[self.resident & self.dirty] = dirty
         return locations
 
-    def select(self, which: str) -> npt.NDArray[np.int64]:
-        """Page numbers of a named set: ``all``, ``resident``, ``dirty``, ``referenced``,
-        ``modified``, ``clean`` (resident and not dirty) or ``current`` (the current code, heap and
-        stack pages)."""
-        if which == "all":
+    def select(self, which: PageSet) -> npt.NDArray[np.int64]:
+        """Page numbers of a named set (see :class:`~rhodos.memory_manager.requests.PageSet`)."""
+        if which is PageSet.ALL:
             return np.arange(self.pages, dtype=np.int64)
-        if which == "resident":
+        if which is PageSet.RESIDENT:
             return np.flatnonzero(self.resident)
-        if which == "dirty":
+        if which is PageSet.DIRTY:
             return np.flatnonzero(self.dirty & self.resident)
-        if which == "modified":
+        if which is PageSet.MODIFIED:
             return np.flatnonzero(self.modified & self.resident)
-        if which == "clean":
+        if which is PageSet.CLEAN:
             return np.flatnonzero(self.resident & ~self.dirty)
-        if which == "referenced":
+        if which is PageSet.REFERENCED:
             return np.flatnonzero(self.referenced)
-        if which == "current":
+        if which is PageSet.CURRENT:
             return np.unique(self.current)
-        raise ValueError(
-            f"unknown page set {which!r}: use all, resident, dirty, modified, clean, "
-            "referenced or current"
-        )
+        raise TypeError(f"not a page set: {which!r} (use a PageSet)")

@@ -56,13 +56,10 @@ def _load_plugins() -> None:
 
 
 def registered() -> dict[str, type[Any]]:
-    """Every registered strategy, by name (built-ins first, then plugins)."""
-    from rhodos.migration_manager.strategies import BUILTINS  # registers the built-ins
-
+    """Every registered strategy, by name, in the order they were registered: the built-ins
+    first (``rhodos.migration_manager`` imports them, in the tables' order), then plugins."""
     _load_plugins()
-    first = [cls.name for cls in BUILTINS if cls.name in _REGISTRY]
-    rest = [name for name in _REGISTRY if name not in first]
-    return {name: _REGISTRY[name] for name in first + rest}
+    return dict(_REGISTRY)
 
 
 def make_strategy(name: str, **params: Any) -> Strategy:

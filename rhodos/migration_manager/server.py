@@ -1,8 +1,8 @@
 """The Migration Manager server: negotiate, detach, transfer, redirect, resume, clean up.
 
-One per node. ``migrate(pid, dest, strategy, **params)`` is called on the Migration
-Manager of the node where the process runs (or :func:`rhodos.system.migrate` finds it).
-It runs the classic steps (Milojicic et al.'s survey) with the strategy's version of
+One per node. A :class:`~rhodos.migration_manager.requests.Migrate` request goes to the
+Migration Manager of the node where the process runs (:func:`rhodos.system.migrate`
+sends it). It runs the classic steps (Milojicic et al.'s survey) with the strategy's version of
 each, and returns a :class:`MigrationRecord`. It moves nothing itself: every transfer
 is a request to the server that owns the resource (see :class:`Session`).
 
@@ -22,18 +22,32 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, cast
 
+import attrs
 import simpy
 
-from rhodos.kernel import ConfigError, Handler, Message, Node, Server, TrafficTally
+from rhodos.ipc_manager.requests import Expect
+from rhodos.kernel import ConfigError, Handler, Message, Node, Request, Server, TrafficTally
+from rhodos.memory_manager.requests import Describe, SpaceInfo
 from rhodos.migration_manager.record import MigrationRecord
-from rhodos.migration_manager.registry import make_strategy
+from rhodos.migration_manager.requests import Migrate, Migrated, Negotiate
 from rhodos.migration_manager.session import ProcessExited, Session
 from rhodos.migration_manager.strategy import Strategy
+from rhodos.process_manager.requests import ProcessSnapshot, Status
 
-__all__ = ["MigrationManager"]
+__all__ = ["MigrationManager", "MigrationView"]
 
 #: How long the source waits for the destination's answer before calling it down.
 NEGOTIATE_TIMEOUT_S = 1.0
+
+
+@attrs.frozen
+class MigrationView:
+    """What one Migration Manager is doing, for the checkers of :mod:`rhodos.testing`."""
+
+    #: Processes it is migrating away (from the request to the residual end).
+    active: frozenset[int]
+    #: Processes migrated here whose source still holds something they need.
+    incoming: frozenset[int]
 
 
 class MigrationManager(Server):
@@ -50,38 +64,30 @@ class MigrationManager(Server):
         self.records: list[MigrationRecord] = []
         super().__init__(node)
 
-    def handlers(self) -> dict[str, Handler]:
+    def handlers(self) -> dict[type[Request], Handler]:
         return {
-            "migrate": self._migrate_request,
-            "negotiate": self._negotiate_incoming,
-            "migrated": self._migrated,
+            Migrate: self._migrate,
+            Negotiate: self._negotiate_incoming,
+            Migrated: self._migrated,
         }
 
-    # -- the public call -----------------------------------------------------------
-    def migrate(self, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
-        """Migrate ``pid`` (on this node) to ``dest``; the event's value is the record.
-
-        An unknown strategy or parameter raises at once (bad input); everything that
-        depends on the cluster's state is a refusal in the record.
-        """
-        chosen = make_strategy(strategy, **params)
-        return self.env.process(self._migrate(pid, dest, chosen))
-
-    def _migrate_request(self, msg: Message) -> Generator[simpy.events.Event, Any, Any]:
-        pid, dest, strategy, params = msg.body
-        return (yield self.migrate(pid, dest, strategy, **params))
+    def snapshot(self) -> MigrationView:
+        """The migrations under way here (read-only; for :mod:`rhodos.testing`)."""
+        return MigrationView(active=frozenset(self.active), incoming=frozenset(self.incoming))
 
     # -- the protocol --------------------------------------------------------------
-    def _migrate(
-        self, pid: int, dest: int, strategy: Strategy
-    ) -> Generator[simpy.events.Event, Any, MigrationRecord]:
-        cluster = self.node.cluster
-        session = Session(self.node, pid, dest, strategy)
+    def _migrate(self, req: Migrate) -> Generator[simpy.events.Event, Any, MigrationRecord]:
+        """Migrate ``pid`` (on this node) to ``dest``; reply the record once it is complete.
+
+        Everything that depends on the cluster's state is a refusal in the record.
+        """
+        pid, dest, strategy = req.pid, req.dest, req.strategy
+        session = Session(self.node, pid, dest)
         session.mark("requested")
-        before = cluster.ledger.tally(pid)
+        before = self.node.traffic(pid)
         refusal = yield from self._negotiate(session)
         if refusal is not None:
-            return self._finish(session, before, refused=refusal)
+            return self._finish(session, strategy, before, refused=refusal)
         session.mark("accepted")
         self.log("accepted", pid=pid, dest=dest, strategy=strategy.name)
         try:
@@ -91,7 +97,7 @@ class MigrationManager(Server):
                 # It exited before it could be frozen: nothing to move; undo what the
                 # destination received, and the migration did not happen.
                 yield from session.abort()
-                return self._finish(session, before, refused=str(gone))
+                return self._finish(session, strategy, before, refused=str(gone))
             if session.time_of("resumed") is None:
                 raise RuntimeError(f"strategy {strategy.name!r} finished without resuming")
             yield from strategy.cleanup(session)
@@ -103,10 +109,10 @@ class MigrationManager(Server):
         finally:
             self.active.discard(pid)
             # The destination may let the process migrate again: nothing is left here.
-            self.node.send(cluster.role_port(dest, "migration"), "migrated", pid, account=pid)
-        yield cluster.exit_event(pid)
-        final = yield from self._snapshot(pid)
-        return self._finish(session, before, baseline=session.baseline, final=final)
+            self.node.send(self.peer(dest), Migrated(pid), account=pid)
+        yield self.node.exit_event(pid)
+        final = yield from self._final_status(pid)
+        return self._finish(session, strategy, before, baseline=session.baseline, final=final)
 
     def _negotiate(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
         """Check the request at the source, then ask the destination; a reason, or None.
@@ -126,16 +132,15 @@ class MigrationManager(Server):
 
     def _check_request(self, session: Session) -> str | None:
         """What the source can tell at once, without asking any server."""
-        cluster = self.node.cluster
         pid, dest = session.pid, session.dest
         if dest == self.node.node_id:
             return f"destination node {dest} is the node process {pid} already runs on"
         try:
-            target = cluster.node(dest)
+            kind = self.node.node_kind(dest)
         except ConfigError as error:
             return str(error)
-        if target.kind != "compute":
-            return f"node {dest} is a {target.kind}, not a compute node"
+        if kind != "compute":
+            return f"node {dest} is a {kind}, not a compute node"
         if pid in self.active:
             return f"process {pid} is already migrating"
         if pid in self.incoming:
@@ -148,19 +153,15 @@ class MigrationManager(Server):
 
     def _ask_servers(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
         """Ask the source's servers about the process, then the destination."""
-        cluster = self.node.cluster
         pid, dest = session.pid, session.dest
-        snapshot = yield from self._ask_local("process", "status", pid)
+        snapshot = yield from self._ask_local("process", Status(pid))
         if snapshot is None or isinstance(snapshot, int) or snapshot.state == "exited":
             return f"no process {pid} is running on node {self.node.node_id}"
-        info = yield from self._ask_local("memory", "describe", pid)
+        info: SpaceInfo | None = yield from self._ask_local("memory", Describe(pid))
         if info is None:
             return f"no process {pid} is running on node {self.node.node_id} (it exited)"
         call = self.node.call(
-            cluster.role_port(dest, "migration"),
-            "negotiate",
-            (pid, self.node.architecture, info.pages),
-            account=pid,
+            self.peer(dest), Negotiate(pid, self.node.architecture, info.pages), account=pid
         )
         answer = yield call | self.env.timeout(NEGOTIATE_TIMEOUT_S)
         if call not in answer:
@@ -169,9 +170,9 @@ class MigrationManager(Server):
         reason: str | None = reply.body
         return reason
 
-    def _negotiate_incoming(self, msg: Message) -> Generator[simpy.events.Event, Any, str | None]:
+    def _negotiate_incoming(self, req: Negotiate) -> Generator[simpy.events.Event, Any, str | None]:
         """The destination's side: accept (``None``) or say why not."""
-        pid, architecture, pages = msg.body
+        pid, architecture, pages = req.pid, req.architecture, req.pages
         node = self.node
         if architecture != node.architecture:
             return (
@@ -183,24 +184,24 @@ class MigrationManager(Server):
                 f"not enough memory on node {node.node_id}: {node.frames_free} free frames, "
                 f"{pages} needed"
             )
-        yield node.call(node.role_port("ipc"), "expect", pid)
+        yield node.call(node.role_port("ipc"), Expect(pid))
         self.incoming.add(pid)
         self.log("accept", pid=pid)
         return None
 
-    def _migrated(self, msg: Message) -> None:
+    def _migrated(self, req: Migrated) -> None:
         """The source of an incoming migration holds nothing of the process any more."""
-        self.incoming.discard(msg.body)
+        self.incoming.discard(req.pid)
 
-    def _ask_local(self, role: str, kind: str, body: Any) -> Generator[Any, Any, Any]:
-        reply = yield self.node.call(self.node.role_port(role), kind, body)
+    def _ask_local(self, role: str, request: Request) -> Generator[Any, Any, Any]:
+        reply = yield self.node.call(self.node.role_port(role), request)
         return reply.body
 
-    def _snapshot(self, pid: int) -> Generator[Any, Any, Any]:
+    def _final_status(self, pid: int) -> Generator[Any, Any, Any]:
         """The process's accounting from the Process Manager of the node it lives on."""
-        where = self.node.cluster.location_of.get(pid, self.node.node_id)
+        where = self.node.location_of(pid)
         reply = yield self.node.call(
-            self.node.cluster.role_port(where, "process"), "status", pid, account=pid
+            self.node.role_port("process", where), Status(pid), account=pid
         )
         return reply.body
 
@@ -208,13 +209,14 @@ class MigrationManager(Server):
     def _finish(
         self,
         session: Session,
+        strategy: Strategy,
         before: TrafficTally,
         *,
         refused: str | None = None,
-        baseline: Any = None,
-        final: Any = None,
+        baseline: ProcessSnapshot | None = None,
+        final: ProcessSnapshot | None = None,
     ) -> MigrationRecord:
-        traffic = self.node.cluster.ledger.tally(session.pid) - before
+        traffic = self.node.traffic(session.pid) - before
         nan = float("nan")
 
         def at(phase: str) -> float:
@@ -227,11 +229,11 @@ class MigrationManager(Server):
             return getattr(final, field) - getattr(baseline, field)
 
         record = MigrationRecord(
-            strategy=session.strategy.name,
+            strategy=strategy.name,
             pid=session.pid,
             source=session.source,
             destination=session.dest,
-            params=session.strategy.params(),
+            params=strategy.params(),
             refused=refused,
             phases=tuple(session.phases),
             requested_at=at("requested"),

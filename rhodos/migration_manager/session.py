@@ -13,16 +13,20 @@ into the :class:`~rhodos.migration_manager.record.MigrationRecord`.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import simpy
 
-from rhodos.kernel import FILE, MachineProfile, Message, Node
+from rhodos.ipc_manager import requests as ipc
+from rhodos.kernel import FILE, MachineProfile, Message, Node, Request
+from rhodos.memory_manager import requests as mm
+from rhodos.memory_manager.requests import CriticalBundle, PageHolder, PageSet, SpaceInfo
+from rhodos.process_manager import requests as pm
+from rhodos.process_manager.requests import ProcessSnapshot
 
-if TYPE_CHECKING:
-    from rhodos.migration_manager.strategy import Strategy
-
-__all__ = ["ProcessExited", "Session", "Steps"]
+__all__ = ["PageHolder", "PageSet", "ProcessExited", "Session", "Steps"]
 
 #: What a strategy step is: a simpy generator.
 Steps = Generator[simpy.events.Event, Any, Any]
@@ -37,15 +41,14 @@ class ProcessExited(ProcessLookupError):
 
 
 class Session:
-    """One migration of ``pid`` from ``source`` to ``dest`` with ``strategy``."""
+    """One migration of ``pid`` from ``source`` (the node of ``node``) to ``dest``."""
 
-    def __init__(self, node: Node, pid: int, dest: int, strategy: Strategy) -> None:
+    def __init__(self, node: Node, pid: int, dest: int) -> None:
         self.node = node
         self.env: simpy.Environment = node.env
         self.pid = pid
         self.source = node.node_id
         self.dest = dest
-        self.strategy = strategy
         self.profile: MachineProfile = node.profile
         self.phases: list[tuple[str, float]] = []
         self.rounds: list[int] = []
@@ -53,7 +56,7 @@ class Session:
         self.messages_held = 0
         self._hold_at: float | None = None
         #: The process's accounting when it was frozen (faults after resume = final - this).
-        self.baseline: Any = None
+        self.baseline: ProcessSnapshot | None = None
         self.background: list[simpy.Process] = []
 
     # -- bookkeeping ---------------------------------------------------------------
@@ -61,9 +64,7 @@ class Session:
         """Record that ``phase`` happened (now, or at ``at``)."""
         when = float(self.env.now if at is None else at)
         self.phases.append((phase, when))
-        self.node.cluster.log.record(
-            self.source, "migration", phase, pid=self.pid, dest=self.dest, at=when
-        )
+        self.node.log("migration", phase, pid=self.pid, dest=self.dest, at=when)
 
     def in_background(self, steps: Steps) -> simpy.Process:
         """Run ``steps`` alongside the strategy; the migration waits for them before it ends."""
@@ -78,30 +79,30 @@ class Session:
                 return at
         return None
 
-    def _ask(self, node: int, role: str, kind: str, body: Any) -> Generator[Any, Any, Any]:
-        port = self.node.cluster.role_port(node, role)
-        reply: Message = yield self.node.call(port, kind, body, account=self.pid)
+    def _ask(self, node: int, role: str, request: Request) -> Generator[Any, Any, Any]:
+        port = self.node.role_port(role, node)
+        reply: Message = yield self.node.call(port, request, account=self.pid)
         return reply.body
 
     # -- Process Manager -----------------------------------------------------------
     def freeze(self) -> Steps:
         """Stop the process at the source (it keeps its place in memory)."""
-        stopped_at = yield from self._ask(self.source, "process", "suspend", self.pid)
+        stopped_at = yield from self._ask(self.source, "process", pm.Suspend(self.pid))
         if stopped_at is None:
             raise ProcessExited(f"process {self.pid} exited before it could be frozen")
         self.mark("frozen", stopped_at)
-        self.baseline = yield from self._ask(self.source, "process", "status", self.pid)
+        self.baseline = yield from self._ask(self.source, "process", pm.Status(self.pid))
 
     def move_state(self, *, start: bool = True) -> Steps:
         """The Process Manager sends the execution state; ``start`` resumes it on arrival."""
-        _size, installed_at = yield from self._ask(
-            self.source, "process", "migrate_out", (self.pid, self.dest, start)
+        moved: pm.StateMoved = yield from self._ask(
+            self.source, "process", pm.MigrateOut(self.pid, self.dest, start)
         )
-        self.mark("state-installed", installed_at)
+        self.mark("state-installed", moved.installed_at)
         if start:
-            self.mark("resumed", installed_at)
+            self.mark("resumed", moved.installed_at)
 
-    def blast_state(self, bundle: tuple[Any, int]) -> Steps:
+    def blast_state(self, bundle: CriticalBundle) -> Steps:
         """Freeze-free: execution state and ``bundle`` in ONE one-way message.
 
         The destination resumes the process as soon as it arrives and reports the
@@ -112,23 +113,23 @@ class Session:
             yield from self._ask(
                 self.source,
                 "process",
-                "migrate_out",
-                (self.pid, self.dest, True, bundle, notify.port_id),
+                pm.MigrateOut(self.pid, self.dest, True, bundle, notify.port_id),
             )
             note = yield notify.get()
         finally:
-            self.node.cluster.close_port(notify.port_id)
-        self.mark("resumed", float(note.body))
+            self.node.close_port(notify.port_id)
+        resumed: pm.Resumed = note.body
+        self.mark("resumed", resumed.at)
 
     def resume(self) -> Steps:
         """Start a process whose state was installed with ``start=False``."""
-        yield from self._ask(self.dest, "process", "resume", self.pid)
+        yield from self._ask(self.dest, "process", pm.Resume(self.pid))
         self.mark("resumed")
 
     # -- Memory Manager ------------------------------------------------------------
-    def describe(self) -> Generator[Any, Any, Any]:
-        """The address space as the source holds it (a ``SpaceInfo``)."""
-        info = yield from self._ask(self.source, "memory", "describe", self.pid)
+    def describe(self) -> Generator[Any, Any, SpaceInfo]:
+        """The address space as the source holds it."""
+        info = yield from self._ask(self.source, "memory", mm.Describe(self.pid))
         return self._still_there(info)
 
     def _still_there(self, answer: Any) -> Any:
@@ -139,57 +140,67 @@ class Session:
         return answer
 
     def export_space(
-        self, *, clean: str = "source", dirty: str = "source", prefetch: int = 0
+        self,
+        *,
+        clean: PageHolder = PageHolder.SOURCE,
+        dirty: PageHolder = PageHolder.SOURCE,
+        prefetch: int = 0,
     ) -> Steps:
-        """Send the page map; resident pages will be found at the source or the file server."""
+        """Send the page map; the clean and dirty pages resident at the source will be found
+        at ``clean`` and ``dirty`` (the source, or the file server for clean pages)."""
         size = yield from self._ask(
-            self.source, "memory", "export_space", (self.pid, self.dest, (clean, dirty), prefetch)
+            self.source, "memory", mm.ExportSpace(self.pid, self.dest, clean, dirty, prefetch)
         )
         self._still_there(size)
         self.mark("page-map-sent")
         return size
 
-    def send_pages(self, which: Any, *, keep: bool = False, overwrite: bool = True) -> Steps:
+    def send_pages(
+        self,
+        which: PageSet | npt.NDArray[np.int64],
+        *,
+        keep: bool = False,
+        overwrite: bool = True,
+    ) -> Steps:
         """Move (``keep``: copy) a page set to the destination as one flow; returns pages."""
         pages: int = yield from self._ask(
-            self.source, "memory", "send_pages", (self.pid, self.dest, which, keep, overwrite)
+            self.source, "memory", mm.SendPages(self.pid, self.dest, which, keep, overwrite)
         )
         return self._still_there(pages)
 
-    def flush(self, which: str = "dirty") -> Steps:
+    def flush(self, which: PageSet | npt.NDArray[np.int64] = PageSet.DIRTY) -> Steps:
         """Write a page set from the source to the file server; returns pages."""
-        pages: int = yield from self._ask(self.source, "memory", "flush", (self.pid, which))
+        pages: int = yield from self._ask(self.source, "memory", mm.Flush(self.pid, which))
         self.mark("flushed")
         return pages
 
-    def critical_bundle(self, stack_bytes: int) -> Steps:
+    def critical_bundle(self, stack_bytes: int) -> Generator[Any, Any, CriticalBundle]:
         """Freeze-free's four items from the source Memory Manager (a local request)."""
-        port = self.node.cluster.role_port(self.source, "memory")
-        reply: Message = yield self.node.call(
-            port, "export_critical", (self.pid, self.dest, stack_bytes), account=self.pid
+        bundle: CriticalBundle = yield from self._ask(
+            self.source, "memory", mm.ExportCritical(self.pid, self.dest, stack_bytes)
         )
-        return reply.body, reply.size_bytes
+        return bundle
 
     def relocate_to_file(self) -> Steps:
         """Tell the destination that pages it expected from the source are on the file server."""
-        yield from self._ask(self.dest, "memory", "relocate", (self.pid, self.source, FILE))
+        yield from self._ask(self.dest, "memory", mm.Relocate(self.pid, self.source, FILE))
 
     def push(self, rate: float, batch: int) -> Steps:
         """The source pushes every page it still holds; returns the pages pushed."""
         pushed: int = yield from self._ask(
-            self.source, "memory", "push", (self.pid, self.dest, rate, batch)
+            self.source, "memory", mm.Push(self.pid, self.dest, rate, batch)
         )
         return pushed
 
     def free_source(self) -> Steps:
         """The source drops what it still holds; marks the residual end if not marked yet."""
-        yield from self._ask(self.source, "memory", "free", self.pid)
+        yield from self._ask(self.source, "memory", mm.Free(self.pid))
         if self.time_of("residual-end") is None:
             self.mark("residual-end")
 
     def source_released(self) -> Steps:
         """Wait until the source holds nothing of the process; that ends the residual dependency."""
-        released_at = yield from self._ask(self.source, "memory", "wait_released", self.pid)
+        released_at = yield from self._ask(self.source, "memory", mm.WaitReleased(self.pid))
         self.mark("residual-end", released_at)
 
     def abort(self) -> Steps:
@@ -198,14 +209,14 @@ class Session:
         The destination drops the address space it may have received; the source's IPC
         Manager stops holding messages for the process.
         """
-        yield from self._ask(self.dest, "memory", "free", self.pid)
-        yield from self._ask(self.source, "ipc", "close", self.pid)
+        yield from self._ask(self.dest, "memory", mm.Free(self.pid))
+        yield from self._ask(self.source, "ipc", ipc.Close(self.pid))
         self.mark("aborted")
 
     # -- IPC Manager ---------------------------------------------------------------
     def hold_messages(self) -> Steps:
         """Hold messages at the source: the message freeze begins."""
-        self._hold_at = yield from self._ask(self.source, "ipc", "hold", self.pid)
+        self._hold_at = yield from self._ask(self.source, "ipc", ipc.Hold(self.pid))
 
     def move_comm(self, *, oneway: bool = False) -> Steps:
         """The IPC Manager moves the communication state (and held messages) to the destination.
@@ -214,13 +225,15 @@ class Session:
         will run -- is measured here. ``oneway`` sends the state without waiting for an
         acknowledgement (nothing was held, so no freeze is running).
         """
-        _size, held, installed_at = yield from self._ask(
-            self.source, "ipc", "migrate_out", (self.pid, self.dest, oneway)
+        moved: ipc.CommMoved = yield from self._ask(
+            self.source, "ipc", ipc.MigrateOut(self.pid, self.dest, oneway)
         )
-        self.messages_held += held
+        self.messages_held += moved.held
         if self._hold_at is not None:
             if oneway:
                 raise RuntimeError("a one-way move cannot end a message hold: nothing reports it")
-            self.message_freeze_s += installed_at - self._hold_at
+            self.message_freeze_s += moved.installed_at - self._hold_at
             self._hold_at = None
-        self.mark("comm-moved" if not oneway else "comm-sent", None if oneway else installed_at)
+        self.mark(
+            "comm-moved" if not oneway else "comm-sent", None if oneway else moved.installed_at
+        )

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 import rhodos.validators as validators
-from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager.session import PageSet, Session, Steps
 
 __all__ = ["RESIDUALS", "BaseStrategy", "Strategy", "non_negative", "parameter", "positive"]
 
@@ -99,7 +99,7 @@ class BaseStrategy:
 
     def transfer(self, session: Session) -> Steps:
         yield from session.export_space()
-        yield from session.send_pages("resident")
+        yield from session.send_pages(PageSet.RESIDENT)
 
     def redirect(self, session: Session) -> Steps:
         yield from session.move_comm()

@@ -1,6 +1,7 @@
 """The Process Manager server: PCBs, process lifecycle, execution state."""
 
-from rhodos.process_manager.pcb import PCB, ProcessSnapshot
-from rhodos.process_manager.server import ProcessManager
+from rhodos.process_manager.pcb import PCB
+from rhodos.process_manager.requests import ProcessSnapshot
+from rhodos.process_manager.server import PCBView, ProcessManager, ProcessStatistics
 
-__all__ = ["PCB", "ProcessManager", "ProcessSnapshot"]
+__all__ = ["PCB", "PCBView", "ProcessManager", "ProcessSnapshot", "ProcessStatistics"]

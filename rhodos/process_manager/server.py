@@ -5,21 +5,8 @@ that exits here is kept in ``finished`` for accounting. It also stands in for th
 node of its processes: location-dependent calls of a process that migrated away come
 back here (as Sprite's home node and MOSIX's deputy do).
 
-Requests (kind -> what it does):
-
-* ``spawn`` (pid, name, program, layout): create the address space (Memory Manager),
-  the communication state (IPC Manager), the PCB and the thread; replies the pid.
-* ``exited`` (pid): the thread ended; release the memory and the communication state.
-* ``suspend`` / ``resume`` (pid): freeze the thread here (replies the instant it
-  stopped) / start it again here.
-* ``migrate_out`` (pid, dest): freeze (if still running), extract the execution state
-  and send it to ``dest``'s Process Manager as one message (``install``).
-* ``install`` (pcb, start): the execution state arrives; ``start`` resumes at once.
-* ``departed`` (pid, dest): the destination of a one-way ``migrate_out`` committed the
-  process; the source lets go of its PCB (until then the process is in transit and the
-  source still holds it: a process is never on zero nodes).
-* ``home_call`` (pid, kind, service_s, size, caller): serve a location-dependent call.
-* ``status`` (pid): the PCB snapshot.
+Its requests are declared in :mod:`rhodos.process_manager.requests`, each with who
+sends it and what it replies; the dispatch table below maps them to the handlers.
 """
 
 from __future__ import annotations
@@ -27,12 +14,58 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+import attrs
 import simpy
 
-from rhodos.kernel import ExecutionContext, Handler, Message, Node, Reply, Server, Thread
-from rhodos.process_manager.pcb import PCB, ProcessSnapshot
+from rhodos.ipc_manager.requests import Close, Open
+from rhodos.kernel import (
+    ExecutionContext,
+    Handler,
+    HomeService,
+    Node,
+    Reply,
+    Request,
+    Server,
+    Thread,
+    ThreadExited,
+)
+from rhodos.memory_manager.requests import Adopt, Create, Free
+from rhodos.process_manager.pcb import PCB
+from rhodos.process_manager.requests import (
+    Departed,
+    Install,
+    MigrateOut,
+    ProcessSnapshot,
+    Resume,
+    Resumed,
+    Spawn,
+    StateMoved,
+    Status,
+    Suspend,
+)
 
-__all__ = ["ProcessManager"]
+__all__ = ["PCBView", "ProcessManager", "ProcessStatistics"]
+
+
+@attrs.frozen
+class ProcessStatistics:
+    """What one Process Manager did: every process it holds or saw exit, in pid order."""
+
+    processes: tuple[ProcessSnapshot, ...]
+    home_calls_served: int
+
+
+@attrs.frozen
+class PCBView:
+    """What one Process Manager holds of a process, for the checkers of :mod:`rhodos.testing`."""
+
+    pid: int
+    #: It holds a live PCB (running, frozen or migrating).
+    live: bool
+    #: It saw the process exit here.
+    finished: bool
+    #: The node the process left for, if it left from here.
+    departed_to: int | None
 
 
 class ProcessManager(Server):
@@ -47,50 +80,61 @@ class ProcessManager(Server):
         self.home_calls_served = 0
         super().__init__(node)
 
-    def handlers(self) -> dict[str, Handler]:
+    def handlers(self) -> dict[type[Request], Handler]:
         return {
-            "spawn": self._spawn,
-            "exited": self._exited,
-            "suspend": self._suspend,
-            "resume": self._resume,
-            "migrate_out": self._migrate_out,
-            "install": self._install,
-            "departed": self._departed,
-            "home_call": self._home_call,
-            "status": self._status,
+            Spawn: self._spawn,
+            ThreadExited: self._exited,
+            Suspend: self._suspend,
+            Resume: self._resume,
+            MigrateOut: self._migrate_out,
+            Install: self._install,
+            Departed: self._departed,
+            HomeService: self._home_call,
+            Status: self._status,
         }
 
-    def snapshots(self) -> list[ProcessSnapshot]:
-        """Every process this node holds or saw exit, in pid order."""
+    def statistics(self) -> ProcessStatistics:
+        """Every process this node holds or saw exit, in pid order, and the home calls served."""
         pcbs = {**self.finished, **self.pcbs}
-        return [pcbs[pid].snapshot() for pid in sorted(pcbs)]
+        return ProcessStatistics(
+            processes=tuple(ProcessSnapshot.of(pcbs[pid]) for pid in sorted(pcbs)),
+            home_calls_served=self.home_calls_served,
+        )
+
+    def snapshot(self, pid: int) -> PCBView:
+        """What this Process Manager holds of ``pid`` (read-only; for :mod:`rhodos.testing`)."""
+        return PCBView(
+            pid=pid,
+            live=pid in self.pcbs,
+            finished=pid in self.finished,
+            departed_to=self.departed.get(pid),
+        )
 
     # -- lifecycle -----------------------------------------------------------------
-    def _spawn(self, msg: Message) -> Generator[simpy.events.Event, Any, int]:
-        pid, name, program, layout = msg.body
+    def _spawn(self, req: Spawn) -> Generator[simpy.events.Event, Any, int]:
+        pid, name, layout = req.pid, req.name, req.layout
         node = self.node
-        yield node.call(node.role_port("memory"), "create", (pid, layout))
-        yield node.call(node.role_port("ipc"), "open", pid)
-        context = ExecutionContext(pid=pid, home=node.node_id, program=program)
+        yield node.call(node.role_port("memory"), Create(pid, layout))
+        yield node.call(node.role_port("ipc"), Open(pid))
+        context = ExecutionContext(pid=pid, home=node.node_id, program=req.program)
         pcb = PCB(pid, name, node.node_id, node.node_id, layout, self.env.now, context=context)
         self.pcbs[pid] = pcb
-        node.cluster.home_of[pid] = node.node_id
-        node.cluster.commit_location(pid, node.node_id)
+        node.commit_location(pid, home=True)
         Thread(node, context)
         self.log("spawn", pid=pid, name=name, pages=layout.pages)
         return pid
 
-    def _exited(self, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        pid = msg.body
+    def _exited(self, req: ThreadExited) -> Generator[simpy.events.Event, Any, None]:
+        pid = req.pid
         pcb = self.pcbs.pop(pid)
         pcb.state = "exited"
         pcb.exited_at = self.env.now
         self.finished[pid] = pcb
-        yield self.node.call(self.node.role_port("memory"), "free", (pid, True))
-        yield self.node.call(self.node.role_port("ipc"), "close", pid)
+        yield self.node.call(self.node.role_port("memory"), Free(pid, at_exit=True))
+        yield self.node.call(self.node.role_port("ipc"), Close(pid))
         self.log("exited", pid=pid)
         code = pcb.context.exit_code if pcb.context else 0
-        event = self.node.cluster.exit_event(pid)
+        event = self.node.exit_event(pid)
         if not event.triggered:
             event.succeed(code)
 
@@ -108,16 +152,16 @@ class ProcessManager(Server):
         pcb.state = "frozen"
         return pcb
 
-    def _suspend(self, msg: Message) -> Generator[simpy.events.Event, Any, float | None]:
+    def _suspend(self, req: Suspend) -> Generator[simpy.events.Event, Any, float | None]:
         """Freeze the process; reply the instant it stopped (``None``: not here, or exited)."""
-        pcb = yield from self._freeze(msg.body)
+        pcb = yield from self._freeze(req.pid)
         if pcb is None:
             return None
-        self.log("suspend", pid=msg.body)
+        self.log("suspend", pid=req.pid)
         return float(self.env.now)
 
-    def _resume(self, msg: Message) -> Generator[simpy.events.Event, Any, bool]:
-        pcb = self.pcbs[msg.body]
+    def _resume(self, req: Resume) -> Generator[simpy.events.Event, Any, bool]:
+        pcb = self.pcbs[req.pid]
         if pcb.state == "running":
             return False
         yield self.node.kernel_work(self.node.profile.context_switch_s)
@@ -131,38 +175,34 @@ class ProcessManager(Server):
         self.log("resume", pid=pcb.pid)
 
     # -- migration -----------------------------------------------------------------
-    def _migrate_out(self, msg: Message) -> Generator[simpy.events.Event, Any, Any]:
-        """Send the execution state to ``dest``; reply (bytes, time it resumed or was installed).
+    def _migrate_out(self, req: MigrateOut) -> Generator[simpy.events.Event, Any, StateMoved]:
+        """Send the execution state to ``dest``; reply the bytes and when it was installed.
 
-        With an ``attach``ment (the freeze-free bundle of the Memory Manager) the state
+        With a ``bundle`` (the freeze-free bundle of the Memory Manager) the state
         travels with it as ONE one-way message, and the destination reports its resume
         time to ``notify`` instead: no request/reply crosses the network.
         """
-        pid, dest, start, *extra = msg.body
-        attach, notify = (extra[0], extra[1]) if extra else (None, None)
+        pid, dest = req.pid, req.dest
         pcb = yield from self._freeze(pid)
         if pcb is None:
             raise ProcessLookupError(f"process {pid} is not on node {self.node.node_id}")
         pcb.state = "migrating"
         yield self.node.kernel_work(self.node.profile.state_extract_s)
         size = self.node.profile.execution_state_bytes
-        if attach is not None:
-            bundle, bundle_bytes = attach
-            size += bundle_bytes
+        if req.bundle is not None:
+            size += req.bundle.wire_bytes
             self.node.send(
                 self.peer(dest),
-                "install",
-                (pcb, start, bundle, notify),
+                Install(pcb, req.start, req.bundle, req.notify),
                 size_bytes=size,
                 traffic="state",
                 account=pid,
             )
             self.log("migrate-out", pid=pid, dest=dest, bytes=size)
-            return size, float("nan")  # the PCB stays here until the destination's ``departed``
+            return StateMoved(size, float("nan"))  # the PCB stays until the destination's Departed
         reply = yield self.node.call(
             self.peer(dest),
-            "install",
-            (pcb, start),
+            Install(pcb, req.start),
             size_bytes=size,
             traffic="state",
             account=pid,
@@ -171,49 +211,46 @@ class ProcessManager(Server):
         del self.pcbs[pid]
         self.departed[pid] = dest
         self.log("migrate-out", pid=pid, dest=dest, bytes=size)
-        return size, installed_at
+        return StateMoved(size, installed_at)
 
-    def _departed(self, msg: Message) -> None:
-        pid, dest = msg.body
-        if pid in self.pcbs and self.node.cluster.location_of.get(pid) != self.node.node_id:
+    def _departed(self, req: Departed) -> None:
+        pid = req.pid
+        if pid in self.pcbs and self.node.location_of(pid) != self.node.node_id:
             del self.pcbs[pid]
-            self.departed[pid] = dest
+            self.departed[pid] = req.dest
 
-    def _install(self, msg: Message) -> Generator[simpy.events.Event, Any, float]:
-        pcb, start, *extra = msg.body
-        bundle, notify = (extra[0], extra[1]) if extra else (None, None)
+    def _install(self, req: Install) -> Generator[simpy.events.Event, Any, float]:
+        pcb = req.pcb
         source = pcb.node
-        if bundle is not None:
-            yield self.node.call(self.node.role_port("memory"), "adopt", (pcb.pid, bundle))
+        if req.bundle is not None:
+            yield self.node.call(self.node.role_port("memory"), Adopt(pcb.pid, req.bundle))
         yield self.node.kernel_work(self.node.profile.state_install_s)
         pcb.node = self.node.node_id
         pcb.migrations += 1
         pcb.state = "frozen"
         self.pcbs[pcb.pid] = pcb
         self.departed.pop(pcb.pid, None)
-        self.node.cluster.commit_location(pcb.pid, self.node.node_id)
+        self.node.commit_location(pcb.pid)
         self.log("install", pid=pcb.pid)
-        if start:
+        if req.start:
             self._start(pcb)
         now = float(self.env.now)
-        if notify is not None:
-            self.node.send(notify, "resumed", now, account=pcb.pid)
-            self.node.send(
-                self.peer(source), "departed", (pcb.pid, self.node.node_id), account=pcb.pid
-            )
+        if req.notify is not None:
+            self.node.send(req.notify, Resumed(now), account=pcb.pid)
+            self.node.send(self.peer(source), Departed(pcb.pid, self.node.node_id), account=pcb.pid)
         return now
 
     # -- home-node services --------------------------------------------------------
-    def _home_call(self, msg: Message) -> Generator[simpy.events.Event, Any, Reply]:
-        pid, kind, service_s = msg.body
-        yield self.node.kernel_work(service_s)
+    def _home_call(self, req: HomeService) -> Generator[simpy.events.Event, Any, Reply]:
+        yield self.node.kernel_work(req.service_s)
         self.home_calls_served += 1
-        self.log("home-call", pid=pid, kind=kind)
-        return Reply(body=kind, size_bytes=msg.size_bytes, traffic=msg.traffic)
+        self.log("home-call", pid=req.pid, kind=req.call)
+        traffic = "home" if req.caller != self.node.node_id else "control"
+        return Reply(body=req.call, size_bytes=req.size_bytes, traffic=traffic)
 
-    def _status(self, msg: Message) -> ProcessSnapshot | int | None:
+    def _status(self, req: Status) -> ProcessSnapshot | int | None:
         """The snapshot, or the node the process left for, or ``None`` if never seen here."""
-        pcb = self.pcbs.get(msg.body) or self.finished.get(msg.body)
+        pcb = self.pcbs.get(req.pid) or self.finished.get(req.pid)
         if pcb is not None:
-            return pcb.snapshot()
-        return self.departed.get(msg.body)
+            return ProcessSnapshot.of(pcb)
+        return self.departed.get(req.pid)

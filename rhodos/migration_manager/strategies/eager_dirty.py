@@ -12,7 +12,7 @@ from typing import ClassVar
 import attrs
 
 from rhodos.migration_manager.registry import register
-from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager.session import PageHolder, PageSet, Session, Steps
 from rhodos.migration_manager.strategy import BaseStrategy
 
 
@@ -26,5 +26,5 @@ class EagerDirty(BaseStrategy):
     residual: ClassVar[str] = "file-server"
 
     def transfer(self, session: Session) -> Steps:
-        yield from session.export_space(clean="file", dirty="source")
-        yield from session.send_pages("dirty")
+        yield from session.export_space(clean=PageHolder.FILE, dirty=PageHolder.SOURCE)
+        yield from session.send_pages(PageSet.DIRTY)

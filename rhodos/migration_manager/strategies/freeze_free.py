@@ -17,7 +17,7 @@ from typing import ClassVar
 import attrs
 
 from rhodos.migration_manager.registry import register
-from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager.session import PageSet, Session, Steps
 from rhodos.migration_manager.strategy import BaseStrategy, non_negative
 
 
@@ -42,6 +42,6 @@ class FreezeFree(BaseStrategy):
         # Messages were never held: until the state moves they queue in the source's
         # mailbox, which travels with it; later ones are forwarded to the destination.
         session.in_background(session.move_comm(oneway=True))
-        yield from session.flush("dirty")
+        yield from session.flush(PageSet.DIRTY)
         yield from session.relocate_to_file()
         yield from session.free_source()

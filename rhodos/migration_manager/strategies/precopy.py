@@ -13,7 +13,7 @@ from typing import ClassVar
 import attrs
 
 from rhodos.migration_manager.registry import register
-from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager.session import PageSet, Session, Steps
 from rhodos.migration_manager.strategy import BaseStrategy, non_negative, positive
 
 
@@ -33,14 +33,14 @@ class Precopy(BaseStrategy):
 
     def before_freeze(self, session: Session) -> Steps:
         yield from session.export_space()
-        session.rounds.append((yield from session.send_pages("resident", keep=True)))
+        session.rounds.append((yield from session.send_pages(PageSet.RESIDENT, keep=True)))
         session.mark("round-1")
         while len(session.rounds) < self.max_rounds:
             info = yield from session.describe()
             if info.modified <= self.stop_pages:
                 break
-            session.rounds.append((yield from session.send_pages("modified", keep=True)))
+            session.rounds.append((yield from session.send_pages(PageSet.MODIFIED, keep=True)))
             session.mark(f"round-{len(session.rounds)}")
 
     def transfer(self, session: Session) -> Steps:
-        session.rounds.append((yield from session.send_pages("modified")))
+        session.rounds.append((yield from session.send_pages(PageSet.MODIFIED)))

@@ -1,0 +1,106 @@
+"""The requests the IPC Manager handles, and its replies that carry several values.
+
+The kernel's traps to it -- :class:`~rhodos.kernel.SendMessage`,
+:class:`~rhodos.kernel.ReceiveMessage` and :class:`~rhodos.kernel.CancelReceive` -- are
+declared in the kernel.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from rhodos.ipc_manager.channel import CommState
+from rhodos.kernel import Request, UserMessage
+
+__all__ = [
+    "Close",
+    "CommMoved",
+    "Deliver",
+    "Expect",
+    "Hold",
+    "Install",
+    "Location",
+    "MigrateOut",
+    "Open",
+]
+
+
+@attrs.frozen
+class Open(Request):
+    """Process Manager -> IPC Manager: process ``pid`` starts here; reply ``None``."""
+
+    pid: int
+
+
+@attrs.frozen
+class Close(Request):
+    """Process Manager (at exit) or Migration Manager (abort) -> IPC Manager: drop what is
+    still queued or held for ``pid`` (waiting first for its state if that is on its way
+    here); reply ``None``."""
+
+    pid: int
+
+
+@attrs.frozen
+class Deliver(Request):
+    """IPC Manager -> its peer: ``message`` arrives, first sent from node ``origin``
+    (one-way)."""
+
+    message: UserMessage
+    origin: int
+
+
+@attrs.frozen
+class Hold(Request):
+    """Migration Manager -> source IPC Manager: keep new arrivals for ``pid`` aside (the
+    message freeze starts); reply the instant."""
+
+    pid: int
+
+
+@attrs.frozen
+class Expect(Request):
+    """Destination Migration Manager -> its IPC Manager: queue arrivals for ``pid``, which is
+    not installed yet; reply ``None``."""
+
+    pid: int
+
+
+@attrs.frozen
+class MigrateOut(Request):
+    """Migration Manager -> source IPC Manager: move ``pid``'s communication state and held
+    messages to ``dest`` as one message (``oneway``: without waiting for its
+    acknowledgement) and forward what arrives later; reply :class:`CommMoved`."""
+
+    pid: int
+    dest: int
+    oneway: bool = False
+
+
+@attrs.frozen(eq=False)
+class Install(Request):
+    """Source IPC Manager -> destination IPC Manager: ``pid``'s communication ``state`` and
+    the ``held`` messages arrive; reply the instant they were installed."""
+
+    pid: int
+    state: CommState
+    held: list[UserMessage]
+
+
+@attrs.frozen
+class Location(Request):
+    """IPC Manager -> the IPC Manager of a message's origin: ``pid`` now lives on ``node``
+    (one-way)."""
+
+    pid: int
+    node: int
+
+
+@attrs.frozen
+class CommMoved:
+    """The reply to :class:`MigrateOut`: bytes sent, messages held, and when the state was
+    installed (NaN for a one-way move)."""
+
+    bytes: int
+    held: int
+    installed_at: float

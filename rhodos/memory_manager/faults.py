@@ -1,0 +1,102 @@
+"""The Memory Manager's page faults: resolved locally, from a peer, or from the file server.
+
+A fault on a page never written is zero-filled here; a page a peer holds (the source of
+a lazy migration) comes back in one round trip, with up to ``prefetch`` following pages
+held at the same place; a page on the file server is read from it. The peer's side of a
+remote fault is :meth:`Faults._fetch`: the pages leave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from rhodos.kernel import FILE, HERE, ZERO, PageFault, ReadPages, Reply
+from rhodos.memory_manager.requests import Fetch, PageCopies
+from rhodos.memory_manager.space import AddressSpace
+from rhodos.memory_manager.table import SpaceTable
+
+__all__ = ["Faults"]
+
+
+class Faults(SpaceTable):
+    """The fault handlers of the Memory Manager."""
+
+    def _fault(self, req: PageFault) -> Generator[simpy.events.Event, Any, str]:
+        space, page = self.spaces[req.pid], req.page
+        source = "local"
+        while not space.resident[page]:
+            where = int(space.location[page])
+            if where in (ZERO, HERE):
+                self.node.allocate_frames(1)
+                space.install(np.array([page]), np.zeros(1, dtype=np.uint32))
+                self._counts["faults_local"] += 1
+                return source
+            if where == FILE:
+                yield from self._fault_from_file(space, page)
+                return "file"
+            yield from self._fault_from_peer(space, page, where)
+            source = "remote"
+        return source
+
+    def _fault_from_file(
+        self, space: AddressSpace, page: int
+    ) -> Generator[simpy.events.Event, Any, None]:
+        reply = yield self.node.call(
+            self._file_port(), ReadPages(space.pid, np.array([page])), account=space.pid
+        )
+        versions = np.maximum(reply.body, 0).astype(np.uint32)
+        if not space.resident[page]:
+            self.node.allocate_frames(1)
+            space.install(np.array([page]), versions)
+        self._counts["faults_file"] += 1
+        self.log("fault", pid=space.pid, page=page, source="file")
+
+    def _fault_from_peer(
+        self, space: AddressSpace, page: int, where: int
+    ) -> Generator[simpy.events.Event, Any, None]:
+        """One round trip to the peer holding the page (plus prefetch).
+
+        If the peer no longer holds it (it flushed and released it meanwhile), nothing
+        comes back and the caller looks again at where the page now is.
+        """
+        wanted = self._with_prefetch(space, page, where)
+        reply = yield self.node.call(self.peer(where), Fetch(space.pid, wanted), account=space.pid)
+        copies: PageCopies = reply.body
+        fresh = ~space.resident[copies.pages]
+        pages, versions, dirty = copies.pages[fresh], copies.versions[fresh], copies.dirty[fresh]
+        self.node.allocate_frames(int(pages.size))
+        space.install(pages, versions, dirty)
+        self._counts["faults_remote"] += 1
+        self._counts["pages_received"] += int(pages.size)
+        self.log("fault", pid=space.pid, page=page, source=where, pages=int(pages.size))
+        if pages.size == 0 and int(space.location[page]) == where:
+            # The peer released the page but the relocation notice has not come yet.
+            yield self.env.timeout(self.node.profile.network_latency_s)
+
+    def _with_prefetch(self, space: AddressSpace, page: int, where: int) -> np.ndarray:
+        """The faulting page plus up to ``prefetch`` following pages held at the same place."""
+        if space.prefetch <= 0:
+            return np.array([page], dtype=np.int64)
+        stop = min(space.pages, page + 1 + space.prefetch)
+        after = np.arange(page + 1, stop, dtype=np.int64)
+        after = after[~space.resident[after] & (space.location[after] == where)]
+        return np.concatenate(([page], after))
+
+    def _fetch(self, req: Fetch) -> Reply:
+        pid = req.pid
+        space = self.spaces.get(pid)
+        if space is None:
+            self.log("fetch-miss", pid=pid)
+            return Reply(body=PageCopies.none())
+        pages = req.pages[space.resident[req.pages]]
+        copies = PageCopies(pages, space.version[pages].copy(), space.dirty[pages].copy())
+        space.evict(pages, ZERO)
+        self.node.free_frames(int(pages.size))
+        self._counts["pages_served"] += int(pages.size)
+        self.log("serve", pid=pid, pages=int(pages.size))
+        self._drop_if_empty(pid)
+        return Reply(body=copies, size_bytes=int(pages.size) * self.page_size, traffic="pages")

@@ -1,0 +1,83 @@
+"""Oracles and invariant checkers: the conformance suite every migration strategy must pass.
+
+Like ``trio.testing``, this package is public so that the author of a new strategy can
+run the project's own checks on it, in one import and one call::
+
+    from rhodos.testing import check_strategy
+
+    for result in check_strategy("my-strategy"):  # or the strategy class itself
+        assert result.ok, result.violations
+
+It holds, one module each:
+
+* :mod:`~rhodos.testing.oracles` -- programs that record what they did, so the
+  invariants of DESIGN.md can be checked against what the system did: a
+  :class:`MemoryOracle` that tallies the page versions it wrote, and message oracles
+  that record every body sent and received per channel in a :class:`MessageLog`.
+* :mod:`~rhodos.testing.checks` -- the checkers, plain functions returning a list of
+  violations (empty: all is well): :func:`check_single_location`,
+  :func:`check_record`, :func:`check_residual`, :func:`check_ipc`,
+  :func:`check_quiescent`, and :func:`page_versions`, which finds the authoritative
+  version of every page of a process. They read the servers' state through each
+  server's read-only ``snapshot`` API: that is what a checker may do and a server may not.
+* :mod:`~rhodos.testing.monitor` -- a :class:`LocationMonitor` checking the single
+  location of every process on every kernel event.
+* :mod:`~rhodos.testing.harness` -- a :class:`Harness` that attaches all of them to a
+  booted cluster.
+* :mod:`~rhodos.testing.conformance` -- the scenarios built on it
+  (:func:`conformance_scenarios`, :func:`run_conformance`, :func:`check_strategy`).
+"""
+
+from rhodos.testing.checks import (
+    REFUSALS_IN_FLIGHT,
+    TIME_TOLERANCE_S,
+    check_ipc,
+    check_quiescent,
+    check_record,
+    check_residual,
+    check_single_location,
+    page_versions,
+)
+from rhodos.testing.conformance import (
+    ConformanceResult,
+    ConformanceScenario,
+    check_strategy,
+    conformance_scenarios,
+    run_conformance,
+)
+from rhodos.testing.harness import Harness
+from rhodos.testing.monitor import LocationMonitor
+from rhodos.testing.oracles import (
+    MemoryOracle,
+    MessageLog,
+    OracleClient,
+    OracleServer,
+    StreamReceiver,
+    StreamSender,
+    Talker,
+)
+
+__all__ = [
+    "REFUSALS_IN_FLIGHT",
+    "TIME_TOLERANCE_S",
+    "ConformanceResult",
+    "ConformanceScenario",
+    "Harness",
+    "LocationMonitor",
+    "MemoryOracle",
+    "MessageLog",
+    "OracleClient",
+    "OracleServer",
+    "StreamReceiver",
+    "StreamSender",
+    "Talker",
+    "check_ipc",
+    "check_quiescent",
+    "check_record",
+    "check_residual",
+    "check_single_location",
+    "check_strategy",
+    "conformance_scenarios",
+    "page_versions",
+    "run_conformance",
+]
