@@ -60,16 +60,10 @@ DEBUG_API = ("debug_server", "snapshot")
 OUTSIDE_API = ("submit",)
 #: What would take a server past its node into the kernel itself.
 KERNEL_ATTRIBUTES = ("cluster", "_kernel")
+
+
 #: Import circles of the experiment layer and the command line that are being broken
 #: (the sweep's plan types, the command groups); remove each once it is gone.
-PENDING_CIRCLES = (
-    frozenset(
-        {"rhodos.experiment.executor", "rhodos.experiment.results", "rhodos.experiment.sweep"}
-    ),
-    frozenset({"rhodos.cli", "rhodos.cli_reproduce", "rhodos.cli_sweep"}),
-)
-
-
 def within(module: str, package: str) -> bool:
     """Whether ``module`` is ``package`` or inside it."""
     return module == package or module.startswith(package + ".")
@@ -285,14 +279,7 @@ def test_the_testing_package_reads_state_only_through_the_snapshot_api() -> None
 def test_the_package_has_no_import_circle() -> None:
     """The import graph of ``rhodos`` (function-level and TYPE_CHECKING imports too) is acyclic."""
     found = circles(import_graph())
-    assert [sorted(c) for c in found if c not in PENDING_CIRCLES] == []
-
-
-def test_the_circles_still_pending_are_outside_the_kernel_and_the_servers() -> None:
-    """The circles still being broken lie in the experiment layer and the command line only."""
-    for circle in PENDING_CIRCLES:
-        for module in circle:
-            assert module.startswith(("rhodos.experiment.", "rhodos.cli")), module
+    assert [sorted(c) for c in found] == []
 
 
 # -- the checker ------------------------------------------------------------------------

@@ -70,10 +70,8 @@ def run_demo(
     summaries = []
     for node in cluster.all_nodes:
         cpu = node.cpu.statistics()
-        mm = node.servers.get("memory")
-        ipc = node.servers.get("ipc")
-        mem = mm.statistics() if mm is not None else None
-        comm = ipc.statistics() if ipc is not None else None
+        mem = node.statistics("memory")
+        comm = node.statistics("ipc")
         summaries.append(
             NodeSummary(
                 node=node.node_id,

@@ -233,10 +233,6 @@ class Cluster:
             roles = sorted({r for (n, r) in self._roles if n == node_id})
             raise ConfigError(f"node {node_id} runs no {role!r} server; it runs {roles}") from None
 
-    def node_of_port(self, port_id: int) -> int:
-        """The node a port lives on."""
-        return self._port_node[port_id]
-
     # -- kernel IPC ----------------------------------------------------------------
     def transmit(
         self,

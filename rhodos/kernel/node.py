@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, Protocol
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 import simpy
@@ -135,17 +134,6 @@ class Service(Protocol):
         ...
 
 
-@attrs.frozen
-class _StatisticsOnly:
-    """What :attr:`Node.servers` still hands out: a server's statistics, nothing else."""
-
-    _server: Service
-
-    def statistics(self) -> Any:
-        """The server's frozen statistics."""
-        return self._server.statistics()
-
-
 class Node:
     """A workstation (or a file server): hardware plus the kernel's per-node tables."""
 
@@ -234,11 +222,6 @@ class Node:
         its read-only ``snapshot`` API (``tests/test_layering.py`` enforces both).
         """
         return self._servers[role]
-
-    @property
-    def servers(self) -> dict[str, Any]:
-        """Deprecated (use :meth:`statistics`): each server by role, only its statistics."""
-        return {role: _StatisticsOnly(server) for role, server in self._servers.items()}
 
     # -- naming service ------------------------------------------------------------
     def create_port(self, owner: str) -> Port:
