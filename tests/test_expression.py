@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -19,6 +20,7 @@ import pytest
 
 from rhodos.experiment.claims import ExperimentError
 from rhodos.experiment.expression import MAX_DEPTH, MAX_LENGTH, check, evaluate
+from rhodos.experiment.reproduce import load_experiment
 from rhodos.migration_manager import MigrationRecord
 
 RECORD = MigrationRecord(
@@ -112,16 +114,18 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    from pathlib import Path
     import attrs
     from rhodos.experiment.claims import ExperimentError
     from rhodos.experiment.expression import evaluate
+    from rhodos.experiment.reproduce import load_experiment
     from rhodos.migration_manager import MigrationRecord
 
     record = MigrationRecord(strategy="eager", pid=1, source=0, destination=1,
         requested_at=0.0, accepted_at=0.1, frozen_at=0.1, resumed_at=0.2,
         residual_end_at=0.2, bytes_by_kind={"state": 3072}, state_bytes=3072)
     names = {"ff": record, "lazy": [record, attrs.evolve(record, resumed_at=0.3)]}
-    expressions = json.loads(sys.argv[1])
+    expressions, root = json.loads(sys.argv[1]), Path(sys.argv[2])
     for expression in expressions:
         started = time.perf_counter()
         try:
@@ -129,22 +133,49 @@ CHILD = textwrap.dedent(
         except ExperimentError as error:
             outcome = "refused " + str(error)
         print(json.dumps([expression, outcome, time.perf_counter() - started]), flush=True)
+    started = time.perf_counter()
+    try:
+        load_experiment("evil-pow", root=root)
+        outcome = "loaded"
+    except ExperimentError as error:
+        outcome = "refused " + str(error)
+    print(json.dumps(["evil-pow", outcome, time.perf_counter() - started]), flush=True)
     """
 )
 
+EVIL_POW = """title = "hostile claim expression"
+profile = "sparc-ethernet"
 
-def test_what_once_hung_is_refused_or_computed_at_once() -> None:
+[runs.ff]
+strategy = "eager"
+scenario = { workload = "cpu-bound", cpu_seconds = 0.2, migrate_at = 0.05, memory_bytes = "64KiB" }
+
+[[claims]]
+id = "latency"
+metric = "latency"
+unit = "ms"
+value = "ff.latency_s * 9**9**9"
+paper = 1.0
+tolerance_pct = 10
+role = "prediction"
+basis = "paper"
+"""
+
+
+def test_what_once_hung_is_refused_or_computed_at_once(tmp_path: Path) -> None:
     """Huge powers and repeated strings end within a second each, in a child process that a
     timeout kills (a regression fails here instead of hanging the suite)."""
+    (tmp_path / "evil-pow").mkdir()
+    (tmp_path / "evil-pow" / "experiment.toml").write_text(EVIL_POW)
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(ONCE_HUNG)],
+        [sys.executable, "-c", CHILD, json.dumps(ONCE_HUNG), str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
     outcomes = {e: (o, t) for e, o, t in map(json.loads, child.stdout.splitlines())}
-    assert set(outcomes) == set(ONCE_HUNG)
+    assert set(outcomes) == {*ONCE_HUNG, "evil-pow"}
     for expression, (outcome, seconds) in outcomes.items():
         assert seconds < 1.0, (expression, seconds)
         if expression == "2**-2**62":
@@ -153,3 +184,15 @@ def test_what_once_hung_is_refused_or_computed_at_once() -> None:
             assert outcome.startswith("refused claim expression"), (expression, outcome)
     assert "too large for a float" in outcomes["9**9**9"][0]
     assert "arithmetic takes numbers" in outcomes["'a' * 10**10"][0]
+
+
+def test_a_bad_expression_in_an_experiment_is_refused_when_it_is_loaded(tmp_path: Path) -> None:
+    """Private names are refused when the experiment is read, before anything runs."""
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    text = EVIL_POW.replace(
+        "ff.latency_s * 9**9**9", "values(values(ff, 'metrics'), '__globals__')"
+    )
+    (folder / "experiment.toml").write_text(text)
+    with pytest.raises(ExperimentError, match="may not be read"):
+        load_experiment("probe", root=tmp_path)
