@@ -23,8 +23,7 @@ def calibrate(
     name: Annotated[str, typer.Argument(help="An experiment with a [calibrate] table.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Refit the experiment's calibrated profile fields by least squares: fitted values,
-    residuals, leave-one-out predictions, and what the fit predicts of the other claims."""
+    """Refit an experiment's profile: fitted fields, residuals, leave-one-out, predictions."""
     from rhodos.experiment.calibrate import calibrate as run_calibration
     from rhodos.experiment.reproduce import load_experiment
 

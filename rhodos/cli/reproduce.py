@@ -33,8 +33,7 @@ def reproduce(
         ),
     ] = False,
 ) -> None:
-    """Paper figures beside the simulator's: predictions counted, calibrations and figures
-    true by construction listed apart."""
+    """Paper figures beside the simulator's: predictions counted, the rest listed apart."""
     from rhodos.experiment.claims import render_rows, tally
     from rhodos.experiment.reproduce import list_experiments, load_experiment, run_experiment
 
