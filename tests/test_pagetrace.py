@@ -22,6 +22,7 @@ from rhodos.workload.pagetrace import (
     describe,
     plot,
     record,
+    shipped_traces,
     write_trace,
 )
 from rhodos.workload.pagetrace.format import BLOCK
@@ -352,6 +353,19 @@ def test_replay_parameters_are_checked_by_name(tmp_path: Path) -> None:
         TraceReplay(trace, instructions_per_s=0)
     with pytest.raises(ValueError, match="loops"):
         TraceReplay(trace, instructions_per_s=1e6, loops=-1)
+
+
+# -- shipped traces ------------------------------------------------------------------------------
+def test_shipped_traces_are_small_and_described() -> None:
+    """Each shipped trace opens, is under 1 MiB, and has its line in the folder's README."""
+    traces = shipped_traces()
+    assert traces, "no shipped traces"
+    readme = (next(iter(traces.values())).parent / "README.md").read_text()
+    for name, path in traces.items():
+        trace = PageTrace(path)
+        assert path.stat().st_size < 1 << 20
+        assert trace.meta["instructions"] == int(trace.instructions.sum())
+        assert f"`{name}`" in readme
 
 
 # -- recording (needs valgrind) -------------------------------------------------------------------

@@ -10,7 +10,7 @@
 
 from rhodos.workload.pagetrace.format import REGIONS, PageTrace, TraceWindow, write_trace
 from rhodos.workload.pagetrace.lackey import FoldedWindow, WindowFolder
-from rhodos.workload.pagetrace.record import RecordError, Recording, record
+from rhodos.workload.pagetrace.recorder import RecordError, Recording, record
 from rhodos.workload.pagetrace.replay import PageMap, TraceReplay
 from rhodos.workload.pagetrace.shipped import TRACES_DIR, shipped_traces
 from rhodos.workload.pagetrace.show import TraceSummary, describe, plot, summarize

@@ -1,4 +1,7 @@
-"""The traces shipped with the package, in ``rhodos/workload/traces/``."""
+"""The traces shipped with the package, in ``rhodos/workload/traces/``.
+
+``make traces`` records them again (:mod:`rhodos.workload.pagetrace.remake`).
+"""
 
 from __future__ import annotations
 

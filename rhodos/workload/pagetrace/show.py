@@ -205,7 +205,7 @@ def plot(trace: PageTrace, path: str | Path) -> None:
     bottom.step(centres, written, where="mid", label="pages written", color="#a50f15")
     bottom.set_xlabel("instructions (millions)")
     bottom.set_ylabel(f"pages per window\n({s.window / 1e6:g}M instructions)")
-    bottom.legend(fontsize=8, loc="upper right")
+    bottom.legend(fontsize=8, loc="best")
     bottom.set_ylim(bottom=0)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)

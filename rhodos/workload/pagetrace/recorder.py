@@ -203,7 +203,10 @@ def record(
             + " / ".join(folder.messages[-3:])
         )
     _check_count(folder)
-    return _write(out, command, version, versions or {}, folder, sightings, exit_code, seconds)
+    environment = dict(env or DEFAULT_ENV)
+    return _write(
+        out, command, version, versions or {}, environment, folder, sightings, exit_code, seconds
+    )
 
 
 def _unblock_when_exited(
@@ -234,6 +237,7 @@ def _write(
     command: Sequence[str],
     version: str,
     versions: dict[str, str],
+    env: dict[str, str],
     folder: WindowFolder,
     sightings: list[list[Mapping]],
     exit_code: int,
@@ -254,6 +258,7 @@ def _write(
         "tool": "lackey",
         "valgrind": version,
         "versions": versions,
+        "env": env,
         "window": folder.window,
         "page_size": page_size,
         "instructions": folder.instructions,
