@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test lint typecheck bench lock clean simgrid
+.PHONY: run test lint typecheck bench lock clean simgrid traces
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -56,3 +56,12 @@ $(SIMGRID_DRIVER): $(SIMGRID_XP)/driver.cpp
 	    $$s apt-get update && $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y libsimgrid-dev; }
 	mkdir -p $(@D)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra $< -o $@ $$(pkg-config --cflags --libs simgrid 2>/dev/null || echo -lsimgrid)
+
+# Record the shipped page traces again (not part of `make test`): install Debian's
+# valgrind when it is missing, run each program under lackey, write the traces, their
+# README and their pictures.
+traces: $(STAMP)
+	command -v valgrind >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then s=; else s=sudo; fi; \
+	    $$s apt-get update && $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind; }
+	$(BIN)/python -m rhodos.workload.pagetrace.remake --images docs/images
