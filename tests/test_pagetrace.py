@@ -258,7 +258,7 @@ class Observed:
                 yield action
                 return
             value = yield action
-            space = self.cluster.node(0).servers["memory"].spaces.get(ctx.pid)
+            space = self.cluster.node(0).debug_server("memory").spaces.get(ctx.pid)
             if space is not None:
                 self.seen.append((action, space.version.copy(), space.referenced.copy()))
 
