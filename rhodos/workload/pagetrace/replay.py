@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rhodos.kernel import Compute, Exit, Layout, Touch
+from rhodos.validators import non_negative, positive
 from rhodos.workload.pagetrace.format import REGIONS, PageTrace
 from rhodos.workload.program import ProgramContext, ProgramGenerator
 
@@ -93,19 +94,9 @@ class TraceReplay:
     """
 
     trace: PageTrace
-    instructions_per_s: float = attrs.field()
-    loops: int = attrs.field(default=1)
+    instructions_per_s: float = attrs.field(validator=positive)
+    loops: int = attrs.field(default=1, validator=non_negative)
     name: str = attrs.field(default="")
-
-    @instructions_per_s.validator
-    def _check_speed(self, attribute: attrs.Attribute[float], value: float) -> None:
-        if not value > 0:
-            raise ValueError(f"instructions_per_s must be > 0, got {value!r}")
-
-    @loops.validator
-    def _check_loops(self, attribute: attrs.Attribute[int], value: int) -> None:
-        if value < 0:
-            raise ValueError(f"loops must be >= 0 (0: for ever), got {value!r}")
 
     def __attrs_post_init__(self) -> None:
         if not self.name:
