@@ -10,6 +10,7 @@ from rhodos.cli import profiles  # noqa: F401  (each module registers its comman
 from rhodos.cli import runs  # noqa: F401
 from rhodos.cli import migrate  # noqa: F401
 from rhodos.cli import reproduce  # noqa: F401
+from rhodos.cli import strategymap  # noqa: F401
 from rhodos.cli import sweep  # noqa: F401
 
 # isort: on
