@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from rhodos.cli.application import console
 from rhodos.cli.sweep import summary_tables
 from rhodos.cli.tables import Column, fitted
 from rhodos.migration_manager import registered
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture
@@ -50,6 +53,8 @@ def assert_fits(text: str, width: int = 80) -> None:
         ("profiles",),
         ("strategies",),
         ("workloads",),
+        ("reproduce", "sprite-1991"),
+        ("sweep", str(EXAMPLES / "sweep-small.toml"), "--dry-run"),
     ],
 )
 def test_every_table_fits_80_columns(eighty: None, args: tuple[str, ...]) -> None:

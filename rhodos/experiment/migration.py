@@ -338,17 +338,15 @@ def refusal_advice(scenario: Scenario, record: MigrationRecord) -> str:
     if not reason:
         return ""
     computes = "cpu_seconds" in SCENARIO_SETS.get(scenario.workload, {})
-    life = (
-        f"it computes for {scenario.process_cpu_seconds:g} CPU-seconds" if computes else "it ends"
-    )
     more = (
         "give it more CPU time with --cpu-seconds (cpu_seconds)"
         if computes
         else "give it more work with --workload-param (workload_params)"
     )
     if not math.isnan(record.accepted_at):  # accepted: the process ended on the way
+        life = f"it computes for {scenario.process_cpu_seconds:g} CPU-seconds, and its "
         return (
-            f"the process ended before its migration did: {life}, and its "
+            f"the process ended before its migration did: {life if computes else 'its '}"
             f"{format_size(scenario.memory_bytes)} take about "
             f"{scenario.copy_estimate_s():.2g} s to cross the network (precopy sends them "
             f"more than once): {more}"
