@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from rhodos.cli import app
 from rhodos.experiment import Scenario, compare, run_migration, summarize
-from rhodos.experiment.plot import comparison_figure
 from rhodos.kernel import builtin_profiles
 from rhodos.migration_manager.metrics import METRICS
 
@@ -95,6 +94,8 @@ def test_a_summary_counts_refused_runs_and_leaves_them_out_of_the_means() -> Non
 
 def test_the_comparison_figure_marks_a_refused_strategy() -> None:
     """A refused strategy keeps its place in the chart, marked refused, not dropped."""
+    from rhodos.experiment.plot import comparison_figure
+
     scenario = Scenario(profile="sparc-ethernet", memory_bytes="4MiB", cpu_seconds=2.0)
     records = compare(scenario, ["eager", "precopy"])
     figure = comparison_figure(records)

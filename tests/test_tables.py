@@ -15,8 +15,6 @@ from typer.testing import CliRunner
 
 from rhodos.cli import app
 from rhodos.cli.application import console
-from rhodos.cli.sweep import summary_tables
-from rhodos.cli.tables import Column, fitted
 from rhodos.migration_manager import registered
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -84,6 +82,8 @@ def test_compare_at_80_columns_in_a_terminal_shows_every_name_and_digit() -> Non
 
 def test_a_table_too_wide_comes_in_parts_that_repeat_the_keys() -> None:
     """Columns that do not fit go to a second table, with the key columns again."""
+    from rhodos.cli.tables import Column, fitted
+
     keys = Column("strategy", ("copy-on-reference", "eager"), key=True, numeric=False)
     columns = [keys, *(Column(f"metric {i} ms", ("1,234,567", "8")) for i in range(8))]
     tables = fitted("wide", columns, 60)
@@ -99,6 +99,8 @@ def test_a_table_too_wide_comes_in_parts_that_repeat_the_keys() -> None:
 
 def test_a_sweep_summary_fits_80_columns() -> None:
     """The sweep's table of means and confidence intervals, at 80 columns."""
+    from rhodos.cli.sweep import summary_tables
+
     entry: dict[str, Any] = {"strategy": "copy-on-reference", "memory_bytes": 1 << 20, "n": 3}
     means = {
         "latency_s": (1.041123, 0.1125),
