@@ -109,18 +109,25 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Root seed.")]
 AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the migration request.")]
 
 
-def _scenario(**options: Any) -> Scenario:
-    """The scenario of the shared options of ``migrate`` and ``compare``."""
+def _scenario(options: Mapping[str, Any]) -> Scenario:
+    """The scenario the shared options of ``migrate`` and ``compare`` describe (the
+    command's ``ctx.params``: each option by its parameter's name)."""
     from rhodos.experiment import Scenario
 
-    workload_params = _key_values("--workload-param", options.pop("workload_param"), "rounds=500")
     return Scenario(
-        memory_bytes=options.pop("memory"),
-        migrate_at=options.pop("at"),
-        home_calls_per_s=options.pop("home_calls"),
-        node_memory_bytes=options.pop("node_memory"),
-        workload_params=workload_params,
-        **options,
+        profile=options["profile"],
+        memory_bytes=options["memory"],
+        dirty_rate=options["dirty_rate"],
+        touch_fraction=options["touch_fraction"],
+        cpu_seconds=options["cpu_seconds"],
+        workload=options["workload"],
+        workload_params=_key_values("--workload-param", options["workload_param"], "rounds=500"),
+        nodes=options["nodes"],
+        node_memory_bytes=options["node_memory"],
+        topology=options["topology"],
+        home_calls_per_s=options["home_calls"],
+        seed=options["seed"],
+        migrate_at=options["at"],
     )
 
 
@@ -191,21 +198,7 @@ def migrate_command(
     from rhodos.experiment import run_migration, scenario_row
     from rhodos.experiment.trace import TraceRecorder
 
-    scenario = _scenario(
-        profile=profile,
-        memory=memory,
-        dirty_rate=dirty_rate,
-        touch_fraction=touch_fraction,
-        cpu_seconds=cpu_seconds,
-        workload=workload,
-        workload_param=workload_param,
-        nodes=nodes,
-        node_memory=node_memory,
-        topology=topology,
-        home_calls=home_calls,
-        seed=seed,
-        at=at,
-    )
+    scenario = _scenario(ctx.params)
     params = _key_values("--param", param, "max_rounds=3")
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     record = run_migration(scenario, strategy, params, observe=run_observer(ctx, recorder))
@@ -309,21 +302,7 @@ def compare_command(
     from rhodos.experiment.trace import TraceRecorder
 
     names = chosen_metrics(metric_names, TABLE_METRICS)
-    scenario = _scenario(
-        profile=profile,
-        memory=memory,
-        dirty_rate=dirty_rate,
-        touch_fraction=touch_fraction,
-        cpu_seconds=cpu_seconds,
-        workload=workload,
-        workload_param=workload_param,
-        nodes=nodes,
-        node_memory=node_memory,
-        topology=topology,
-        home_calls=home_calls,
-        seed=seed,
-        at=at,
-    )
+    scenario = _scenario(ctx.params)
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
         records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
