@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test lint typecheck bench lock clean simgrid traces
+.PHONY: run test lint typecheck bench lock clean simgrid traces images
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -34,6 +34,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The README's figures (docs/how-to/strategy-map.md): the comparison and the four strategy
+# maps, from a full map written into results/map (the map auto reads is not changed).
+images: $(STAMP)
+	$(BIN)/rhodos compare --plot docs/images/compare.png
+	$(BIN)/rhodos map --out results/map
+	cp results/map/strategy-map-*.png docs/images/
 
 # Regenerate the lock file from the current environment (after changing dependencies).
 lock: $(STAMP)

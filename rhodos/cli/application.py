@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,9 +46,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-# Piped output (files, CI logs) gets wide tables instead of 80 wrapped columns.
-console = Console(width=None if sys.stdout.isatty() else 150)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+def _width(stream: Any) -> int | None:
+    """The width of a console on ``stream``: the terminal's, or ``COLUMNS`` when set, else
+    150 for piped output (files, CI logs), whose tables need not wrap at 80 columns."""
+    return None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 150
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +123,7 @@ def clear_errors(func: F) -> F:
         except (ValueError, FileNotFoundError) as error:
             # An OSError of the system carries (errno, text): its str names the file.
             message = error.args[0] if len(error.args) == 1 else str(error)
-            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""``rhodos reproduce`` and ``rhodos map``: papers' figures beside ours; the strategy map."""
+"""``rhodos reproduce``: papers' figures beside ours."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from rhodos.cli.application import app, clear_errors, console, progress_bar
+from rhodos.cli.application import app, clear_errors, console
 
 if TYPE_CHECKING:
     from rhodos.experiment.claims import Row
@@ -68,7 +68,8 @@ def _table(title: str, rows: list[Row], leave_out: list[Row] | None = None) -> T
     skipped = {id(r) for r in leave_out or []}
     table = Table(title=title)
     for column in COLUMNS:
-        table.add_column(column, justify="right" if column in ("dev %", "tol %") else "left")
+        right = column in ("dev %", "tol %")  # every character shown: cells fold
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
     for row in rows:
         if id(row) in skipped:
             continue
@@ -76,34 +77,3 @@ def _table(title: str, rows: list[Row], leave_out: list[Row] | None = None) -> T
         colour = {"yes": "green", "MISSED": "bold red"}.get(judged, "dim")
         table.add_row(*cells, f"[{colour}]{judged}[/]")
     return table
-
-
-@app.command("map")
-@clear_errors
-def strategy_map(
-    out: Annotated[str, typer.Option("--out", help="Folder for the heatmap PNGs.")] = "docs/images",
-    data: Annotated[
-        str,
-        typer.Option("--data", help="Where to write the map's JSON (the auto strategy reads it)."),
-    ] = "",
-    quick: Annotated[bool, typer.Option("--quick", help="A 2x2x2x2 grid (seconds).")] = False,
-    workers: Annotated[int, typer.Option("--workers", help="Processes to run cells in.")] = 2,
-) -> None:
-    """Which strategy wins where: sweep size x dirty rate x touched fraction x bandwidth."""
-    from pathlib import Path
-
-    from rhodos.experiment.strategymap import MapGrid, compute_map, draw_map
-    from rhodos.migration_manager.strategies.auto import MAP_PATH
-
-    if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
-    grid = MapGrid.quick() if quick else MapGrid()
-    console.print(f"running {len(grid.cells())} cells x 7 strategies ...")
-    with progress_bar("map", enabled=console.is_terminal) as update:
-        result = compute_map(grid, workers=workers, progress=update)
-    target = Path(data) if data else (Path(out) / "strategy-map.json" if quick else MAP_PATH)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(result.to_json())
-    for path in draw_map(result, out):
-        console.print(f"wrote {path}")
-    console.print(f"wrote {target}")

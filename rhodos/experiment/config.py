@@ -249,10 +249,10 @@ def _scenario(origin: str, knobs: dict[str, Any]) -> Scenario:
     except ValueError as error:
         raise SweepConfigError(f"{origin}: the point {knobs} cannot run: {error}") from None
     if scenario.workload in ("memory-writer", "cpu-bound") and (
-        scenario.migrate_at >= scenario.cpu_seconds
+        scenario.migrate_at >= scenario.process_cpu_seconds
     ):
         raise SweepConfigError(
             f"{origin}: migrate_at = {scenario.migrate_at:g} s is not before the process ends "
-            f"(cpu_seconds = {scenario.cpu_seconds:g} s): the migration would never happen"
+            f"(cpu_seconds = {scenario.process_cpu_seconds:g} s): the migration would never happen"
         )
     return scenario
