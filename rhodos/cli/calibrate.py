@@ -20,7 +20,7 @@ __all__ = ["calibrate"]
 @app.command()
 @clear_errors
 def calibrate(
-    name: Annotated[str, typer.Argument(help="An experiment with a [calibrate] table.")],
+    name: Annotated[str, typer.Argument(help="An experiment with a \\[calibrate] table.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Refit an experiment's profile: fitted fields, residuals, leave-one-out, predictions."""
