@@ -10,6 +10,7 @@ scenario with the same seed, so the differences are the strategies' alone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ from rhodos.system import boot, migrate
 from rhodos.units import parse_size
 from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
 from rhodos.workload import WORKLOADS, make_workload
+from rhodos.workload.catalog import TRACE_PREFIX, is_trace
+from rhodos.workload.pagetrace import TraceFigures, open_trace, trace_figures
 
 __all__ = [
     "Observer",
@@ -42,11 +45,24 @@ def _profile(value: MachineProfile | str) -> MachineProfile:
 
 
 def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if value not in WORKLOADS:
+    if is_trace(value):
+        open_trace(value.removeprefix(TRACE_PREFIX))  # names the shipped traces if absent
+    elif value not in WORKLOADS:
         raise ValueError(
             f"unknown workload {value!r}{did_you_mean(value, WORKLOADS)}; "
-            f"workloads are: {', '.join(sorted(WORKLOADS))}"
+            f"workloads are: {', '.join(sorted(WORKLOADS))}, or trace:NAME / trace:PATH "
+            "(a recorded program)"
         )
+
+
+#: The knobs of the synthetic workloads, which a recorded program (``trace:``) sets itself.
+SYNTHETIC_KNOBS = (
+    "memory_bytes",
+    "dirty_rate",
+    "touch_fraction",
+    "cpu_seconds",
+    "home_calls_per_s",
+)
 
 
 @attrs.frozen
@@ -65,6 +81,14 @@ class Scenario:
         seed: root seed.
         topology: network topology (``None``: the profile's).
         home_calls_per_s: location-dependent calls per second (memory-writer).
+        loops: how many times a recorded program (``trace:NAME``) runs through its
+            trace (0: for ever); traces only.
+
+    A ``trace:`` workload is a recorded program: its trace sets its address space, its
+    dirty rate, what it touches and its CPU time, so ``memory_bytes``, ``dirty_rate``,
+    ``touch_fraction``, ``cpu_seconds`` and ``home_calls_per_s`` are refused with it
+    (a value equal to the default cannot be told from no value, and passes); the rows
+    report the trace's own figures instead (:meth:`trace_figures`).
     """
 
     profile: MachineProfile = attrs.field(
@@ -80,10 +104,32 @@ class Scenario:
     seed: int = attrs.field(default=0, validator=non_negative)
     topology: str | None = None
     home_calls_per_s: float = attrs.field(default=0.0, validator=non_negative)
+    loops: int = attrs.field(default=1, validator=non_negative)
 
     def __attrs_post_init__(self) -> None:
         if self.nodes < 2:
             raise ConfigError(f"nodes must be at least 2 to migrate, got {self.nodes}")
+        if not is_trace(self.workload):
+            if self.loops != 1:
+                raise ConfigError(
+                    f"loops = {self.loops}: loops applies to a recorded program "
+                    f"(trace:NAME) only, not to {self.workload!r}"
+                )
+            return
+        defaults = {f.name: f.default for f in attrs.fields(Scenario)}
+        given = [k for k in SYNTHETIC_KNOBS if getattr(self, k) != defaults[k]]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} cannot be set for {self.workload}: a recorded program's "
+                "trace sets its address space, dirty rate, touched pages and CPU time "
+                "(vary the profile, migrate_at or loops instead)"
+            )
+
+    def trace_figures(self) -> TraceFigures | None:
+        """A ``trace:`` workload's own figures on this profile (None for other workloads)."""
+        if not is_trace(self.workload):
+            return None
+        return _figures(self.workload, self.profile)
 
     def cluster_config(self) -> ClusterConfig:
         """The cluster this scenario runs on."""
@@ -101,6 +147,8 @@ class Scenario:
                 "working_set": self.touch_fraction,
                 "home_calls_per_s": self.home_calls_per_s,
             }
+        if is_trace(self.workload):
+            return {"loops": self.loops}
         if self.workload == "cpu-bound":
             return {
                 "cpu_seconds": self.cpu_seconds,
@@ -213,15 +261,27 @@ def scenario_value(scenario: Scenario, key: str) -> Any:
 
 
 def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
-    """One result row: the scenario's knobs, then the record's metrics."""
+    """One result row: the scenario's knobs, then the record's metrics.
+
+    For a recorded program (``trace:``) the knobs are the trace's own figures on the
+    profile: its replayed address space and dirty rate; its touched fraction is 1 (its
+    address space holds only the pages it touches).
+    """
     metrics = record.metrics()
+    figures = scenario.trace_figures()
     return {
         "strategy": record.strategy,
         "profile": scenario.profile.name,
         "workload": scenario.workload,
-        "memory_bytes": scenario.memory_bytes,
-        "dirty_rate": scenario.dirty_rate,
-        "touch_fraction": scenario.touch_fraction,
+        "memory_bytes": scenario.memory_bytes if figures is None else figures.memory_bytes,
+        "dirty_rate": scenario.dirty_rate if figures is None else round(figures.dirty_rate, 3),
+        "touch_fraction": scenario.touch_fraction if figures is None else 1.0,
         "seed": scenario.seed,
         **{k: v for k, v in metrics.items() if k != "strategy"},
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _figures(workload: str, profile: MachineProfile) -> TraceFigures:
+    trace = open_trace(workload.removeprefix(TRACE_PREFIX))
+    return trace_figures(trace, profile.page_size_bytes, profile.instructions_per_s)
