@@ -43,6 +43,10 @@ def workloads() -> None:
         fields = [f for f in attrs.fields(factory) if f.name != "name"]
         params = ", ".join(f"{f.name}={f.default!r}" for f in fields)
         table.add_row(name, params, (factory.__doc__ or "").strip().splitlines()[0])
+    from rhodos.workload.pagetrace import shipped_traces
+
+    for name in shipped_traces():
+        table.add_row(f"trace:{name}", "loops=1", "a recorded real program (rhodos trace show)")
     console.print(table)
 
 
@@ -185,6 +189,7 @@ def _scenario(
     workload: str,
     seed: int,
     at: float,
+    loops: int = 1,
 ) -> Scenario:
     """The scenario of the shared options of ``migrate`` and ``compare``."""
     from rhodos.experiment import Scenario
@@ -197,6 +202,7 @@ def _scenario(
         workload=workload,
         seed=seed,
         migrate_at=at,
+        loops=loops,
     )
 
 
@@ -227,6 +233,9 @@ WorkloadOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Root seed.")]
 AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the migration request.")]
+LoopsOption = Annotated[
+    int, typer.Option("--loops", help="Runs through a trace:NAME workload's trace (0: for ever).")
+]
 
 
 @app.command("migrate")
@@ -241,6 +250,7 @@ def migrate_command(
     workload: WorkloadOption = "memory-writer",
     seed: SeedOption = 0,
     at: AtOption = 0.5,
+    loops: LoopsOption = 1,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Strategy parameter key=value.")
     ] = None,
@@ -251,7 +261,7 @@ def migrate_command(
     from rhodos.experiment import run_migration, scenario_row
     from rhodos.experiment.trace import TraceRecorder
 
-    scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at)
+    scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at, loops)
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     record = run_migration(
         scenario, strategy, _strategy_params(param), observe=run_observer(ctx, recorder)
@@ -267,7 +277,7 @@ def migrate_command(
         return
     console.print(
         f"[bold]{record.strategy}[/] migrating process {record.pid} "
-        f"({scenario.memory_bytes:,} bytes, {scenario.workload}) from node {record.source} "
+        f"({row['memory_bytes']:,} bytes, {scenario.workload}) from node {record.source} "
         f"to node {record.destination} on {scenario.profile.name}"
     )
     timeline = Table(title="Phases (simulated time)")
@@ -324,6 +334,7 @@ def compare_command(
     workload: WorkloadOption = "memory-writer",
     seed: SeedOption = 0,
     at: AtOption = 0.5,
+    loops: LoopsOption = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
     plot: Annotated[
@@ -343,7 +354,7 @@ def compare_command(
     from rhodos.experiment.plot import plot_comparison
     from rhodos.experiment.trace import TraceRecorder
 
-    scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at)
+    scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at, loops)
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
         records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
@@ -360,15 +371,15 @@ def compare_command(
         plot_comparison(
             records,
             plot,
-            title=f"{scenario.workload}, {scenario.memory_bytes:,} B, "
-            f"{scenario.dirty_rate:g} pages/s, {scenario.profile.name}",
+            title=f"{scenario.workload}, {rows[0]['memory_bytes']:,} B, "
+            f"{rows[0]['dirty_rate']:g} pages/s, {scenario.profile.name}",
         )
     if as_json:
         typer.echo(json.dumps(rows))
         return
     console.print(
-        f"[bold]Every strategy[/] on {scenario.workload} ({scenario.memory_bytes:,} bytes, "
-        f"dirty {scenario.dirty_rate:g} pages/s, touching {scenario.touch_fraction:.0%}) "
+        f"[bold]Every strategy[/] on {scenario.workload} ({rows[0]['memory_bytes']:,} bytes, "
+        f"dirty {rows[0]['dirty_rate']:g} pages/s, touching {rows[0]['touch_fraction']:.0%}) "
         f"on {scenario.profile.name}, seed {scenario.seed}"
     )
     console.print(_metrics_table(records))
