@@ -493,6 +493,17 @@ def test_a_sweep_refuses_a_migration_after_the_trace_ends() -> None:
         config.plan()
 
 
+def test_load_sharing_can_share_real_programs() -> None:
+    """Four sqlite jobs on a SPARCstation share two machines; a trace's size is not a knob."""
+    from rhodos.experiment.loadsharing import load_sharing
+
+    sparc = load_profile("sparc-ethernet")
+    result = load_sharing(sparc, nodes=2, jobs=4, workload="trace:sqlite", strategy="postcopy")
+    assert result.migrations == 2 and 1.0 < result.speedup < 2.0
+    with pytest.raises(ValueError, match="cannot be set for trace:sqlite"):
+        load_sharing(sparc, workload="trace:sqlite", cpu_seconds=1.0)
+
+
 # -- the command line -----------------------------------------------------------------------------
 def test_trace_show_prints_a_summary_and_draws(tmp_path: Path) -> None:
     """rhodos trace show NAME prints the summary; an unknown name exits 2 with one line."""
