@@ -400,20 +400,23 @@ def test_a_trace_pickles_as_its_path_and_reopens(tmp_path: Path) -> None:
 
 def test_allocated_counts_the_programs_mappings_once_and_not_valgrinds() -> None:
     """Allocated bytes: the program's mappings with some access over every reading, each byte
-    once, by region; valgrind's tool, its memory above the tool and the kernel's pages not."""
+    once, by region; valgrind's tool, the untouched memory above it and the kernel's not."""
     later = MAPS.replace(
         "04035000-04056000 rwxp 00000000 00:00 0",
         "04035000-04056000 rwxp 00000000 00:00 0\n04100000-04110000 rw-p 00000000 00:00 0",
     ) + (
         "58001000-58002000 r-xp 00001000 fe:00 341618 /usr/libexec/valgrind/lackey-amd64-linux\n"
         "1002001000-1002101000 rwxp 00000000 00:00 0\n"
+        "1003000000-1003004000 rw-p 00000000 00:00 0\n"
         "1002101000-1002102000 ---p 00000000 00:00 0\n"
         "7ffd9212e000-7ffd9214f000 rw-p 00000000 00:00 0      [stack]\n"
     )
-    held = allocated([parse_maps(MAPS), parse_maps(later)], 0x1FFF000778)
+    touched = np.array([0x1003002000 // 4096], dtype=np.uint64)  # one page above the tool
+    held = allocated([parse_maps(MAPS), parse_maps(later)], 0x1FFF000778, touched, 4096)
     assert held == {
         "code": 0x2000 + 0x5000,  # the program's read-only and executable mappings
-        "heap": 0x1000 + 0x21000 + 0x10000,  # its data, an anonymous mapping, a later one
+        # its data, an anonymous mapping, a later one, one above valgrind's tool it touched
+        "heap": 0x1000 + 0x21000 + 0x10000 + 0x4000,
         "stack": 0x1FFF001000 - 0x1FFEFFE000,
         "mapped": 0x1000,  # the locale file
     }

@@ -253,7 +253,7 @@ def _write(
         pages, page_size, sightings, folder.fetched, folder.first_data_address, ever_written
     )
     counts = {name: int(np.count_nonzero(regions == i)) for i, name in enumerate(REGIONS)}
-    held = allocated(sightings, folder.first_data_address)
+    held = allocated(sightings, folder.first_data_address, pages, page_size)
     meta = {
         "command": list(command),
         "tool": "lackey",
