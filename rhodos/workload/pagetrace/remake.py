@@ -219,7 +219,10 @@ deterministically (or shipped, `inputs/`); programs run with `PATH`, `LC_ALL=C` 
 with the same versions gives the same files -- provided the dynamic linker's cache
 `/etc/ld.so.cache` is the same too (its SHA-256 prefix is in each trace's
 `meta["versions"]`): the linker searches it at start-up, and installing any library
-changes a few hundred instructions and a few pages of the first window. Instructions
+changes a few hundred instructions and a few pages of the first window. Even then,
+`python`, `sort` and `xz` recorded again on the same machine have differed by a few
+dozen instructions (of tens of millions), with the same pages: something they read
+varies between runs; `cc1` and `sqlite` came back byte for byte. Instructions
 are those lackey counted on x86-64. "Allocated" is every byte the program had mapped
 at any reading of its memory map (its executable, libraries, heap, stack and mapped
 files, whether touched or not; valgrind's own memory excluded: see
