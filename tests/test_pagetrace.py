@@ -551,6 +551,21 @@ def test_shipped_traces_are_small_and_described() -> None:
         assert f"`{name}`" in readme
 
 
+def test_the_real_programs_experiment_divides_by_each_traces_allocated_bytes() -> None:
+    """experiments/real-programs writes each trace's allocated bytes into its claims: they are
+    the shipped traces' own (re-recording a trace must update them)."""
+    import tomllib
+
+    from rhodos.experiment.reproduce import experiments_root
+
+    data = tomllib.loads((experiments_root() / "real-programs/experiment.toml").read_text())
+    claims = {c["id"]: c["value"] for c in data["claims"]}
+    for name, path in shipped_traces().items():
+        allocated = PageTrace(path).meta["allocated_bytes"]
+        assert claims[f"fetched-{name}"] == f"100 * {name}.pages_bytes / {allocated}"
+        assert f"{name}.pages_bytes / {allocated}" in claims["fetched"]
+
+
 # -- recording (needs valgrind) -------------------------------------------------------------------
 @needs_valgrind
 def test_recording_a_deterministic_command_twice_gives_the_same_pages(tmp_path: Path) -> None:
