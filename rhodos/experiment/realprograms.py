@@ -313,6 +313,23 @@ def _fetched_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _fetched_summary(rows: Sequence[dict[str, Any]]) -> str:
+    """The mean and range of fetched / allocated at each migration point, against 25-50 %."""
+    parts = []
+    for at in sorted({row["at"] for row in rows}):
+        shares = [row["of_allocated"] for row in rows if row["at"] == at and row["of_allocated"]]
+        if not shares:
+            continue
+        mean = sum(shares) / len(shares)
+        inside = sum(0.25 <= x <= 0.5 for x in shares)
+        parts.append(
+            f"migrated {at:.0%} of the way through, the programs fetch {mean:.0%} of their "
+            f"allocated memory on average ({min(shares):.0%} to {max(shares):.0%}; "
+            f"{inside} of {len(shares)} within Zayas's one-quarter to one-half)"
+        )
+    return "In short: " + "; ".join(parts) + "." if parts else ""
+
+
 def _precopy_table(profile: str, rows: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         f"**{profile}**",
@@ -342,6 +359,7 @@ def report(out: str | Path = "docs/real-programs.md") -> Path:
         metrics="\n".join(_metrics_table(runs)),
         winners="\n".join(_winners_table(runs)),
         fetched="\n".join(_fetched_table(fetched)),
+        fetched_summary=_fetched_summary(fetched),
         precopy="\n\n".join("\n".join(_precopy_table(p, rows)) for p, rows in precopy.items()),
         pictures="\n".join(f"![{name}](images/trace-{name}.png)" for name in shipped_traces()),
     )
