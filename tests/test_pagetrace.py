@@ -569,7 +569,9 @@ def test_the_real_programs_experiment_divides_by_each_traces_allocated_bytes() -
 # -- recording (needs valgrind) -------------------------------------------------------------------
 @needs_valgrind
 def test_recording_a_deterministic_command_twice_gives_the_same_pages(tmp_path: Path) -> None:
-    """Two recordings of one command hold the same windows, pages and regions, byte for byte."""
+    """Two recordings of one command hold the same windows, pages, regions and metadata; only
+    the allocated bytes, sampled from the memory map every 20 ms, may differ (one run may
+    catch a short-lived mapping the other misses), and both cover every page touched."""
     command = ["sort", "/etc/services"] if Path("/etc/services").exists() else ["true"]
     first = record(command, tmp_path / "a.trace.npz", window=50_000)
     second = record(command, tmp_path / "b.trace.npz", window=50_000)
@@ -578,7 +580,12 @@ def test_recording_a_deterministic_command_twice_gives_the_same_pages(tmp_path: 
     assert a.pages.tolist() == b.pages.tolist()
     assert [w.reads.tolist() for w in a] == [w.reads.tolist() for w in b]
     assert [w.writes.tolist() for w in a] == [w.writes.tolist() for w in b]
-    assert first.path.read_bytes() == second.path.read_bytes()
+    sampled = ("allocated_bytes", "allocated_by_region")
+    assert {k: v for k, v in a.meta.items() if k not in sampled} == {
+        k: v for k, v in b.meta.items() if k not in sampled
+    }
+    for trace in (a, b):
+        assert trace.meta["allocated_bytes"] >= trace.pages.size * trace.page_size
     counts = a.meta["pages_by_region"]
     assert counts["code"] > 0 and counts["stack"] > 0 and counts["heap"] > 0
 

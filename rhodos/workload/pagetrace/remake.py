@@ -222,12 +222,13 @@ with the same versions gives the same files -- provided the dynamic linker's cac
 changes a few hundred instructions and a few pages of the first window. Even then,
 `python`, `sort` and `xz` recorded again on the same machine have differed by a few
 dozen instructions (of tens of millions), with the same pages: something they read
-varies between runs; `cc1` and `sqlite` came back byte for byte. Instructions
+varies between runs; `cc1` and `sqlite` came back with the same windows. Instructions
 are those lackey counted on x86-64. "Allocated" is every byte the program had mapped
 at any reading of its memory map (its executable, libraries, heap, stack and mapped
 files, whether touched or not; valgrind's own memory excluded: see
 `rhodos/workload/pagetrace/regions.py`), the denominator of "fraction of allocated
-memory".
+memory"; the readings are 20 ms apart, so a recording may catch a short-lived mapping
+another misses, and the figure is a lower bound.
 
 | trace | program and exact command | versions | instructions | pages touched (by region) \
 | allocated | file |
