@@ -29,14 +29,21 @@ It holds, one module each:
 """
 
 from rhodos.testing.checks import (
+    FAILURE_EVENTS,
     REFUSALS_IN_FLIGHT,
     TIME_TOLERANCE_S,
+    check_failures,
     check_ipc,
     check_quiescent,
     check_record,
     check_residual,
     check_single_location,
+    file_versions,
+    ipc_view,
+    memory_view,
+    migration_view,
     page_versions,
+    process_view,
 )
 from rhodos.testing.conformance import (
     ConformanceResult,
@@ -56,8 +63,10 @@ from rhodos.testing.oracles import (
     StreamSender,
     Talker,
 )
+from rhodos.testing.profiles import fuzz_profile, slow_latency, zero_cost, zero_cpu
 
 __all__ = [
+    "FAILURE_EVENTS",
     "REFUSALS_IN_FLIGHT",
     "TIME_TOLERANCE_S",
     "ConformanceResult",
@@ -71,6 +80,7 @@ __all__ = [
     "StreamReceiver",
     "StreamSender",
     "Talker",
+    "check_failures",
     "check_ipc",
     "check_quiescent",
     "check_record",
@@ -78,6 +88,15 @@ __all__ = [
     "check_single_location",
     "check_strategy",
     "conformance_scenarios",
+    "file_versions",
+    "fuzz_profile",
+    "ipc_view",
+    "memory_view",
+    "migration_view",
     "page_versions",
+    "process_view",
     "run_conformance",
+    "slow_latency",
+    "zero_cost",
+    "zero_cpu",
 ]
