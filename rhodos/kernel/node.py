@@ -90,6 +90,10 @@ class Kernel(Protocol):
         """Send a message from ``src_node`` to port ``dst``."""
         ...
 
+    def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
+        """Is ``dst_node`` alive? The event's value is True (its kernel answered) or False."""
+        ...
+
     def create_port(self, node_id: int, owner: str) -> Port:
         """A new port on ``node_id``."""
         ...
@@ -348,6 +352,12 @@ class Node:
         finally:
             self.close_port(reply_port.port_id)
         return reply
+
+    def probe(self, node_id: int, *, account: int | None = None) -> simpy.Event:
+        """Is node ``node_id`` alive? The event's value is ``True`` when its kernel answered,
+        ``False`` when it did not within a few network round trips (it is down). Its kernel
+        answers at once even when busy: a slow node is not a dead one."""
+        return self._kernel.probe(self.node_id, node_id, account=account)
 
     def reply(
         self, request: Message, body: Any = None, *, size_bytes: int = 64, traffic: str = "control"

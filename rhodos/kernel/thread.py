@@ -25,7 +25,7 @@ import simpy
 
 from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
 from rhodos.kernel.context import ExecutionContext
-from rhodos.kernel.message import Message
+from rhodos.kernel.message import Failure, Message, Request
 from rhodos.kernel.node import Node
 from rhodos.kernel.traps import (
     CancelReceive,
@@ -36,7 +36,11 @@ from rhodos.kernel.traps import (
     ThreadExited,
 )
 
-__all__ = ["Thread", "ThreadState"]
+__all__ = ["LOST_EXIT_CODE", "Thread", "ThreadState"]
+
+#: The exit code of a process the kernel could not run on (a server failed one of its
+#: traps): it is reported lost.
+LOST_EXIT_CODE = -1
 
 
 class ThreadState(enum.Enum):
@@ -49,6 +53,10 @@ class ThreadState(enum.Enum):
 
 class _Frozen(Exception):
     """Raised inside the thread to unwind to the freeze point."""
+
+
+class _Lost(Exception):
+    """Raised inside the thread when a server failed a trap: the process cannot go on."""
 
 
 class Thread:
@@ -103,6 +111,8 @@ class Thread:
             self.node.threads.pop(ctx.pid, None)
             self._record("frozen")
             self.stopped.succeed(ctx)
+        except _Lost as lost:
+            yield from self._exit(Exit(LOST_EXIT_CODE), lost=str(lost))
 
     def _execute(self, step: Action) -> Generator[simpy.events.Event, Any, Any]:
         if isinstance(step, Compute):
@@ -152,7 +162,7 @@ class Thread:
                 raise _Frozen
             began = self.env.now
             yield node.kernel_work(node.profile.page_fault_trap_s)
-            reply = yield node.call(
+            reply = yield from self._trap(
                 node.role_port("memory"), PageFault(ctx.pid, int(pages[i]), bool(writes[i]))
             )
             ctx.faults += 1
@@ -166,19 +176,18 @@ class Thread:
         request = self.node.call(ipc, ReceiveMessage(ctx.pid))
         result = yield request | self._freeze
         if request not in result:
-            cancel = self.node.call(ipc, CancelReceive(ctx.pid))
-            answer: Message = yield cancel
+            answer = yield from self._trap(ipc, CancelReceive(ctx.pid))
             if answer.body == "cancelled":
                 raise _Frozen
             # The message was already on its way to us: take it, then stop.
             yield request
+        reply = self._checked(cast(Message, request.value))
         ctx.messages_received += 1
-        reply = cast(Message, request.value)
         return reply.body
 
     def _send(self, step: Send) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
-        yield self.node.call(
+        yield from self._trap(
             self.node.role_port("ipc"), SendMessage(ctx.pid, step.to, step.size_bytes, step.body)
         )
         ctx.messages_sent += 1
@@ -197,7 +206,7 @@ class Thread:
         ctx = self.context
         began = self.env.now
         here = self.node.node_id
-        yield self.node.call(
+        yield from self._trap(
             self.node.role_port("process", ctx.home),
             HomeService(ctx.pid, step.kind, step.service_s, step.size_bytes, caller=here),
             size_bytes=step.size_bytes,
@@ -207,13 +216,31 @@ class Thread:
         ctx.home_calls += 1
         ctx.home_call_s += self.env.now - began
 
-    def _exit(self, step: Exit) -> Generator[simpy.events.Event, Any, None]:
+    def _trap(
+        self, port: int, request: Request, **options: Any
+    ) -> Generator[simpy.events.Event, Any, Message]:
+        """Call a server on the process's behalf; a failure ends the process as lost."""
+        reply: Message = yield self.node.call(port, request, **options)
+        return self._checked(reply)
+
+    @staticmethod
+    def _checked(reply: Message) -> Message:
+        if isinstance(reply.body, Failure):
+            raise _Lost(str(reply.body))
+        return reply
+
+    def _exit(
+        self, step: Exit, *, lost: str | None = None
+    ) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
         ctx.exit_code = step.code
         self.state = ThreadState.EXITED
         self.node.threads.pop(ctx.pid, None)
-        self._record("exit", code=step.code)
-        yield self.node.send(self.node.role_port("process"), ThreadExited(ctx.pid))
+        if lost is None:
+            self._record("exit", code=step.code)
+        else:
+            self._record("exit", code=step.code, lost=lost)
+        yield self.node.send(self.node.role_port("process"), ThreadExited(ctx.pid, lost))
         self.stopped.succeed(None)
 
     def _record(self, event: str, **fields: Any) -> None:

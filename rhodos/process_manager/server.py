@@ -127,12 +127,15 @@ class ProcessManager(Server):
     def _exited(self, req: ThreadExited) -> Generator[simpy.events.Event, Any, None]:
         pid = req.pid
         pcb = self.pcbs.pop(pid)
-        pcb.state = "exited"
+        pcb.state = "exited" if req.lost is None else "lost"
         pcb.exited_at = self.env.now
         self.finished[pid] = pcb
         yield self.node.call(self.node.role_port("memory"), Free(pid, at_exit=True))
         yield self.node.call(self.node.role_port("ipc"), Close(pid))
-        self.log("exited", pid=pid)
+        if req.lost is None:
+            self.log("exited", pid=pid)
+        else:
+            self.log("lost", pid=pid, why=req.lost)
         code = pcb.context.exit_code if pcb.context else 0
         event = self.node.exit_event(pid)
         if not event.triggered:
