@@ -142,11 +142,17 @@ class ProcessManager(Server):
             event.succeed(code)
 
     def _freeze(self, pid: int) -> Generator[simpy.events.Event, Any, PCB | None]:
-        """Stop ``pid``'s thread; ``None`` when the process is not here or exited meanwhile."""
+        """Stop ``pid``'s thread; ``None`` when the process is not here or exited meanwhile.
+
+        A running process whose thread is gone has exited: its ``exited`` notice is on
+        its way here (one local message), and it must not be reported frozen.
+        """
         pcb = self.pcbs.get(pid)
         if pcb is None:
             return None
         thread = self.node.threads.get(pid)
+        if thread is None and pcb.state == "running":
+            return None
         if thread is not None:
             context = yield thread.freeze()
             if context is None:
@@ -164,8 +170,8 @@ class ProcessManager(Server):
         return float(self.env.now)
 
     def _resume(self, req: Resume) -> Generator[simpy.events.Event, Any, bool]:
-        pcb = self.pcbs[req.pid]
-        if pcb.state == "running":
+        pcb = self.pcbs.get(req.pid)
+        if pcb is None or pcb.state == "running":
             return False
         yield self.node.kernel_work(self.node.profile.context_switch_s)
         self._start(pcb)
@@ -178,8 +184,11 @@ class ProcessManager(Server):
         self.log("resume", pid=pcb.pid)
 
     # -- migration -----------------------------------------------------------------
-    def _migrate_out(self, req: MigrateOut) -> Generator[simpy.events.Event, Any, StateMoved]:
-        """Send the execution state to ``dest``; reply the bytes and when it was installed.
+    def _migrate_out(
+        self, req: MigrateOut
+    ) -> Generator[simpy.events.Event, Any, StateMoved | None]:
+        """Send the execution state to ``dest``; reply the bytes and when it was installed
+        (``None``: the process exited before its state could be taken).
 
         With a ``bundle`` (the freeze-free bundle of the Memory Manager) the state
         travels with it as ONE one-way message, and the destination reports its resume
@@ -188,7 +197,7 @@ class ProcessManager(Server):
         pid, dest = req.pid, req.dest
         pcb = yield from self._freeze(pid)
         if pcb is None:
-            raise ProcessLookupError(f"process {pid} is not on node {self.node.node_id}")
+            return None  # it exited before its state could be taken
         pcb.state = "migrating"
         yield self.node.kernel_work(self.node.profile.state_extract_s)
         size = self.node.profile.execution_state_bytes
