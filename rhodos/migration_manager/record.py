@@ -43,6 +43,9 @@ class MigrationRecord:
     destination: int
     params: dict[str, Any] = attrs.field(factory=dict)
     refused: str | None = None
+    #: Why the migration failed after it was accepted (a server could not do what it
+    #: asked); ``None`` when it did not.
+    failed: str | None = None
     #: (phase, simulated time) in the order they happened.
     phases: tuple[tuple[str, float], ...] = ()
     requested_at: float = _NAN
@@ -65,8 +68,8 @@ class MigrationRecord:
 
     @property
     def ok(self) -> bool:
-        """The migration happened (it was not refused)."""
-        return self.refused is None
+        """The migration happened (it was neither refused nor failed)."""
+        return self.refused is None and self.failed is None
 
     @property
     def latency_s(self) -> float:
@@ -137,4 +140,5 @@ class MigrationRecord:
             "rounds": list(self.rounds),
             "slowdown": self.slowdown,
             "refused": self.refused,
+            "failed": self.failed,
         }
