@@ -207,7 +207,8 @@ class Harness:
         """Run the simulation to ``until`` (an absolute time or an event), under the watch of
         the wall clock when :meth:`watch_the_clock` was called."""
         if self.wall_deadline is None:
-            self.cluster.run(until=until)
+            if isinstance(until, simpy.events.Event) or until > self.env.now:
+                self.cluster.run(until=until)
             return
         env = self.env
         stop = until if isinstance(until, simpy.events.Event) else env.timeout(until - env.now)
