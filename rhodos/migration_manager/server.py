@@ -101,6 +101,8 @@ class MigrationManager(Negotiation):
             # ends here, with the reason in its record. (A strategy's own bug is not
             # caught: it stops the run, loudly.)
             self.log("failed", pid=pid, dest=dest, reason=str(error))
+            if session.time_of("resumed") is None:
+                self.call_off(session)  # the destination expects it no longer
             return self._finish(session, strategy, before, failed=str(error))
         finally:
             self.active.discard(pid)
