@@ -17,15 +17,23 @@ It holds, one module each:
 * :mod:`~rhodos.testing.checks` -- the checkers, plain functions returning a list of
   violations (empty: all is well): :func:`check_single_location`,
   :func:`check_record`, :func:`check_residual`, :func:`check_ipc`,
-  :func:`check_quiescent`, and :func:`page_versions`, which finds the authoritative
-  version of every page of a process. They read the servers' state through each
-  server's read-only ``snapshot`` API: that is what a checker may do and a server may not.
+  :func:`check_failures`, :func:`check_quiescent`, and :func:`page_versions`, which
+  finds the authoritative version of every page of a process. They read the servers'
+  state through each server's read-only ``snapshot`` API (:func:`memory_view`,
+  :func:`process_view`, :func:`ipc_view`, :func:`migration_view`,
+  :func:`file_versions`): that is what a checker may do and a server may not.
 * :mod:`~rhodos.testing.monitor` -- a :class:`LocationMonitor` checking the single
   location of every process on every kernel event.
 * :mod:`~rhodos.testing.harness` -- a :class:`Harness` that attaches all of them to a
-  booted cluster.
+  booted cluster (and can watch the wall clock, so that a hang is a failure).
 * :mod:`~rhodos.testing.conformance` -- the scenarios built on it
   (:func:`conformance_scenarios`, :func:`run_conformance`, :func:`check_strategy`).
+* :mod:`~rhodos.testing.profiles` -- legal extreme profiles that widen race windows
+  (:func:`zero_cpu`, :func:`zero_cost`, :func:`slow_latency`, :func:`fuzz_profile`), and
+  :mod:`~rhodos.testing.programs` -- programs at the edges of timing.
+* :mod:`~rhodos.testing.fuzz` -- the migration fuzzer (``python -m rhodos.testing.fuzz``,
+  ``make fuzz``), with its :mod:`~rhodos.testing.population` and its hostile patterns
+  (:mod:`~rhodos.testing.hostile`).
 """
 
 from rhodos.testing.checks import (

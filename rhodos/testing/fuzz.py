@@ -1,7 +1,7 @@
 """The migration fuzzer: hostile patterns at the edges of timing, every invariant checked.
 
 A case is a seed, the strategies its requests draw from and a machine profile. It boots
-a cluster, spawns communicating oracle processes on it (:func:`~rhodos.testing.hostile.populate`)
+a cluster, spawns communicating oracle processes on it (:func:`~rhodos.testing.population.populate`)
 and attacks them with migration requests (:class:`~rhodos.testing.hostile.Attack`) until a
 simulated-time horizon; then it runs to completion and checks every invariant of
 DESIGN.md through the :class:`~rhodos.testing.Harness` -- one node per process, every
@@ -41,7 +41,8 @@ from rhodos.migration_manager import registered
 from rhodos.system import boot
 from rhodos.testing.checks import REFUSALS_IN_FLIGHT
 from rhodos.testing.harness import Hang, Harness
-from rhodos.testing.hostile import Attack, populate
+from rhodos.testing.hostile import Attack
+from rhodos.testing.population import populate
 from rhodos.testing.profiles import fuzz_profile
 
 __all__ = [
@@ -192,8 +193,17 @@ def _alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_case(case: FuzzCase, *, wall_s: float = 60.0) -> CaseResult:
-    """Run one case and check every invariant; never raises for what the case finds."""
+def run_case(
+    case: FuzzCase,
+    *,
+    wall_s: float = 60.0,
+    observe: Callable[[Harness], None] | None = None,
+) -> CaseResult:
+    """Run one case and check every invariant; never raises for what the case finds.
+
+    ``observe`` is handed the harness at the end, whatever the outcome (to look closer
+    at a failing case).
+    """
     began = time.monotonic()
     spec = case.concrete_profile()
     profile = fuzz_profile(spec)
@@ -230,6 +240,8 @@ def run_case(case: FuzzCase, *, wall_s: float = 60.0) -> CaseResult:
     except Exception as error:  # the run itself broke: that is what a fuzzer is for
         outcome = "crash"
         problems = [f"{type(error).__name__}: {error}", *_traceback_tail(error)]
+    if observe is not None and h is not None:
+        observe(h)
     records = h.records if h is not None else []
     return CaseResult(
         case=case,
