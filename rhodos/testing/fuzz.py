@@ -258,6 +258,10 @@ def run_case(
 
 
 def _traceback_tail(error: BaseException) -> list[str]:
+    """Where the error was raised: simpy raises a failed process's error again from its
+    loop, with the original as the cause, so follow the causes to the first one."""
+    while error.__cause__ is not None:
+        error = error.__cause__
     frames = traceback.extract_tb(error.__traceback__)[-4:]
     return [f"at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in frames]
 

@@ -169,8 +169,8 @@ def populate(h: Harness, rng: np.random.Generator, *, small: bool = False) -> Po
         if rng.random() < 0.5:
             sleep_s = float(rng.uniform(0.05, 0.6))
             sleeper = room.spawn(SleepThenExit(sleep_s=sleep_s), node())
-            if sleeper is not None:
-                population.exits[sleeper] = sleep_s
+            if sleeper is not None:  # its thread starts after two local calls
+                population.exits[sleeper] = sleep_s + 4 * h.cluster.profile.local_ipc_s
         else:
             compute_s, service_s = float(rng.uniform(0.02, 0.3)), float(rng.uniform(0.01, 0.1))
             caller = room.spawn(CallThenExit(compute_s=compute_s, service_s=service_s), node())
