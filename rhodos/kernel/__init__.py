@@ -25,7 +25,15 @@ from rhodos.kernel.hints import did_you_mean
 from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog, LogEvent, structlog_listener
-from rhodos.kernel.message import TRAFFIC_KINDS, Failure, Message, Port, Request, UserMessage
+from rhodos.kernel.message import (
+    TRAFFIC_KINDS,
+    Failure,
+    Message,
+    Port,
+    Request,
+    RequestFailed,
+    UserMessage,
+)
 from rhodos.kernel.network import TOPOLOGIES, Network
 from rhodos.kernel.node import Kernel, Node, OutOfMemory, Pager, Runnable, Service
 from rhodos.kernel.profile import MachineProfile, ProfileError, builtin_profiles, load_profile
@@ -81,6 +89,7 @@ __all__ = [
     "ReceiveMessage",
     "Reply",
     "Request",
+    "RequestFailed",
     "Runnable",
     "Segment",
     "Send",

@@ -19,7 +19,15 @@ from typing import Any, ClassVar
 import attrs
 import simpy
 
-__all__ = ["TRAFFIC_KINDS", "Failure", "Message", "Port", "Request", "UserMessage"]
+__all__ = [
+    "TRAFFIC_KINDS",
+    "Failure",
+    "Message",
+    "Port",
+    "Request",
+    "RequestFailed",
+    "UserMessage",
+]
 
 #: The kinds network bytes and messages are accounted under.
 TRAFFIC_KINDS = ("control", "state", "pages", "user", "forwarded", "flush", "home")
@@ -71,6 +79,16 @@ class Failure:
 
     def __str__(self) -> str:
         return f"{self.request} failed: {self.reason}"
+
+
+class RequestFailed(RuntimeError):
+    """Raised where a request/reply call gets a :class:`Failure` back: what the caller was
+    doing cannot go on either (its own server answers its caller with a failure in turn,
+    a thread reports its process lost, a migration records that it failed)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog
-from rhodos.kernel.message import Message, Port, Request
+from rhodos.kernel.message import Failure, Message, Port, Request, RequestFailed
 from rhodos.kernel.profile import MachineProfile
 
 __all__ = ["Kernel", "Node", "OutOfMemory", "Pager", "Runnable", "Service"]
@@ -332,7 +332,8 @@ class Node:
         traffic: str = "control",
         account: int | None = None,
     ) -> simpy.Process:
-        """Request/reply: the event's value is the reply :class:`Message`."""
+        """Request/reply: the event's value is the reply :class:`Message`; it fails with
+        :class:`RequestFailed` when the server answered with a :class:`Failure`."""
         return self.env.process(self._call(dst, request, size_bytes, traffic, account))
 
     def _call(
@@ -351,6 +352,8 @@ class Node:
             reply: Message = yield reply_port.get()
         finally:
             self.close_port(reply_port.port_id)
+        if isinstance(reply.body, Failure):
+            raise RequestFailed(reply.body)
         return reply
 
     def probe(self, node_id: int, *, account: int | None = None) -> simpy.Event:

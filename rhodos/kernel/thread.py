@@ -25,7 +25,7 @@ import simpy
 
 from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
 from rhodos.kernel.context import ExecutionContext
-from rhodos.kernel.message import Failure, Message, Request
+from rhodos.kernel.message import Message, RequestFailed
 from rhodos.kernel.node import Node
 from rhodos.kernel.traps import (
     CancelReceive,
@@ -53,10 +53,6 @@ class ThreadState(enum.Enum):
 
 class _Frozen(Exception):
     """Raised inside the thread to unwind to the freeze point."""
-
-
-class _Lost(Exception):
-    """Raised inside the thread when a server failed a trap: the process cannot go on."""
 
 
 class Thread:
@@ -111,8 +107,8 @@ class Thread:
             self.node.threads.pop(ctx.pid, None)
             self._record("frozen")
             self.stopped.succeed(ctx)
-        except _Lost as lost:
-            yield from self._exit(Exit(LOST_EXIT_CODE), lost=str(lost))
+        except RequestFailed as failed:  # a server could not serve a trap: it cannot go on
+            yield from self._exit(Exit(LOST_EXIT_CODE), lost=str(failed))
 
     def _execute(self, step: Action) -> Generator[simpy.events.Event, Any, Any]:
         if isinstance(step, Compute):
@@ -162,7 +158,7 @@ class Thread:
                 raise _Frozen
             began = self.env.now
             yield node.kernel_work(node.profile.page_fault_trap_s)
-            reply = yield from self._trap(
+            reply = yield node.call(
                 node.role_port("memory"), PageFault(ctx.pid, int(pages[i]), bool(writes[i]))
             )
             ctx.faults += 1
@@ -176,18 +172,19 @@ class Thread:
         request = self.node.call(ipc, ReceiveMessage(ctx.pid))
         result = yield request | self._freeze
         if request not in result:
-            answer = yield from self._trap(ipc, CancelReceive(ctx.pid))
+            cancel = self.node.call(ipc, CancelReceive(ctx.pid))
+            answer: Message = yield cancel
             if answer.body == "cancelled":
                 raise _Frozen
             # The message was already on its way to us: take it, then stop.
             yield request
-        reply = self._checked(cast(Message, request.value))
         ctx.messages_received += 1
+        reply = cast(Message, request.value)
         return reply.body
 
     def _send(self, step: Send) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
-        yield from self._trap(
+        yield self.node.call(
             self.node.role_port("ipc"), SendMessage(ctx.pid, step.to, step.size_bytes, step.body)
         )
         ctx.messages_sent += 1
@@ -206,7 +203,7 @@ class Thread:
         ctx = self.context
         began = self.env.now
         here = self.node.node_id
-        yield from self._trap(
+        yield self.node.call(
             self.node.role_port("process", ctx.home),
             HomeService(ctx.pid, step.kind, step.service_s, step.size_bytes, caller=here),
             size_bytes=step.size_bytes,
@@ -215,19 +212,6 @@ class Thread:
         )
         ctx.home_calls += 1
         ctx.home_call_s += self.env.now - began
-
-    def _trap(
-        self, port: int, request: Request, **options: Any
-    ) -> Generator[simpy.events.Event, Any, Message]:
-        """Call a server on the process's behalf; a failure ends the process as lost."""
-        reply: Message = yield self.node.call(port, request, **options)
-        return self._checked(reply)
-
-    @staticmethod
-    def _checked(reply: Message) -> Message:
-        if isinstance(reply.body, Failure):
-            raise _Lost(str(reply.body))
-        return reply
 
     def _exit(
         self, step: Exit, *, lost: str | None = None

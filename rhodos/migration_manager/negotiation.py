@@ -25,7 +25,7 @@ from typing import Any, cast
 import simpy
 
 from rhodos.ipc_manager.requests import Expect, StopExpecting
-from rhodos.kernel import ConfigError, Message, Node, Request, Server
+from rhodos.kernel import ConfigError, Message, Node, Request, RequestFailed, Server
 from rhodos.memory_manager.requests import Describe, SpaceInfo
 from rhodos.migration_manager.requests import CallOff, Migrated, Negotiate
 from rhodos.migration_manager.session import Session
@@ -117,19 +117,22 @@ class Negotiation(Server):
             account=pid,
         )
         wait = self.negotiation_s()
-        while True:
-            yield call | self.env.timeout(wait)
-            if call.triggered:
-                break
-            alive = yield self.node.probe(dest, account=pid)
-            if call.triggered:
-                break
-            if not alive:
-                self.log("negotiation-given-up", pid=pid, dest=dest, after=wait)
-                self.call_off(session)
-                call.callbacks.append(lambda event: self._late_answer(event, session))
-                return f"destination node {dest} does not answer (down)"
-            wait *= 2
+        try:
+            while True:
+                yield call | self.env.timeout(wait)
+                if call.triggered:
+                    break
+                alive = yield self.node.probe(dest, account=pid)
+                if call.triggered:
+                    break
+                if not alive:
+                    self.log("negotiation-given-up", pid=pid, dest=dest, after=wait)
+                    self.call_off(session)
+                    call.callbacks.append(lambda event: self._late_answer(event, session))
+                    return f"destination node {dest} does not answer (down)"
+                wait *= 2
+        except RequestFailed as failed:
+            return f"destination node {dest} could not negotiate: {failed}"
         reason: str | None = cast(Message, call.value).body
         return reason
 
@@ -158,7 +161,9 @@ class Negotiation(Server):
 
     def _late_answer(self, event: simpy.events.Event, session: Session) -> None:
         """The destination accepted after the source gave up: call it off (again)."""
-        if event.ok and cast(Message, event.value).body is None:
+        if not event.ok:
+            event.defused = True  # it failed there: nothing was accepted
+        elif cast(Message, event.value).body is None:
             self.call_off(session)
 
     # -- the destination's side ----------------------------------------------------

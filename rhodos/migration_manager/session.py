@@ -20,7 +20,7 @@ import numpy.typing as npt
 import simpy
 
 from rhodos.ipc_manager import requests as ipc
-from rhodos.kernel import FILE, Failure, MachineProfile, Message, Node, Request
+from rhodos.kernel import FILE, MachineProfile, Message, Node, Request, RequestFailed
 from rhodos.memory_manager import requests as mm
 from rhodos.memory_manager.requests import CriticalBundle, PageHolder, PageSet, SpaceInfo
 from rhodos.process_manager import requests as pm
@@ -42,8 +42,8 @@ class ProcessExited(ProcessLookupError):
 
 class MigrationFailed(RuntimeError):
     """A server could not do what the migration asked (it answered with a
-    :class:`~rhodos.kernel.Failure`), or a step broke: the migration ends, recorded as failed.
-    """
+    :class:`~rhodos.kernel.Failure`), or the strategy ended in a state the protocol does
+    not allow: the migration ends, recorded as failed."""
 
 
 class Session:
@@ -102,9 +102,10 @@ class Session:
 
     def _ask(self, node: int, role: str, request: Request) -> Generator[Any, Any, Any]:
         port = self.node.role_port(role, node)
-        reply: Message = yield self.node.call(port, request, account=self.pid)
-        if isinstance(reply.body, Failure):
-            raise MigrationFailed(f"node {node}: {reply.body}")
+        try:
+            reply: Message = yield self.node.call(port, request, account=self.pid)
+        except RequestFailed as failed:
+            raise MigrationFailed(f"node {node}: {failed}") from failed
         return reply.body
 
     # -- Process Manager -----------------------------------------------------------
