@@ -9,13 +9,12 @@ case prints the command that replays it.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterator
 
-import attrs
 import pytest
 
-from rhodos.migration_manager import BaseStrategy, register, unregister
-from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager import register, unregister
+from rhodos.testing.broken import DropsThePages, SpinsAtOneInstant
 from rhodos.testing.fuzz import EXTREME, FuzzCase, main, run_case, run_cases
 
 #: Seeds of the short run: a few dozen small cases, every profile kind among them.
@@ -48,38 +47,14 @@ def test_a_case_replays_exactly() -> None:
     assert first.last_requests == second.last_requests
 
 
-@attrs.frozen
-class _DropsThePages(BaseStrategy):
-    """Broken on purpose: the page map only; the source then drops every page."""
-
-    name: ClassVar[str] = "drops-the-pages"
-    summary: ClassVar[str] = "broken on purpose"
-    residual: ClassVar[str] = "none"
-
-    def transfer(self, session: Session) -> Steps:
-        yield from session.export_space()
-
-
-@attrs.frozen
-class _SpinsAtOneInstant(BaseStrategy):
-    """Broken on purpose: after the freeze it waits for nothing, for ever."""
-
-    name: ClassVar[str] = "spins-at-one-instant"
-    summary: ClassVar[str] = "broken on purpose"
-    residual: ClassVar[str] = "none"
-
-    def transfer(self, session: Session) -> Steps:
-        while True:
-            yield session.env.timeout(0)
-
-
 @pytest.fixture
-def broken() -> object:
-    register(_DropsThePages)
-    register(_SpinsAtOneInstant)
+def broken() -> Iterator[None]:
+    """The strategies broken on purpose, registered for one test."""
+    register(DropsThePages)
+    register(SpinsAtOneInstant)
     yield
-    unregister("drops-the-pages")
-    unregister("spins-at-one-instant")
+    unregister(DropsThePages.name)
+    unregister(SpinsAtOneInstant.name)
 
 
 @pytest.mark.usefixtures("broken")

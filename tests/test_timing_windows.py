@@ -11,7 +11,7 @@ every migration ends with a record.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 import numpy as np
@@ -19,8 +19,7 @@ import pytest
 import simpy
 
 from rhodos.kernel import Exit, HomeCall, MachineProfile, Sleep
-from rhodos.migration_manager import BaseStrategy, MigrationRecord, register, unregister
-from rhodos.migration_manager.session import Session, Steps
+from rhodos.migration_manager import MigrationRecord, register, unregister
 from rhodos.system import boot, spawn
 from rhodos.testing import (
     Harness,
@@ -31,6 +30,7 @@ from rhodos.testing import (
     slow_latency,
     zero_cpu,
 )
+from rhodos.testing.broken import DropsThePages
 from rhodos.testing.programs import (
     CallThenExit,
     Hub,
@@ -84,34 +84,22 @@ def test_a_lazy_copy_then_an_eager_one_loses_no_page(dest: int) -> None:
     assert [ok(r) for r in h.records] == [True, True]
 
 
-@attrs.frozen
-class _Lossy(BaseStrategy):
-    """Broken on purpose: sends the page map, then lets the source drop every page."""
-
-    name: ClassVar[str] = "lossy-on-purpose"
-    summary: ClassVar[str] = "page map only; the source drops the pages (broken on purpose)"
-    residual: ClassVar[str] = "none"
-
-    def transfer(self, session: Session) -> Steps:
-        yield from session.export_space()
-
-
 def test_a_truly_lost_page_reports_the_process_lost_instead_of_looping() -> None:
     """A page located at a node that holds no copy of it is lost: the process is reported
     lost with the page named, after one fault, and the run goes on (no endless fault loop)."""
-    register(_Lossy)
+    register(DropsThePages)
     try:
         h = Harness.boot(nodes=2)
         pid = h.spawn(Toucher(), 0)
 
         def driver() -> Gen:
             yield h.env.timeout(0.05)
-            yield h.migrate(pid, 1, "lossy-on-purpose")
+            yield h.migrate(pid, 1, DropsThePages.name)
 
         h.env.process(driver())
         violations = h.finish(limit_s=5.0)
     finally:
-        unregister("lossy-on-purpose")
+        unregister(DropsThePages.name)
     assert h.cluster.exit_event(pid).triggered
     assert any("lost" in v and f"process {pid}" in v for v in violations), violations
     misses = [e for e in h.cluster.log.select(component="memory") if e.event == "fetch-miss"]
@@ -165,14 +153,21 @@ class _SlowDevice:
         yield Exit(0)
 
 
+def busy_home() -> tuple[Harness, int]:
+    """A stream receiver whose home, node 1, is busy from 0.5 s to 2 s serving a call;
+    its sender starts at 2.5 s, and sends to the home node (the receiver is elsewhere)."""
+    h = Harness.boot(nodes=3, profile="sparc-ethernet")
+    p = h.spawn(StreamReceiver(h.messages, chunks=5), 1)
+    h.spawn(_SlowDevice(), 1)
+    h.spawn(StreamSender(h.messages, chunks=5, start_s=2.5), 2, peers={"peer": p})
+    return h, p
+
+
 def test_a_busy_destination_is_not_down_and_traps_no_message() -> None:
     """Node 1's kernel is busy for 1.5 s when a process is asked back there: the migration
     waits for it (a slow node is alive), and messages sent meanwhile to the process's home
     are all delivered."""
-    h = Harness.boot(nodes=3, profile="sparc-ethernet")
-    p = h.spawn(StreamReceiver(h.messages, chunks=5), 1)  # home: node 1
-    h.spawn(_SlowDevice(), 1)
-    h.spawn(StreamSender(h.messages, chunks=5, start_s=2.5), 2, peers={"peer": p})
+    h, p = busy_home()
     back: list[MigrationRecord] = []
 
     def driver() -> Gen:
@@ -211,10 +206,7 @@ def test_a_negotiation_given_up_is_cancelled_at_both_ends() -> None:
     handles the negotiation after the source gave up: the source cancels it, and the
     destination drops its expectation and passes on what it queued for the process
     (nothing is trapped there)."""
-    h = Harness.boot(nodes=3, profile="sparc-ethernet")
-    p = h.spawn(StreamReceiver(h.messages, chunks=5), 1)  # home: node 1
-    h.spawn(_SlowDevice(), 1)
-    h.spawn(StreamSender(h.messages, chunks=5, start_s=2.5), 2, peers={"peer": p})
+    h, p = busy_home()
     back: list[MigrationRecord] = []
 
     def driver() -> Gen:

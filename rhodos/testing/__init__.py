@@ -30,7 +30,8 @@ It holds, one module each:
   (:func:`conformance_scenarios`, :func:`run_conformance`, :func:`check_strategy`).
 * :mod:`~rhodos.testing.profiles` -- legal extreme profiles that widen race windows
   (:func:`zero_cpu`, :func:`zero_cost`, :func:`slow_latency`, :func:`fuzz_profile`), and
-  :mod:`~rhodos.testing.programs` -- programs at the edges of timing.
+  :mod:`~rhodos.testing.programs` -- programs at the edges of timing, and
+  :mod:`~rhodos.testing.broken` -- strategies broken on purpose, for testing the checks.
 * :mod:`~rhodos.testing.fuzz` -- the migration fuzzer (``python -m rhodos.testing.fuzz``,
   ``make fuzz``), with its :mod:`~rhodos.testing.population` and its hostile patterns
   (:mod:`~rhodos.testing.hostile`).
