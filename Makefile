@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test lint typecheck bench lock clean simgrid traces images
+.PHONY: run test fuzz lint typecheck bench lock clean simgrid traces images
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -31,6 +31,18 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The long run of the migration fuzzer, before each release (docs/how-to/fuzz.md): hostile
+# migration patterns on built-in and extreme profiles, every invariant checked. Vary it
+# with e.g. `make fuzz FUZZ_COUNT=500 FUZZ_START=10000 FUZZ_STRATEGY=freeze-free FUZZ_PROFILE=extreme`.
+FUZZ_COUNT ?= 5000
+FUZZ_START ?= 0
+FUZZ_STRATEGY ?= mixed
+FUZZ_PROFILE ?= all
+
+fuzz: $(STAMP)
+	$(BIN)/python -m rhodos.testing.fuzz --count $(FUZZ_COUNT) --start $(FUZZ_START) \
+	  --strategy $(FUZZ_STRATEGY) --profile $(FUZZ_PROFILE)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -47,6 +47,10 @@ PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").
 #: Documented commands the walk does not run, and why.
 SKIPPED = {
     "make test": "the test suite itself",
+    "make fuzz": "the fuzzer's long run takes hours (tests/test_fuzz.py runs a short one)",
+    "make fuzz FUZZ_COUNT=500 FUZZ_START=20000": "the fuzzer's long run, other seeds",
+    "make fuzz FUZZ_STRATEGY=freeze-free": "the fuzzer's long run, one strategy",
+    "make fuzz FUZZ_PROFILE=extreme": "the fuzzer's long run, the extreme profiles",
     "pip install 'rhodos[cluster]'": "installs a package (make test installs the extra)",
     "dask scheduler": "a server that runs until stopped",
     "dask worker tcp://HOST:8786 --nworkers 8 --nthreads 1": "a server that runs until stopped",

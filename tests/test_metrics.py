@@ -12,11 +12,11 @@ from rhodos.migration_manager.map import METRICS as MAP_METRICS
 from rhodos.migration_manager.metrics import COMPARED, METRICS, compared, metric
 
 
-def test_a_records_row_is_who_then_every_metric_in_order_then_refused() -> None:
+def test_a_records_row_is_who_then_every_metric_in_order_then_its_outcome() -> None:
     """``record.metrics()`` has exactly the listed metrics, in list order."""
     row = MigrationRecord("eager", pid=1, source=0, destination=1).metrics()
     names = [m.name for m in METRICS]
-    assert list(row) == ["strategy", "pid", "source", "destination", *names, "refused"]
+    assert list(row) == ["strategy", "pid", "source", "destination", *names, "refused", "failed"]
 
 
 def test_a_refused_migration_has_no_metric_only_its_reason() -> None:

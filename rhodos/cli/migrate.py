@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rhodos.cli.application import (
@@ -165,25 +166,33 @@ def _not_baseline(label: str, _cluster: Any) -> bool:
     return label != "baseline"
 
 
+def _did_not(records: list[MigrationRecord]) -> str:
+    """``refused``, or ``refused or failed`` when a migration failed after it was accepted."""
+    return "refused or failed" if any(r.failed for r in records) else "refused"
+
+
 def _refusals(scenario: Scenario, records: list[MigrationRecord]) -> None:
     """Say which migrations were refused, why, and what would let them happen (stderr)."""
     from rhodos.experiment import refusal_advice
 
     refused = [r for r in records if not r.ok]
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[tuple[str, str], list[MigrationRecord]] = {}
     for record in refused:
-        reasons.setdefault(str(record.refused), []).append(record.strategy)
-    for reason, names in reasons.items():
-        who = "" if len(records) == 1 else f"{', '.join(names)}: "
-        err_console.print(f"[bold red]refused:[/] {who}{reason}", highlight=False, soft_wrap=True)
-        advice = refusal_advice(scenario, next(r for r in refused if r.refused == reason))
+        key = ("refused", record.refused) if record.refused else ("failed", str(record.failed))
+        reasons.setdefault(key, []).append(record)
+    for (outcome, reason), which in reasons.items():
+        who = "" if len(records) == 1 else f"{', '.join(r.strategy for r in which)}: "
+        err_console.print(
+            f"[bold red]{outcome}:[/] {escape(who + reason)}", highlight=False, soft_wrap=True
+        )
+        advice = refusal_advice(scenario, which[0]) if outcome == "refused" else ""
         if advice:
-            err_console.print(f"  {advice}", highlight=False, soft_wrap=True)
+            err_console.print(f"  {escape(advice)}", highlight=False, soft_wrap=True)
 
 
 @app.command(
     "migrate",
-    epilog="Exit status: 0 the process migrated; 2 bad input; 3 the migration was refused.",
+    epilog="Exit status: 0 the process migrated; 2 bad input; 3 refused or failed.",
 )
 @clear_errors
 def migrate_command(
@@ -264,6 +273,8 @@ def comparison_tables(records: list[MigrationRecord], names: list[str], width: i
     def cell(name: str, row: Mapping[str, Any], scale: float) -> str:
         if row["refused"] is not None:
             return "refused"
+        if row["failed"] is not None:
+            return "failed"
         value = row[name]
         return MISSING if value is None else short_number(value / scale, metric(name).is_count)
 
@@ -273,7 +284,7 @@ def comparison_tables(records: list[MigrationRecord], names: list[str], width: i
         "Migration metrics",
         columns,
         width,
-        style=lambda row: "red" if rows[row]["refused"] is not None else "",
+        style=lambda row: "" if records[row].ok else "red",
     )
 
 
@@ -346,7 +357,7 @@ def compare_command(
         refused = [r.strategy for r in records if not r.ok]
         if refused:
             console.print(
-                f"[bold red]{len(refused)} of {len(records)} migrations refused[/] "
+                f"[bold red]{len(refused)} of {len(records)} migrations {_did_not(records)}[/] "
                 f"({', '.join(refused)}): no metric for them",
                 highlight=False,
             )

@@ -44,9 +44,10 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> tuple[float, float,
 def summarize(
     rows: Iterable[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str] = COMPARED
 ) -> list[dict[str, Any]]:
-    """One entry per point: its axis values, ``n`` (its runs), ``refused`` (how many of
-    them were refused), then ``<metric>_mean`` and ``<metric>_ci95`` over the runs that
-    have the metric (a refused run has none)."""
+    """One entry per point: its axis values, ``n`` (its runs), ``refused`` and ``failed``
+    (how many were refused, and how many failed after they were accepted), then
+    ``<metric>_mean`` and ``<metric>_ci95`` over the runs that have the metric (a refused
+    or failed run has none)."""
     points: dict[int, list[Mapping[str, Any]]] = {}
     for row in rows:
         points.setdefault(int(row["point"]), []).append(row)
@@ -56,6 +57,7 @@ def summarize(
         entry: dict[str, Any] = {"point": point, **{a: runs[0].get(a) for a in axes}}
         entry["n"] = len(runs)
         entry["refused"] = sum(1 for r in runs if r.get("refused") not in (None, ""))
+        entry["failed"] = sum(1 for r in runs if r.get("failed") not in (None, ""))
         for metric in metrics:
             mean, half, _ = mean_ci(r[metric] for r in runs if r.get(metric) is not None)
             entry[f"{metric}_mean"] = None if math.isnan(mean) else mean

@@ -22,6 +22,7 @@ __all__ = [
     "Location",
     "MigrateOut",
     "Open",
+    "StopExpecting",
 ]
 
 
@@ -67,10 +68,21 @@ class Expect(Request):
 
 
 @attrs.frozen
+class StopExpecting(Request):
+    """Destination Migration Manager -> its IPC Manager: ``pid`` will not come (its
+    migration was called off; it stays on node ``at``): pass on what was queued for it;
+    reply how many messages."""
+
+    pid: int
+    at: int
+
+
+@attrs.frozen
 class MigrateOut(Request):
     """Migration Manager -> source IPC Manager: move ``pid``'s communication state and held
-    messages to ``dest`` as one message (``oneway``: without waiting for its
-    acknowledgement) and forward what arrives later; reply :class:`CommMoved`."""
+    messages to ``dest`` as one message (``oneway``: without waiting for the destination's
+    acknowledgement, only for the kernel's delivery) and forward what arrives later;
+    reply :class:`CommMoved`."""
 
     pid: int
     dest: int
@@ -98,9 +110,11 @@ class Location(Request):
 
 @attrs.frozen
 class CommMoved:
-    """The reply to :class:`MigrateOut`: bytes sent, messages held, and when the state was
-    installed (NaN for a one-way move)."""
+    """The reply to :class:`MigrateOut`: bytes sent, messages held, when the state was sent,
+    and when it was installed (NaN for a one-way move, whose reply comes once the state
+    has reached the destination)."""
 
     bytes: int
     held: int
     installed_at: float
+    sent_at: float = float("nan")

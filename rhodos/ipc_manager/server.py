@@ -28,6 +28,7 @@ from rhodos.ipc_manager.requests import (
     Location,
     MigrateOut,
     Open,
+    StopExpecting,
 )
 from rhodos.kernel import (
     CancelReceive,
@@ -84,6 +85,8 @@ class IPCManager(Server):
         self.held: dict[int, list[tuple[float, UserMessage]]] = {}
         self.expected: dict[int, list[UserMessage]] = {}
         self._installed: dict[int, simpy.Event] = {}
+        #: pid -> the cancellation of a receive waiting for the state to arrive.
+        self._early_receives: dict[int, simpy.Event] = {}
         self._closed_duplicates = 0
         #: pid -> when the current hold began (the start of its message freeze).
         self.hold_started: dict[int, float] = {}
@@ -102,6 +105,7 @@ class IPCManager(Server):
             CancelReceive: self._cancel_receive,
             Hold: self._hold,
             Expect: self._expect,
+            StopExpecting: self._stop_expecting,
             MigrateOut: self._migrate_out,
             Install: self._install,
             Location: self._location,
@@ -145,11 +149,15 @@ class IPCManager(Server):
     def _state(self, pid: int) -> Generator[simpy.events.Event, Any, CommState]:
         """The process's communication state, waiting for it if it is still on its way."""
         if pid not in self.comm and pid in self.expected:
-            event = self._installed.get(pid)
-            if event is None:
-                event = self._installed[pid] = self.env.event()
-            yield event
+            yield self._arrival(pid)
         return self.comm[pid]
+
+    def _arrival(self, pid: int) -> simpy.Event:
+        """The event of ``pid``'s communication state being installed here."""
+        event = self._installed.get(pid)
+        if event is None:
+            event = self._installed[pid] = self.env.event()
+        return event
 
     def _send(self, req: SendMessage) -> Generator[simpy.events.Event, Any, None]:
         src, dst = req.src, req.dst
@@ -211,7 +219,16 @@ class IPCManager(Server):
     # -- receiving -----------------------------------------------------------------
     def _receive(self, req: ReceiveMessage) -> Generator[simpy.events.Event, Any, Any]:
         pid = req.pid
-        state = yield from self._state(pid)
+        if pid not in self.comm and pid in self.expected:
+            # The state is still on its way (a one-way move): the thread may be frozen
+            # before it arrives, and must be, or a freeze would wait for a message.
+            cancelled = self._early_receives[pid] = self.env.event()
+            yield self._arrival(pid) | cancelled
+            if self._early_receives.get(pid) is cancelled:
+                del self._early_receives[pid]
+            if cancelled.triggered:
+                return "cancelled"
+        state = self.comm[pid]
         if state.ready:
             message = state.ready.popleft()
         else:
@@ -223,6 +240,10 @@ class IPCManager(Server):
         return Reply(body=message, size_bytes=64)
 
     def _cancel_receive(self, req: CancelReceive) -> str:
+        early = self._early_receives.pop(req.pid, None)
+        if early is not None and not early.triggered:
+            early.succeed()  # it waited for the state, which has not come yet
+            return "cancelled"
         state = self.comm.get(req.pid)
         if state is not None and state.waiter is not None and not state.waiter.triggered:
             waiter, state.waiter = state.waiter, None
@@ -240,6 +261,20 @@ class IPCManager(Server):
     def _expect(self, req: Expect) -> None:
         self.expected.setdefault(req.pid, [])
 
+    def _stop_expecting(self, req: StopExpecting) -> int:
+        """The process will not come: what was queued for it goes where it is."""
+        pid = req.pid
+        if pid in self.comm:
+            return 0  # it came after all (the state arrived): nothing is queued
+        queued = self.expected.pop(pid, [])
+        for message in queued:
+            if pid in self.forward:
+                self._arrive(message, self.node.node_id)
+            else:
+                self._route(message, req.at, origin=self.node.node_id, traffic="forwarded")
+        self.log("stop-expecting", pid=pid, messages=len(queued), at=req.at)
+        return len(queued)
+
     def _migrate_out(self, req: MigrateOut) -> Generator[simpy.events.Event, Any, CommMoved]:
         """Move the state; reply the bytes, the messages held, and when it was installed there."""
         pid, dest, oneway = req.pid, req.dest, req.oneway
@@ -252,6 +287,7 @@ class IPCManager(Server):
         size = state.wire_bytes() + sum(m.size_bytes for m in held)
         self.log("migrate-out", pid=pid, dest=dest, bytes=size, held=len(held))
         deliver = self.node.send if oneway else self.node.call
+        sent_at = float(self.env.now)
         sent = deliver(
             self.peer(dest),
             Install(pid, state, held),
@@ -259,10 +295,12 @@ class IPCManager(Server):
             traffic="state",
             account=pid,
         )
-        if oneway:
-            return CommMoved(size, len(held), float("nan"))
         reply = yield sent
-        return CommMoved(size, len(held), float(reply.body))
+        if oneway:
+            # Delivered (no acknowledgement crossed the network): the destination holds
+            # the state now, so the migration may let the process go on from there.
+            return CommMoved(size, len(held), float("nan"), sent_at)
+        return CommMoved(size, len(held), float(reply.body), sent_at)
 
     def _install(self, req: Install) -> float:
         pid, state, held = req.pid, req.state, req.held

@@ -24,7 +24,15 @@ from rhodos.kernel.fileserver import FileServer
 from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog, LogEvent, structlog_listener
-from rhodos.kernel.message import TRAFFIC_KINDS, Message, Port, Request, UserMessage
+from rhodos.kernel.message import (
+    TRAFFIC_KINDS,
+    Failure,
+    Message,
+    Port,
+    Request,
+    RequestFailed,
+    UserMessage,
+)
 from rhodos.kernel.network import TOPOLOGIES, Network
 from rhodos.kernel.node import Kernel, Node, OutOfMemory, Pager, Runnable, Service
 from rhodos.kernel.profile import MachineProfile, ProfileError, builtin_profiles, load_profile
@@ -57,6 +65,7 @@ __all__ = [
     "EventLog",
     "ExecutionContext",
     "Exit",
+    "Failure",
     "FileServer",
     "ForgetPages",
     "Handler",
@@ -79,6 +88,7 @@ __all__ = [
     "ReceiveMessage",
     "Reply",
     "Request",
+    "RequestFailed",
     "Runnable",
     "Segment",
     "Send",

@@ -30,7 +30,21 @@ from rhodos.kernel.network import TOPOLOGIES, Network
 from rhodos.kernel.node import Node
 from rhodos.kernel.profile import MachineProfile, load_profile
 
-__all__ = ["Cluster", "ClusterConfig", "ConfigError"]
+__all__ = [
+    "PROBE_BYTES",
+    "PROBE_PATIENCE",
+    "PROBE_TRIES",
+    "Cluster",
+    "ClusterConfig",
+    "ConfigError",
+]
+
+#: Payload bytes of a liveness probe and of its answer.
+PROBE_BYTES = 64
+#: How many network round trips a probe waits for its answer before it tries again.
+PROBE_PATIENCE = 4
+#: How many times a probe is sent before the node is taken for down.
+PROBE_TRIES = 3
 
 
 class ConfigError(ValueError):
@@ -296,6 +310,55 @@ class Cluster:
             self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
             return
         port.mailbox.put(msg)
+
+    def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
+        """Is ``dst_node`` alive? A kernel-to-kernel probe from ``src_node``; the event's value
+        is ``True`` when an answer came back, ``False`` when none did in time.
+
+        The destination's kernel answers at interrupt level, behind no kernel work, so a
+        node busy for seconds still answers within a network round trip: a slow node is
+        not a dead one. The probe waits :data:`PROBE_PATIENCE` round trips of the network
+        as it is loaded when it is sent, and tries :data:`PROBE_TRIES` times; any answer,
+        even a late one to an earlier try, means alive.
+        """
+        return self.env.process(self._probe(src_node, dst_node, account))
+
+    def probe_round_trip_s(self) -> float:
+        """What a probe and its answer take on the network as it is loaded now.
+
+        A flow gets at least an equal share of the bandwidth among those now on the
+        network (max-min fairness), so each way takes at most the latency plus its
+        bytes at that share.
+        """
+        profile = self.profile
+        share = profile.bandwidth_bytes_per_s / (1 + self.network.statistics().flows_active)
+        return 2 * (profile.network_latency_s + profile.wire_bytes(PROBE_BYTES) / share)
+
+    def _probe(
+        self, src_id: int, dst_id: int, account: int | None
+    ) -> Generator[simpy.events.Event, Any, bool]:
+        answered = self.env.event()
+        for _ in range(PROBE_TRIES):
+            self.env.process(self._echo(src_id, dst_id, account, answered))
+            yield answered | self.env.timeout(PROBE_PATIENCE * self.probe_round_trip_s())
+            if answered.triggered:
+                return True
+        return False
+
+    def _echo(
+        self, src_id: int, dst_id: int, account: int | None, answered: simpy.Event
+    ) -> Generator[simpy.events.Event, Any, None]:
+        for here, there in ((src_id, dst_id), (dst_id, src_id)):
+            if not self.all_nodes[here].up:
+                self.log.record(here, "kernel", "drop", kind="probe")
+                return
+            self.ledger.book(account, "control", PROBE_BYTES)
+            yield self.network.transfer(here, there, PROBE_BYTES, "control")
+            if not self.all_nodes[there].up:
+                self.log.record(there, "kernel", "drop", kind="probe")
+                return
+        if not answered.triggered:
+            answered.succeed(self.env.now)
 
     # -- running -------------------------------------------------------------------
     def run(self, until: float | simpy.events.Event | None = None) -> None:

@@ -19,7 +19,15 @@ from typing import Any, ClassVar
 import attrs
 import simpy
 
-__all__ = ["TRAFFIC_KINDS", "Message", "Port", "Request", "UserMessage"]
+__all__ = [
+    "TRAFFIC_KINDS",
+    "Failure",
+    "Message",
+    "Port",
+    "Request",
+    "RequestFailed",
+    "UserMessage",
+]
 
 #: The kinds network bytes and messages are accounted under.
 TRAFFIC_KINDS = ("control", "state", "pages", "user", "forwarded", "flush", "home")
@@ -54,6 +62,33 @@ class Message:
     traffic: str = "control"
     reply_to: int | None = None
     account: int | None = None
+
+
+@attrs.frozen
+class Failure:
+    """The reply to a request its server met in a state where it cannot be carried out.
+
+    A handler that raises does not take the simulation down: its server logs the error
+    (``handler-error``) and answers the caller with this body, naming the request and
+    the error, so that the caller can end what it was doing with a clear record (a
+    migration records it as failed, a process is reported lost).
+    """
+
+    request: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.request} failed: {self.reason}"
+
+
+class RequestFailed(RuntimeError):
+    """Raised where a request/reply call gets a :class:`Failure` back: what the caller was
+    doing cannot go on either (its own server answers its caller with a failure in turn,
+    a thread reports its process lost, a migration records that it failed)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog
-from rhodos.kernel.message import Message, Port, Request
+from rhodos.kernel.message import Failure, Message, Port, Request, RequestFailed
 from rhodos.kernel.profile import MachineProfile
 
 __all__ = ["Kernel", "Node", "OutOfMemory", "Pager", "Runnable", "Service"]
@@ -87,6 +87,10 @@ class Kernel(Protocol):
         account: int | None = None,
     ) -> simpy.Process:
         """Send a message from ``src_node`` to port ``dst``."""
+        ...
+
+    def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
+        """Is ``dst_node`` alive? The event's value is True (its kernel answered) or False."""
         ...
 
     def create_port(self, node_id: int, owner: str) -> Port:
@@ -311,7 +315,8 @@ class Node:
         traffic: str = "control",
         account: int | None = None,
     ) -> simpy.Process:
-        """Request/reply: the event's value is the reply :class:`Message`."""
+        """Request/reply: the event's value is the reply :class:`Message`; it fails with
+        :class:`RequestFailed` when the server answered with a :class:`Failure`."""
         return self.env.process(self._call(dst, request, size_bytes, traffic, account))
 
     def _call(
@@ -330,7 +335,15 @@ class Node:
             reply: Message = yield reply_port.get()
         finally:
             self.close_port(reply_port.port_id)
+        if isinstance(reply.body, Failure):
+            raise RequestFailed(reply.body)
         return reply
+
+    def probe(self, node_id: int, *, account: int | None = None) -> simpy.Event:
+        """Is node ``node_id`` alive? The event's value is ``True`` when its kernel answered,
+        ``False`` when it did not within a few network round trips (it is down). Its kernel
+        answers at once even when busy: a slow node is not a dead one."""
+        return self._kernel.probe(self.node_id, node_id, account=account)
 
     def reply(
         self, request: Message, body: Any = None, *, size_bytes: int = 64, traffic: str = "control"

@@ -8,6 +8,11 @@ functions when they wait (on simulated time, on calls to other servers), and ret
 the reply: a :class:`Reply`, or any value, which becomes the body of a small control
 reply. Each request is served in its own simpy process, so a long transfer does not
 block a page-fault request behind it.
+
+A handler that raises on a request that awaits a reply does not take the simulation
+down: the server logs ``handler-error`` and answers with a :class:`~rhodos.kernel.Failure`
+naming the request and the error, and the caller ends what it was doing with a clear
+record. A one-way request has nobody to tell: its handler's error stops the run, loudly.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, ClassVar
 import attrs
 import simpy
 
-from rhodos.kernel.message import Message, Request
+from rhodos.kernel.message import Failure, Message, Request
 from rhodos.kernel.node import Node
 
 __all__ = ["Handler", "Reply", "Server", "UnknownRequest"]
@@ -34,11 +39,17 @@ class UnknownRequest(RuntimeError):
 
 @attrs.frozen
 class Reply:
-    """What a handler answers: a body, its size on the wire and the traffic kind of its bytes."""
+    """What a handler answers: a body, its size on the wire and the traffic kind of its bytes.
+
+    ``on_delivery`` is called once the reply has reached the caller's node (the kernel's
+    transport acknowledged it; at once when the request came without a message): what
+    the reply carries is on the wire until then.
+    """
 
     body: Any = None
     size_bytes: int = 64
     traffic: str = "control"
+    on_delivery: Callable[[], None] | None = attrs.field(default=None, eq=False)
 
 
 class Server:
@@ -99,10 +110,25 @@ class Server:
 
     def _answer(self, handler: Handler, request: Any) -> Generator[simpy.events.Event, Any, Any]:
         result = yield from self._handle(handler, request)
-        return result.body if isinstance(result, Reply) else result
+        if not isinstance(result, Reply):
+            return result
+        if result.on_delivery is not None:
+            result.on_delivery()
+        return result.body
 
     def _serve(self, handler: Handler, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        result = yield from self._handle(handler, msg.body)
+        try:
+            result = yield from self._handle(handler, msg.body)
+        except Exception as error:
+            self.log("handler-error", kind=msg.kind, error=f"{type(error).__name__}: {error}")
+            if msg.reply_to is None:
+                raise  # a one-way request: nobody to tell
+            result = Failure(msg.kind, f"{type(error).__name__}: {error}")
         if msg.reply_to is not None:
             reply = result if isinstance(result, Reply) else Reply(body=result)
-            self.node.reply(msg, reply.body, size_bytes=reply.size_bytes, traffic=reply.traffic)
+            sent = self.node.reply(
+                msg, reply.body, size_bytes=reply.size_bytes, traffic=reply.traffic
+            )
+            if reply.on_delivery is not None:
+                delivered = reply.on_delivery
+                sent.callbacks.append(lambda _event: delivered())

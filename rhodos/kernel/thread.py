@@ -25,7 +25,7 @@ import simpy
 
 from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
 from rhodos.kernel.context import ExecutionContext
-from rhodos.kernel.message import Message
+from rhodos.kernel.message import Message, RequestFailed
 from rhodos.kernel.node import Node
 from rhodos.kernel.traps import (
     CancelReceive,
@@ -36,7 +36,11 @@ from rhodos.kernel.traps import (
     ThreadExited,
 )
 
-__all__ = ["Thread", "ThreadState"]
+__all__ = ["LOST_EXIT_CODE", "Thread", "ThreadState"]
+
+#: The exit code of a process the kernel could not run on (a server failed one of its
+#: traps): it is reported lost.
+LOST_EXIT_CODE = -1
 
 
 class ThreadState(enum.Enum):
@@ -103,6 +107,8 @@ class Thread:
             self.node.threads.pop(ctx.pid, None)
             self._record("frozen")
             self.stopped.succeed(ctx)
+        except RequestFailed as failed:  # a server could not serve a trap: it cannot go on
+            yield from self._exit(Exit(LOST_EXIT_CODE), lost=str(failed))
 
     def _execute(self, step: Action) -> Generator[simpy.events.Event, Any, Any]:
         if isinstance(step, Compute):
@@ -207,13 +213,18 @@ class Thread:
         ctx.home_calls += 1
         ctx.home_call_s += self.env.now - began
 
-    def _exit(self, step: Exit) -> Generator[simpy.events.Event, Any, None]:
+    def _exit(
+        self, step: Exit, *, lost: str | None = None
+    ) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
         ctx.exit_code = step.code
         self.state = ThreadState.EXITED
         self.node.threads.pop(ctx.pid, None)
-        self._record("exit", code=step.code)
-        yield self.node.send(self.node.role_port("process"), ThreadExited(ctx.pid))
+        if lost is None:
+            self._record("exit", code=step.code)
+        else:
+            self._record("exit", code=step.code, lost=lost)
+        yield self.node.send(self.node.role_port("process"), ThreadExited(ctx.pid, lost))
         self.stopped.succeed(None)
 
     def _record(self, event: str, **fields: Any) -> None:

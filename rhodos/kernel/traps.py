@@ -85,8 +85,10 @@ class HomeService(Request):
 
 @attrs.frozen
 class ThreadExited(Request):
-    """Thread -> its node's Process Manager: the program of ``pid`` ended (one-way)."""
+    """Thread -> its node's Process Manager: the program of ``pid`` ended (one-way); ``lost``
+    says why it could not go on, when a server failed it (a page lost, say)."""
 
     kind: ClassVar[str] = "exited"
 
     pid: int
+    lost: str | None = None

@@ -3,7 +3,13 @@
 A fault on a page never written is zero-filled here; a page a peer holds (the source of
 a lazy migration) comes back in one round trip, with up to ``prefetch`` following pages
 held at the same place; a page on the file server is read from it. The peer's side of a
-remote fault is :meth:`Faults._fetch`: the pages leave it.
+remote fault is :meth:`Faults._fetch`: the pages leave it, and count as held there until
+its reply has arrived, so a residual dependency never ends with a page on the wire.
+
+A page located at a peer that does not hold it, or at this node without being resident,
+is lost: no protocol step can bring it back. The fault then fails with a clear
+:class:`~rhodos.kernel.Failure` (and a ``page-lost`` event), and the kernel reports the
+process lost, instead of asking again for ever.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from rhodos.kernel import FILE, HERE, ZERO, PageFault, ReadPages, Reply
+from rhodos.kernel import FILE, HERE, ZERO, Failure, PageFault, ReadPages, Reply
 from rhodos.memory_manager.requests import Fetch, PageCopies
 from rhodos.memory_manager.space import AddressSpace
 from rhodos.memory_manager.table import SpaceTable
@@ -25,8 +31,10 @@ __all__ = ["Faults"]
 class Faults(SpaceTable):
     """The fault handlers of the Memory Manager."""
 
-    def _fault(self, req: PageFault) -> Generator[simpy.events.Event, Any, str]:
-        space, page = self.spaces[req.pid], req.page
+    def _fault(self, req: PageFault) -> Generator[simpy.events.Event, Any, str | Failure]:
+        space, page = self.spaces.get(req.pid), req.page
+        if space is None:
+            return self._lost(req.pid, page, f"node {self.node.node_id} holds no address space")
         source = "local"
         while not space.resident[page]:
             where = int(space.location[page])
@@ -38,9 +46,17 @@ class Faults(SpaceTable):
             if where == FILE:
                 yield from self._fault_from_file(space, page)
                 return "file"
+            if where == self.node.node_id:
+                return self._lost(req.pid, page, f"located at node {where}, where it runs")
             yield from self._fault_from_peer(space, page, where)
+            if not space.resident[page] and int(space.location[page]) == where:
+                return self._lost(req.pid, page, f"located at node {where}, which does not hold it")
             source = "remote"
         return source
+
+    def _lost(self, pid: int, page: int, why: str) -> Failure:
+        self.log("page-lost", pid=pid, page=page, why=why)
+        return Failure("fault", f"page {page} of process {pid} is lost: {why}")
 
     def _fault_from_file(
         self, space: AddressSpace, page: int
@@ -60,8 +76,9 @@ class Faults(SpaceTable):
     ) -> Generator[simpy.events.Event, Any, None]:
         """One round trip to the peer holding the page (plus prefetch).
 
-        If the peer no longer holds it (it flushed and released it meanwhile), nothing
-        comes back and the caller looks again at where the page now is.
+        If the peer no longer holds it (it flushed it and let go, and this node was told
+        the page's new place meanwhile), nothing comes back and the caller looks again at
+        where the page now is.
         """
         wanted = self._with_prefetch(space, page, where)
         reply = yield self.node.call(self.peer(where), Fetch(space.pid, wanted), account=space.pid)
@@ -73,9 +90,6 @@ class Faults(SpaceTable):
         self._counts["faults_remote"] += 1
         self._counts["pages_received"] += int(pages.size)
         self.log("fault", pid=space.pid, page=page, source=where, pages=int(pages.size))
-        if pages.size == 0 and int(space.location[page]) == where:
-            # The peer released the page but the relocation notice has not come yet.
-            yield self.env.timeout(self.node.profile.network_latency_s)
 
     def _with_prefetch(self, space: AddressSpace, page: int, where: int) -> np.ndarray:
         """The faulting page plus up to ``prefetch`` following pages held at the same place."""
@@ -98,5 +112,13 @@ class Faults(SpaceTable):
         self.node.free_frames(int(pages.size))
         self._counts["pages_served"] += int(pages.size)
         self.log("serve", pid=pid, pages=int(pages.size))
-        self._drop_if_empty(pid)
-        return Reply(body=copies, size_bytes=int(pages.size) * self.page_size, traffic="pages")
+        if pages.size == 0:
+            self._drop_if_empty(pid)
+            return Reply(body=copies, size_bytes=0, traffic="pages")
+        self._sent_away(pid)  # held here until the reply arrives
+        return Reply(
+            body=copies,
+            size_bytes=int(pages.size) * self.page_size,
+            traffic="pages",
+            on_delivery=lambda: self._arrived(pid),
+        )

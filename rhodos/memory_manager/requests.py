@@ -140,7 +140,8 @@ class Create(Request):
 @attrs.frozen(eq=False)
 class Fetch(Request):
     """Memory Manager -> the peer holding pages of a remote fault: send ``pages``; reply the
-    :class:`PageCopies` it held (they leave the peer)."""
+    :class:`PageCopies` it held (they leave the peer, which counts them as held until the
+    reply has arrived)."""
 
     pid: int
     pages: npt.NDArray[np.int64]
@@ -204,7 +205,7 @@ class ExportSpace(Request):
 class ExportCritical(Request):
     """Migration Manager -> source Memory Manager (freeze-free): reply the
     :class:`CriticalBundle`, with ``stack_bytes`` of the stack page; its pages now belong to
-    ``dest`` (nothing crosses the network yet)."""
+    ``dest`` (nothing crosses the network yet). ``None``: the process exited."""
 
     pid: int
     dest: int
@@ -245,7 +246,8 @@ class Push(Request):
 @attrs.frozen(eq=False)
 class Flush(Request):
     """Migration Manager -> source Memory Manager: write the ``which`` pages to the file
-    server as one flow (they are clean afterwards); reply how many."""
+    server as one flow (they are clean afterwards); reply how many (``None``: no space of
+    the process is here any more, it exited)."""
 
     pid: int
     which: PageSet | npt.NDArray[np.int64] = attrs.field(validator=_page_set)
@@ -271,7 +273,8 @@ class WaitReleased(Request):
 class Free(Request):
     """Process Manager (``at_exit``) or Migration Manager -> Memory Manager: drop ``pid``'s
     space; at the process's exit, peers still holding residual copies are told to
-    :class:`Release` them. Reply its pages (0: none here)."""
+    :class:`Release` them; otherwise the pages served from here that are still on the
+    wire are waited for first. Reply its pages (0: none here)."""
 
     pid: int
     at_exit: bool = False

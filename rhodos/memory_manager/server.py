@@ -83,11 +83,15 @@ class MemoryManager(Faults, Transfers):
         self.log("create", pid=pid, pages=layout.pages)
         return layout.pages
 
-    def _free(self, req: Free) -> int:
+    def _free(self, req: Free) -> Generator[simpy.events.Event, Any, int]:
         """Drop the space. At the process's exit (``at_exit``) the peers still holding
         residual copies of its pages are told to release them; a migration's source
-        dropping its leftovers tells nobody (its peers hold the live process)."""
+        dropping its leftovers tells nobody (its peers hold the live process), and first
+        waits for the pages it served to arrive: until then they are held here."""
         pid = req.pid
+        landing = None if req.at_exit else self._landing(pid)
+        if landing is not None:
+            yield landing
         space = self.spaces.pop(pid, None)
         if space is None:
             return 0

@@ -69,6 +69,10 @@ class SpaceTable(Server):
     def __init__(self, node: Node) -> None:
         self.spaces: dict[int, AddressSpace] = {}
         self._released: dict[int, simpy.Event] = {}
+        #: pid -> fault replies served from here and not yet delivered: their pages are
+        #: on the wire, and still count as held here until they arrive.
+        self._on_wire: dict[int, int] = {}
+        self._landed: dict[int, simpy.Event] = {}
         self._counts = dict.fromkeys(
             (
                 "faults_local",
@@ -142,13 +146,45 @@ class SpaceTable(Server):
         return self.node.role_port("file", self.node.file_server())
 
     def _drop_if_empty(self, pid: int) -> None:
-        """A residual copy with nothing left to serve is dropped (the dependency ends)."""
+        """A residual copy with nothing left to serve, and no served page still on the wire,
+        is dropped (the dependency ends)."""
         space = self.spaces.get(pid)
-        if space is not None and not space.resident.any() and not self._lives_here(pid):
+        if (
+            space is not None
+            and not space.resident.any()
+            and pid not in self._on_wire
+            and not self._lives_here(pid)
+        ):
             self.spaces.pop(pid)
             self.node.detach_pager(pid)
             self.log("residual-end", pid=pid, reason="empty")
             self._signal_released(pid)
+
+    def _sent_away(self, pid: int) -> None:
+        """A fault reply carrying pages of ``pid`` left: they are on the wire."""
+        self._on_wire[pid] = self._on_wire.get(pid, 0) + 1
+
+    def _arrived(self, pid: int) -> None:
+        """A fault reply of ``pid`` reached the node that asked: its pages are there now."""
+        left = self._on_wire[pid] - 1
+        if left:
+            self._on_wire[pid] = left
+            return
+        del self._on_wire[pid]
+        landed = self._landed.pop(pid, None)
+        if landed is not None:
+            landed.succeed()
+        self._drop_if_empty(pid)
+
+    def _landing(self, pid: int) -> simpy.Event | None:
+        """The event of every page served from here for ``pid`` having arrived (None: none
+        is on the wire)."""
+        if pid not in self._on_wire:
+            return None
+        event = self._landed.get(pid)
+        if event is None:
+            event = self._landed[pid] = self.env.event()
+        return event
 
     def _signal_released(self, pid: int) -> None:
         event = self._released.pop(pid, None)

@@ -116,9 +116,14 @@ class Transfers(SpaceTable):
         self.log("push-done", pid=pid, pages=pushed)
         return pushed
 
-    def _flush(self, req: Flush) -> Generator[simpy.events.Event, Any, int]:
+    def _flush(self, req: Flush) -> Generator[simpy.events.Event, Any, int | None]:
         pid = req.pid
-        space = self.spaces[pid]
+        space = self.spaces.get(pid)
+        if space is None:
+            # The process exited (its destination released this copy, or it ended here
+            # before it could be frozen): nothing is left to flush.
+            self.log("flush-skipped", pid=pid, reason="no address space here")
+            return None
         pages = self._pages(space, req.which)
         yield self.node.call(
             self._file_port(),
@@ -166,9 +171,11 @@ class Transfers(SpaceTable):
         self.log("install-space", pid=pid, pages=layout.pages)
         return layout.pages
 
-    def _export_critical(self, req: ExportCritical) -> Reply:
+    def _export_critical(self, req: ExportCritical) -> Reply | None:
         pid, dest = req.pid, req.dest
-        space = self.spaces[pid]
+        space = self.spaces.get(pid)
+        if space is None:
+            return None  # the process exited meanwhile
         here = self.node.node_id
         locations = space.page_map_for(here, here)
         pages = space.select(PageSet.CURRENT)

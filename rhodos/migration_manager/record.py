@@ -45,6 +45,9 @@ class MigrationRecord:
     destination: int
     params: dict[str, Any] = attrs.field(factory=dict)
     refused: str | None = None
+    #: Why the migration failed after it was accepted (a server could not do what it
+    #: asked); ``None`` when it did not.
+    failed: str | None = None
     #: (phase, simulated time) in the order they happened.
     phases: tuple[tuple[str, float], ...] = ()
     requested_at: float = _NAN
@@ -67,8 +70,8 @@ class MigrationRecord:
 
     @property
     def ok(self) -> bool:
-        """The migration happened (it was not refused)."""
-        return self.refused is None
+        """The migration happened (it was neither refused nor failed)."""
+        return self.refused is None and self.failed is None
 
     @property
     def latency_s(self) -> float:
@@ -123,7 +126,7 @@ class MigrationRecord:
         what where, every metric of :data:`~rhodos.migration_manager.metrics.METRICS` in
         order (``None`` where undefined: a NaN; every metric of a refused migration, which
         did not happen, so that nothing it did half-way is counted), then why it was
-        refused."""
+        refused or why it failed."""
         row: dict[str, Any] = {
             "strategy": self.strategy,
             "pid": self.pid,
@@ -136,4 +139,5 @@ class MigrationRecord:
                 value = None
             row[metric.name] = list(value) if isinstance(value, tuple) else value
         row["refused"] = self.refused
+        row["failed"] = self.failed
         return row

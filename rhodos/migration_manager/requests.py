@@ -7,7 +7,7 @@ import attrs
 from rhodos.kernel import Request
 from rhodos.migration_manager.strategy import Strategy
 
-__all__ = ["Migrate", "Migrated", "Negotiate"]
+__all__ = ["CallOff", "Migrate", "Migrated", "Negotiate"]
 
 
 @attrs.frozen(eq=False)
@@ -24,11 +24,28 @@ class Migrate(Request):
 @attrs.frozen
 class Negotiate(Request):
     """Source Migration Manager -> destination Migration Manager: may ``pid``, built for
-    ``architecture`` and ``pages`` pages big, come? Reply ``None`` (yes) or why not."""
+    ``architecture`` and ``pages`` pages big, come from node ``source``? Reply ``None``
+    (yes) or why not. ``ticket`` names this negotiation (source node, number), so that
+    the source can call it off."""
 
     pid: int
     architecture: str
     pages: int
+    source: int
+    ticket: tuple[int, int]
+
+
+@attrs.frozen
+class CallOff(Request):
+    """Source Migration Manager -> destination Migration Manager: the negotiation ``ticket``
+    of ``pid`` is called off (the source gave up waiting, or the process exited before it
+    could move); the process stays on node ``at``. The destination drops its expectation
+    and passes on what it queued for the process, whether the negotiation is handled
+    already or not yet (one-way)."""
+
+    pid: int
+    ticket: tuple[int, int]
+    at: int
 
 
 @attrs.frozen

@@ -8,7 +8,10 @@ is a request to the server that owns the resource (see :class:`Session`).
 
 The destination may refuse -- node down, another architecture, not enough memory --
 and so may the source -- no such process here, already migrating, the destination is
-the source: a refusal is a record whose ``refused`` names the reason, not an exception.
+the source: a refusal is a record whose ``refused`` names the reason, not an exception
+(the negotiation is in :mod:`~rhodos.migration_manager.negotiation`). A server that
+meets a state in which it cannot do what the migration asks answers with a failure;
+the migration then ends with a record whose ``failed`` names it, and the run goes on.
 A process is migrating from the request until its source holds nothing it needs (the
 residual end), so a new request is refused until then -- on the source, and on the
 destination, which the source tells (``migrated``) when it may let the process go again.
@@ -20,24 +23,20 @@ exited, so that remote faults after the resume are all counted.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import simpy
 
-from rhodos.ipc_manager.requests import Expect
-from rhodos.kernel import ConfigError, Handler, Message, Node, Request, Server, TrafficTally
-from rhodos.memory_manager.requests import Describe, SpaceInfo
+from rhodos.kernel import Handler, Node, Request, TrafficTally
+from rhodos.migration_manager.negotiation import Negotiation
 from rhodos.migration_manager.record import MigrationRecord
-from rhodos.migration_manager.requests import Migrate, Migrated, Negotiate
-from rhodos.migration_manager.session import ProcessExited, Session
+from rhodos.migration_manager.requests import Migrate, Migrated
+from rhodos.migration_manager.session import MigrationFailed, ProcessExited, Session
 from rhodos.migration_manager.strategy import Strategy
 from rhodos.process_manager.requests import ProcessSnapshot, Status
 
 __all__ = ["MigrationManager", "MigrationView"]
-
-#: How long the source waits for the destination's answer before calling it down.
-NEGOTIATE_TIMEOUT_S = 1.0
 
 
 @attrs.frozen
@@ -50,26 +49,15 @@ class MigrationView:
     incoming: frozenset[int]
 
 
-class MigrationManager(Server):
+class MigrationManager(Negotiation):
     """Moves processes away from its node by asking the other servers to transfer them."""
 
-    role = "migration"
-
     def __init__(self, node: Node) -> None:
-        #: Processes this node is migrating away (from the request to the residual end).
-        self.active: set[int] = set()
-        #: Processes migrated here whose source has not yet reported the residual end:
-        #: they are still migrating, and may not leave again until it does.
-        self.incoming: set[int] = set()
         self.records: list[MigrationRecord] = []
         super().__init__(node)
 
     def handlers(self) -> dict[type[Request], Handler]:
-        return {
-            Migrate: self._migrate,
-            Negotiate: self._negotiate_incoming,
-            Migrated: self._migrated,
-        }
+        return {Migrate: self._migrate, **super().handlers()}
 
     def snapshot(self) -> MigrationView:
         """The migrations under way here (read-only; for :mod:`rhodos.testing`)."""
@@ -97,15 +85,25 @@ class MigrationManager(Server):
                 # It exited before it could be frozen: nothing to move; undo what the
                 # destination received, and the migration did not happen.
                 yield from session.abort()
+                self.call_off(session)
                 return self._finish(session, strategy, before, refused=str(gone))
             if session.time_of("resumed") is None:
-                raise RuntimeError(f"strategy {strategy.name!r} finished without resuming")
+                raise MigrationFailed(f"strategy {strategy.name!r} finished without resuming")
             yield from strategy.cleanup(session)
             yield self.env.all_of(session.background)  # the strategy's parallel steps
+            session.raise_background_failure()
             if session.time_of("residual-end") is None:
-                raise RuntimeError(
+                raise MigrationFailed(
                     f"strategy {strategy.name!r} did not end its residual dependency"
                 )
+        except MigrationFailed as error:
+            # A server met a state in which it could not do what was asked: the migration
+            # ends here, with the reason in its record. (A strategy's own bug is not
+            # caught: it stops the run, loudly.)
+            self.log("failed", pid=pid, dest=dest, reason=str(error))
+            if session.time_of("resumed") is None:
+                self.call_off(session)  # the destination expects it no longer
+            return self._finish(session, strategy, before, failed=str(error))
         finally:
             self.active.discard(pid)
             # The destination may let the process migrate again: nothing is left here.
@@ -113,89 +111,6 @@ class MigrationManager(Server):
         yield self.node.exit_event(pid)
         final = yield from self._final_status(pid)
         return self._finish(session, strategy, before, baseline=session.baseline, final=final)
-
-    def _negotiate(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
-        """Check the request at the source, then ask the destination; a reason, or None.
-
-        From its first wait on, the request holds the process in :attr:`active`, so that
-        a second request meanwhile is refused; a refusal lets go of it.
-        """
-        pid = session.pid
-        refusal = self._check_request(session)
-        if refusal is not None:
-            return refusal
-        self.active.add(pid)
-        refusal = yield from self._ask_servers(session)
-        if refusal is not None:
-            self.active.discard(pid)
-        return refusal
-
-    def _check_request(self, session: Session) -> str | None:
-        """What the source can tell at once, without asking any server."""
-        pid, dest = session.pid, session.dest
-        if dest == self.node.node_id:
-            return f"destination node {dest} is the node process {pid} already runs on"
-        try:
-            kind = self.node.node_kind(dest)
-        except ConfigError as error:
-            return str(error)
-        if kind != "compute":
-            return f"node {dest} is a {kind}, not a compute node"
-        if pid in self.active:
-            return f"process {pid} is already migrating"
-        if pid in self.incoming:
-            return (
-                f"process {pid} is already migrating: its migration to node "
-                f"{self.node.node_id} is not complete (the node it left still holds "
-                "something it needs)"
-            )
-        return None
-
-    def _ask_servers(self, session: Session) -> Generator[simpy.events.Event, Any, str | None]:
-        """Ask the source's servers about the process, then the destination."""
-        pid, dest = session.pid, session.dest
-        snapshot = yield from self._ask_local("process", Status(pid))
-        if snapshot is None or isinstance(snapshot, int) or snapshot.state == "exited":
-            return f"no process {pid} is running on node {self.node.node_id}"
-        info: SpaceInfo | None = yield from self._ask_local("memory", Describe(pid))
-        if info is None:
-            return f"no process {pid} is running on node {self.node.node_id} (it exited)"
-        call = self.node.call(
-            self.peer(dest), Negotiate(pid, self.node.architecture, info.pages), account=pid
-        )
-        answer = yield call | self.env.timeout(NEGOTIATE_TIMEOUT_S)
-        if call not in answer:
-            return f"destination node {dest} did not answer within {NEGOTIATE_TIMEOUT_S} s (down)"
-        reply = cast(Message, call.value)
-        reason: str | None = reply.body
-        return reason
-
-    def _negotiate_incoming(self, req: Negotiate) -> Generator[simpy.events.Event, Any, str | None]:
-        """The destination's side: accept (``None``) or say why not."""
-        pid, architecture, pages = req.pid, req.architecture, req.pages
-        node = self.node
-        if architecture != node.architecture:
-            return (
-                f"node {node.node_id} is {node.architecture}; process {pid} was built "
-                f"for {architecture}"
-            )
-        if node.frames_free < pages:
-            return (
-                f"not enough memory on node {node.node_id}: {node.frames_free} free frames, "
-                f"{pages} needed"
-            )
-        yield node.call(node.role_port("ipc"), Expect(pid))
-        self.incoming.add(pid)
-        self.log("accept", pid=pid)
-        return None
-
-    def _migrated(self, req: Migrated) -> None:
-        """The source of an incoming migration holds nothing of the process any more."""
-        self.incoming.discard(req.pid)
-
-    def _ask_local(self, role: str, request: Request) -> Generator[Any, Any, Any]:
-        reply = yield self.node.call(self.node.role_port(role), request)
-        return reply.body
 
     def _final_status(self, pid: int) -> Generator[Any, Any, Any]:
         """The process's accounting from the Process Manager of the node it lives on."""
@@ -213,6 +128,7 @@ class MigrationManager(Server):
         before: TrafficTally,
         *,
         refused: str | None = None,
+        failed: str | None = None,
         baseline: ProcessSnapshot | None = None,
         final: ProcessSnapshot | None = None,
     ) -> MigrationRecord:
@@ -235,6 +151,7 @@ class MigrationManager(Server):
             destination=session.dest,
             params=strategy.params(),
             refused=refused,
+            failed=failed,
             phases=tuple(session.phases),
             requested_at=at("requested"),
             accepted_at=at("accepted"),

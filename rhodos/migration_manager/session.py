@@ -20,13 +20,13 @@ import numpy.typing as npt
 import simpy
 
 from rhodos.ipc_manager import requests as ipc
-from rhodos.kernel import FILE, MachineProfile, Message, Node, Request
+from rhodos.kernel import FILE, MachineProfile, Message, Node, Request, RequestFailed
 from rhodos.memory_manager import requests as mm
 from rhodos.memory_manager.requests import CriticalBundle, PageHolder, PageSet, SpaceInfo
 from rhodos.process_manager import requests as pm
 from rhodos.process_manager.requests import ProcessSnapshot
 
-__all__ = ["PageHolder", "PageSet", "ProcessExited", "Session", "Steps"]
+__all__ = ["MigrationFailed", "PageHolder", "PageSet", "ProcessExited", "Session", "Steps"]
 
 #: What a strategy step is: a simpy generator.
 Steps = Generator[simpy.events.Event, Any, Any]
@@ -38,6 +38,12 @@ class ProcessExited(ProcessLookupError):
     The Migration Manager catches it, undoes what the destination received
     (:meth:`Session.abort`) and records a refusal.
     """
+
+
+class MigrationFailed(RuntimeError):
+    """A server could not do what the migration asked (it answered with a
+    :class:`~rhodos.kernel.Failure`), or the strategy ended in a state the protocol does
+    not allow: the migration ends, recorded as failed."""
 
 
 class Session:
@@ -58,6 +64,9 @@ class Session:
         #: The process's accounting when it was frozen (faults after resume = final - this).
         self.baseline: ProcessSnapshot | None = None
         self.background: list[simpy.Process] = []
+        self._background_failures: list[str] = []
+        #: The negotiation with the destination (source node, number), once asked.
+        self.ticket: tuple[int, int] | None = None
 
     # -- bookkeeping ---------------------------------------------------------------
     def mark(self, phase: str, at: float | None = None) -> None:
@@ -68,9 +77,21 @@ class Session:
 
     def in_background(self, steps: Steps) -> simpy.Process:
         """Run ``steps`` alongside the strategy; the migration waits for them before it ends."""
-        process = self.env.process(steps)
+        process = self.env.process(self._guarded(steps))
         self.background.append(process)
         return process
+
+    def _guarded(self, steps: Steps) -> Steps:
+        try:
+            return (yield from steps)
+        except MigrationFailed as error:  # told when the migration waits for its steps
+            self._background_failures.append(str(error))
+            return None
+
+    def raise_background_failure(self) -> None:
+        """Raise :class:`MigrationFailed` if a step run in the background failed."""
+        if self._background_failures:
+            raise MigrationFailed("; ".join(self._background_failures))
 
     def time_of(self, phase: str) -> float | None:
         """When ``phase`` happened, if it did."""
@@ -81,7 +102,10 @@ class Session:
 
     def _ask(self, node: int, role: str, request: Request) -> Generator[Any, Any, Any]:
         port = self.node.role_port(role, node)
-        reply: Message = yield self.node.call(port, request, account=self.pid)
+        try:
+            reply: Message = yield self.node.call(port, request, account=self.pid)
+        except RequestFailed as failed:
+            raise MigrationFailed(f"node {node}: {failed}") from failed
         return reply.body
 
     # -- Process Manager -----------------------------------------------------------
@@ -98,6 +122,7 @@ class Session:
         moved: pm.StateMoved = yield from self._ask(
             self.source, "process", pm.MigrateOut(self.pid, self.dest, start)
         )
+        self._still_there(moved)
         self.mark("state-installed", moved.installed_at)
         if start:
             self.mark("resumed", moved.installed_at)
@@ -110,11 +135,12 @@ class Session:
         """
         notify = self.node.create_port("migration-notify")
         try:
-            yield from self._ask(
+            moved = yield from self._ask(
                 self.source,
                 "process",
                 pm.MigrateOut(self.pid, self.dest, True, bundle, notify.port_id),
             )
+            self._still_there(moved)
             note = yield notify.get()
         finally:
             self.node.close_port(notify.port_id)
@@ -133,10 +159,15 @@ class Session:
         return self._still_there(info)
 
     def _still_there(self, answer: Any) -> Any:
-        """The source's Memory Manager answers ``None`` about a space it no longer holds:
-        before the freeze, that means the process exited."""
+        """The source's servers answer ``None`` about a process they no longer hold: before
+        the freeze, it exited (the migration is called off); once it is frozen, it cannot
+        have, and the migration fails."""
         if answer is None:
-            raise ProcessExited(f"process {self.pid} exited while it was being migrated")
+            if self.time_of("frozen") is None:
+                raise ProcessExited(f"process {self.pid} exited while it was being migrated")
+            raise MigrationFailed(
+                f"node {self.source} no longer holds frozen process {self.pid}'s state"
+            )
         return answer
 
     def export_space(
@@ -169,17 +200,23 @@ class Session:
         return self._still_there(pages)
 
     def flush(self, which: PageSet | npt.NDArray[np.int64] = PageSet.DIRTY) -> Steps:
-        """Write a page set from the source to the file server; returns pages."""
-        pages: int = yield from self._ask(self.source, "memory", mm.Flush(self.pid, which))
+        """Write a page set from the source to the file server; returns pages.
+
+        After the resume the process may have exited on the destination already, and its
+        release reached the source first: nothing is left to flush then (0 pages).
+        """
+        pages: int | None = yield from self._ask(self.source, "memory", mm.Flush(self.pid, which))
+        if pages is None and self.time_of("resumed") is None:
+            self._still_there(pages)
         self.mark("flushed")
-        return pages
+        return pages or 0
 
     def critical_bundle(self, stack_bytes: int) -> Generator[Any, Any, CriticalBundle]:
         """Freeze-free's four items from the source Memory Manager (a local request)."""
         bundle: CriticalBundle = yield from self._ask(
             self.source, "memory", mm.ExportCritical(self.pid, self.dest, stack_bytes)
         )
-        return bundle
+        return self._still_there(bundle)
 
     def relocate_to_file(self) -> Steps:
         """Tell the destination that pages it expected from the source are on the file server."""
@@ -235,5 +272,6 @@ class Session:
             self.message_freeze_s += moved.installed_at - self._hold_at
             self._hold_at = None
         self.mark(
-            "comm-moved" if not oneway else "comm-sent", None if oneway else moved.installed_at
+            "comm-moved" if not oneway else "comm-sent",
+            moved.sent_at if oneway else moved.installed_at,
         )

@@ -9,7 +9,7 @@ from rhodos.kernel import ExecutionContext, Layout
 __all__ = ["PCB"]
 
 #: The states a PCB passes through.
-STATES = ("running", "frozen", "migrating", "exited")
+STATES = ("running", "frozen", "migrating", "exited", "lost")
 
 
 @attrs.define(eq=False)

@@ -50,7 +50,7 @@ class Suspend(Request):
 @attrs.frozen
 class Resume(Request):
     """Migration Manager -> Process Manager: run the frozen ``pid`` here again; reply whether
-    it was frozen."""
+    it was frozen (``False`` too when it is not here)."""
 
     pid: int
 
@@ -58,7 +58,8 @@ class Resume(Request):
 @attrs.frozen(eq=False)
 class MigrateOut(Request):
     """Migration Manager -> source Process Manager: send ``pid``'s execution state to
-    ``dest`` (``start``: resume it on arrival); reply :class:`StateMoved`.
+    ``dest`` (``start``: resume it on arrival); reply :class:`StateMoved` (``None``: it
+    exited before it could be frozen).
 
     With a ``bundle`` (freeze-free's critical pages) the state travels with it as ONE
     one-way message, and the destination reports the instant it resumed to the port

@@ -127,23 +127,32 @@ class ProcessManager(Server):
     def _exited(self, req: ThreadExited) -> Generator[simpy.events.Event, Any, None]:
         pid = req.pid
         pcb = self.pcbs.pop(pid)
-        pcb.state = "exited"
+        pcb.state = "exited" if req.lost is None else "lost"
         pcb.exited_at = self.env.now
         self.finished[pid] = pcb
         yield self.node.call(self.node.role_port("memory"), Free(pid, at_exit=True))
         yield self.node.call(self.node.role_port("ipc"), Close(pid))
-        self.log("exited", pid=pid)
+        if req.lost is None:
+            self.log("exited", pid=pid)
+        else:
+            self.log("lost", pid=pid, why=req.lost)
         code = pcb.context.exit_code if pcb.context else 0
         event = self.node.exit_event(pid)
         if not event.triggered:
             event.succeed(code)
 
     def _freeze(self, pid: int) -> Generator[simpy.events.Event, Any, PCB | None]:
-        """Stop ``pid``'s thread; ``None`` when the process is not here or exited meanwhile."""
+        """Stop ``pid``'s thread; ``None`` when the process is not here or exited meanwhile.
+
+        A running process whose thread is gone has exited: its ``exited`` notice is on
+        its way here (one local message), and it must not be reported frozen.
+        """
         pcb = self.pcbs.get(pid)
         if pcb is None:
             return None
         thread = self.node.threads.get(pid)
+        if thread is None and pcb.state == "running":
+            return None
         if thread is not None:
             context = yield thread.freeze()
             if context is None:
@@ -161,8 +170,8 @@ class ProcessManager(Server):
         return float(self.env.now)
 
     def _resume(self, req: Resume) -> Generator[simpy.events.Event, Any, bool]:
-        pcb = self.pcbs[req.pid]
-        if pcb.state == "running":
+        pcb = self.pcbs.get(req.pid)
+        if pcb is None or pcb.state == "running":
             return False
         yield self.node.kernel_work(self.node.profile.context_switch_s)
         self._start(pcb)
@@ -175,8 +184,11 @@ class ProcessManager(Server):
         self.log("resume", pid=pcb.pid)
 
     # -- migration -----------------------------------------------------------------
-    def _migrate_out(self, req: MigrateOut) -> Generator[simpy.events.Event, Any, StateMoved]:
-        """Send the execution state to ``dest``; reply the bytes and when it was installed.
+    def _migrate_out(
+        self, req: MigrateOut
+    ) -> Generator[simpy.events.Event, Any, StateMoved | None]:
+        """Send the execution state to ``dest``; reply the bytes and when it was installed
+        (``None``: the process exited before its state could be taken).
 
         With a ``bundle`` (the freeze-free bundle of the Memory Manager) the state
         travels with it as ONE one-way message, and the destination reports its resume
@@ -185,7 +197,7 @@ class ProcessManager(Server):
         pid, dest = req.pid, req.dest
         pcb = yield from self._freeze(pid)
         if pcb is None:
-            raise ProcessLookupError(f"process {pid} is not on node {self.node.node_id}")
+            return None  # it exited before its state could be taken
         pcb.state = "migrating"
         yield self.node.kernel_work(self.node.profile.state_extract_s)
         size = self.node.profile.execution_state_bytes

@@ -17,26 +17,42 @@ It holds, one module each:
 * :mod:`~rhodos.testing.checks` -- the checkers, plain functions returning a list of
   violations (empty: all is well): :func:`check_single_location`,
   :func:`check_record`, :func:`check_residual`, :func:`check_ipc`,
-  :func:`check_quiescent`, and :func:`page_versions`, which finds the authoritative
-  version of every page of a process. They read the servers' state through each
-  server's read-only ``snapshot`` API: that is what a checker may do and a server may not.
+  :func:`check_failures`, :func:`check_quiescent`, and :func:`page_versions`, which
+  finds the authoritative version of every page of a process. They read the servers'
+  state through each server's read-only ``snapshot`` API (:func:`memory_view`,
+  :func:`process_view`, :func:`ipc_view`, :func:`migration_view`,
+  :func:`file_versions`): that is what a checker may do and a server may not.
 * :mod:`~rhodos.testing.monitor` -- a :class:`LocationMonitor` checking the single
   location of every process on every kernel event.
 * :mod:`~rhodos.testing.harness` -- a :class:`Harness` that attaches all of them to a
-  booted cluster.
+  booted cluster (and can watch the wall clock, so that a hang is a failure).
 * :mod:`~rhodos.testing.conformance` -- the scenarios built on it
   (:func:`conformance_scenarios`, :func:`run_conformance`, :func:`check_strategy`).
+* :mod:`~rhodos.testing.profiles` -- legal extreme profiles that widen race windows
+  (:func:`zero_cpu`, :func:`zero_cost`, :func:`slow_latency`, :func:`fuzz_profile`), and
+  :mod:`~rhodos.testing.programs` -- programs at the edges of timing, and
+  :mod:`~rhodos.testing.broken` -- strategies broken on purpose, for testing the checks.
+* :mod:`~rhodos.testing.fuzz` -- the migration fuzzer (``python -m rhodos.testing.fuzz``,
+  ``make fuzz``), with its :mod:`~rhodos.testing.population` and its hostile patterns
+  (:mod:`~rhodos.testing.hostile`).
 """
 
 from rhodos.testing.checks import (
+    FAILURE_EVENTS,
     REFUSALS_IN_FLIGHT,
     TIME_TOLERANCE_S,
+    check_failures,
     check_ipc,
     check_quiescent,
     check_record,
     check_residual,
     check_single_location,
+    file_versions,
+    ipc_view,
+    memory_view,
+    migration_view,
     page_versions,
+    process_view,
 )
 from rhodos.testing.conformance import (
     ConformanceResult,
@@ -56,8 +72,10 @@ from rhodos.testing.oracles import (
     StreamSender,
     Talker,
 )
+from rhodos.testing.profiles import fuzz_profile, slow_latency, zero_cost, zero_cpu
 
 __all__ = [
+    "FAILURE_EVENTS",
     "REFUSALS_IN_FLIGHT",
     "TIME_TOLERANCE_S",
     "ConformanceResult",
@@ -71,6 +89,7 @@ __all__ = [
     "StreamReceiver",
     "StreamSender",
     "Talker",
+    "check_failures",
     "check_ipc",
     "check_quiescent",
     "check_record",
@@ -78,6 +97,15 @@ __all__ = [
     "check_single_location",
     "check_strategy",
     "conformance_scenarios",
+    "file_versions",
+    "fuzz_profile",
+    "ipc_view",
+    "memory_view",
+    "migration_view",
     "page_versions",
+    "process_view",
     "run_conformance",
+    "slow_latency",
+    "zero_cost",
+    "zero_cpu",
 ]

@@ -21,14 +21,21 @@ from rhodos.migration_manager import MigrationRecord, MigrationView
 from rhodos.process_manager import PCBView
 
 __all__ = [
+    "FAILURE_EVENTS",
     "REFUSALS_IN_FLIGHT",
     "TIME_TOLERANCE_S",
+    "check_failures",
     "check_ipc",
     "check_quiescent",
     "check_record",
     "check_residual",
     "check_single_location",
+    "file_versions",
+    "ipc_view",
+    "memory_view",
+    "migration_view",
     "page_versions",
+    "process_view",
 ]
 
 #: Slack for comparing simulated times computed along different paths.
@@ -41,27 +48,32 @@ REFUSALS_IN_FLIGHT = ("already migrating", "no process", "exited", "already runs
 
 
 # -- reading the servers' state through their snapshots ------------------------------------
-def _space(cluster: Cluster, node_id: int, pid: int) -> SpaceView | None:
+def memory_view(cluster: Cluster, node_id: int, pid: int) -> SpaceView | None:
+    """``pid``'s address space as the Memory Manager of ``node_id`` holds it (``None``: none)."""
     view: SpaceView | None = cluster.node(node_id).debug_server("memory").snapshot(pid)
     return view
 
 
-def _pcb(cluster: Cluster, node_id: int, pid: int) -> PCBView:
+def process_view(cluster: Cluster, node_id: int, pid: int) -> PCBView:
+    """What the Process Manager of ``node_id`` holds of ``pid``."""
     view: PCBView = cluster.node(node_id).debug_server("process").snapshot(pid)
     return view
 
 
-def _comm(cluster: Cluster, node_id: int, pid: int) -> CommView:
+def ipc_view(cluster: Cluster, node_id: int, pid: int) -> CommView:
+    """What the IPC Manager of ``node_id`` holds of ``pid``."""
     view: CommView = cluster.node(node_id).debug_server("ipc").snapshot(pid)
     return view
 
 
-def _migrations(cluster: Cluster, node_id: int) -> MigrationView:
+def migration_view(cluster: Cluster, node_id: int) -> MigrationView:
+    """The migrations the Migration Manager of ``node_id`` has under way."""
     view: MigrationView = cluster.node(node_id).debug_server("migration").snapshot()
     return view
 
 
-def _stored(cluster: Cluster, node_id: int, pid: int) -> npt.NDArray[np.int64]:
+def file_versions(cluster: Cluster, node_id: int, pid: int) -> npt.NDArray[np.int64]:
+    """The version of every page of ``pid`` the file server ``node_id`` holds (-1: none)."""
     versions: npt.NDArray[np.int64] = cluster.node(node_id).debug_server("file").snapshot(pid)
     return versions
 
@@ -87,7 +99,7 @@ def page_versions(cluster: Cluster, pid: int) -> tuple[npt.NDArray[np.int64], li
     lost; its version is -1.
     """
     here = cluster.location_of[pid]
-    space = _space(cluster, here, pid)
+    space = memory_view(cluster, here, pid)
     if space is None:
         return np.empty(0, dtype=np.int64), [
             f"process {pid}: no address space on node {here}, where it runs"
@@ -104,7 +116,7 @@ def page_versions(cluster: Cluster, pid: int) -> tuple[npt.NDArray[np.int64], li
         if not cluster.file_server_nodes:
             problems.append(f"process {pid}: pages {on_file.tolist()} on a missing file server")
         else:
-            versions = _stored(cluster, cluster.file_server_nodes[0].node_id, pid)
+            versions = file_versions(cluster, cluster.file_server_nodes[0].node_id, pid)
             known = on_file < versions.size
             out[on_file] = 0
             out[on_file[known]] = np.maximum(versions[on_file[known]], 0)
@@ -122,7 +134,7 @@ def page_versions(cluster: Cluster, pid: int) -> tuple[npt.NDArray[np.int64], li
                 "where it runs, but not resident"
             )
             continue
-        holder = _space(cluster, peer, pid)
+        holder = memory_view(cluster, peer, pid)
         if holder is None:
             problems.append(
                 f"process {pid}: pages {pages.tolist()} located at node {peer}, "
@@ -160,7 +172,7 @@ def check_single_location(cluster: Cluster, pids: Iterable[int]) -> list[str]:
                 f"t={cluster.now:.6f}: process {pid} runs on node {running[0]} "
                 f"but is committed to node {where}"
             )
-        pcb = _pcb(cluster, where, pid)
+        pcb = process_view(cluster, where, pid)
         if not (pcb.live or pcb.finished):
             out.append(
                 f"t={cluster.now:.6f}: process {pid} is committed to node {where}, "
@@ -191,7 +203,7 @@ def check_residual(cluster: Cluster, pid: int, source: int) -> list[str]:
     if not live(cluster, pid) or cluster.location_of[pid] == source:
         return []
     here = cluster.location_of[pid]
-    space = _space(cluster, here, pid)
+    space = memory_view(cluster, here, pid)
     if space is None:
         return []
     left = np.setdiff1d(
@@ -219,6 +231,9 @@ def check_record(
     say why.
     """
     label = f"{record.strategy} {record.source}->{record.destination} of process {record.pid}"
+    failed = getattr(record, "failed", None)
+    if failed is not None:
+        return [f"{label}: failed: {failed}"]
     if record.refused is not None:
         if not record.refused:
             return [f"{label}: refused without a reason"]
@@ -249,8 +264,8 @@ def check_record(
         # it is under way (its Migration Manager still counts it as incoming).
         back = (
             live(cluster, record.pid) and cluster.location_of[record.pid] == record.source
-        ) or record.pid in _migrations(cluster, record.source).incoming
-        if not back and _space(cluster, record.source, record.pid) is not None:
+        ) or record.pid in migration_view(cluster, record.source).incoming
+        if not back and memory_view(cluster, record.source, record.pid) is not None:
             out.append(f"{label}: the source still holds an address space for the process")
         out.extend(f"{label}: {p}" for p in check_residual(cluster, record.pid, record.source))
     return out
@@ -272,6 +287,20 @@ def check_ipc(cluster: Cluster) -> list[str]:
     return out
 
 
+#: Events that say something could not be done: each one is a violation.
+FAILURE_EVENTS = ("lost", "page-lost", "handler-error", "failed")
+
+
+def check_failures(cluster: Cluster) -> list[str]:
+    """No process was reported lost, no page was lost, no handler failed, no migration failed."""
+    return [
+        f"t={event.time:.6f} node {event.node}: {event.component} {event.event} "
+        f"{dict(event.fields)}"
+        for event in cluster.log
+        if event.event in FAILURE_EVENTS
+    ]
+
+
 def check_quiescent(cluster: Cluster, pids: Iterable[int]) -> list[str]:
     """After the run: every process exited, and no server still holds anything of it."""
     out: list[str] = []
@@ -282,12 +311,12 @@ def check_quiescent(cluster: Cluster, pids: Iterable[int]) -> list[str]:
             out.append(f"t={cluster.now:.6f}: process {pid} (on node {where}) never exited")
             continue
         for node in cluster.nodes:
-            if _space(cluster, node.node_id, pid) is not None:
+            if memory_view(cluster, node.node_id, pid) is not None:
                 out.append(f"node {node.node_id} still holds an address space of process {pid}")
-            comm = _comm(cluster, node.node_id, pid)
+            comm = ipc_view(cluster, node.node_id, pid)
             if comm.state or comm.held or comm.expected:
                 out.append(f"node {node.node_id} still holds messages or state of process {pid}")
-            if _pcb(cluster, node.node_id, pid).live:
+            if process_view(cluster, node.node_id, pid).live:
                 out.append(f"node {node.node_id} still holds a live PCB of process {pid}")
     if all(exited(cluster, pid) for pid in cluster.location_of):
         for node in cluster.nodes:

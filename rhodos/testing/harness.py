@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from rhodos.migration_manager import MigrationRecord, registered
 from rhodos.system import boot, spawn
 from rhodos.system import migrate as system_migrate
 from rhodos.testing.checks import (
+    check_failures,
     check_ipc,
     check_quiescent,
     check_record,
@@ -30,7 +32,15 @@ from rhodos.testing.oracles import (
     Talker,
 )
 
-__all__ = ["Harness"]
+__all__ = ["Hang", "Harness"]
+
+
+class Hang(BaseException):
+    """The simulation ran past its wall-clock budget (a loop at one simulated instant).
+
+    Like ``KeyboardInterrupt`` it is not an :class:`Exception`: the servers turn the
+    exceptions of their handlers into failure replies, and a hang must not be one.
+    """
 
 
 @attrs.define(eq=False)
@@ -67,6 +77,8 @@ class Harness:
         self.migration_errors: list[str] = []
         #: What a scenario's driver found wrong.
         self.problems: list[str] = []
+        #: The wall-clock instant (``time.monotonic``) after which :meth:`run` raises.
+        self.wall_deadline: float | None = None
         cluster.log.subscribe(self._on_event)
 
     @classmethod
@@ -185,18 +197,50 @@ class Harness:
             *self.check_records(),
         ]
 
+    # -- running -----------------------------------------------------------------------
+    def watch_the_clock(self, wall_s: float) -> None:
+        """From now on, :meth:`run` raises :class:`Hang` once ``wall_s`` wall-clock seconds
+        have passed: a simulation looping at one instant would otherwise never return."""
+        self.wall_deadline = time.monotonic() + wall_s
+
+    def run(self, until: float | simpy.events.Event) -> None:
+        """Run the simulation to ``until`` (an absolute time or an event), under the watch of
+        the wall clock when :meth:`watch_the_clock` was called."""
+        if self.wall_deadline is None:
+            if isinstance(until, simpy.events.Event) or until > self.env.now:
+                self.cluster.run(until=until)
+            return
+        env = self.env
+        stop = until if isinstance(until, simpy.events.Event) else env.timeout(until - env.now)
+        steps = 0
+        while not stop.processed and env.peek() != float("inf"):
+            env.step()
+            steps += 1
+            if steps % 1024 == 0 and time.monotonic() > self.wall_deadline:
+                raise Hang(
+                    f"the simulation ran past its wall-clock budget at simulated "
+                    f"t={env.now:.6f} after {steps} steps of this run"
+                )
+
+    def settle_s(self) -> float:
+        """Simulated time for the records to complete and the servers to settle once every
+        process has exited: releases, closes and the last replies, a few messages each."""
+        profile = self.cluster.profile
+        return 1.0 + 10 * (profile.network_latency_s + profile.file_server_latency_s)
+
     def finish(self, *, limit_s: float = 60.0) -> list[str]:
         """Run to completion (at most ``limit_s`` more simulated seconds) and check everything."""
         done = self.env.all_of([self.cluster.exit_event(pid) for pid in self.pids])
-        self.cluster.run(until=self.env.any_of([done, self.env.timeout(limit_s)]))
+        self.run(self.env.any_of([done, self.env.timeout(limit_s)]))
         # Let the records complete and the servers settle (releases, closes, replies).
-        self.cluster.run(until=self.env.now + 1.0)
+        self.run(self.env.now + self.settle_s())
         out = self.violations_so_far()
         out.extend(self.messages.violations(final=True)[len(self.messages.problems) :])
         for oracle in self.memory:
             if oracle.checked_at is None:
                 out.append(f"memory oracle {oracle.pid} never checked its pages")
         out.extend(check_ipc(self.cluster))
+        out.extend(check_failures(self.cluster))
         out.extend(check_quiescent(self.cluster, self.pids))
         for launched in self.launched:
             if launched.record is None and not any(
