@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rhodos.cli.application import app, clear_errors, console, progress_bar
+from rhodos.cli.application import (
+    app,
+    clear_errors,
+    console,
+    progress_bar,
+    writable_file,
+    writable_folder,
+    write_output,
+)
 
 __all__ = ["reproduce"]
 
@@ -87,13 +95,14 @@ def strategy_map(
 
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    target = Path(data) if data else (Path(out) / "strategy-map.json" if quick else MAP_PATH)
+    writable_folder(Path(out), "--out folder")  # checked before the cells run
+    writable_file(target, "--data file")
     grid = MapGrid.quick() if quick else MapGrid()
     console.print(f"running {len(grid.cells())} cells x 7 strategies ...")
     with progress_bar("map", enabled=console.is_terminal) as update:
         result = compute_map(grid, workers=workers, progress=update)
-    target = Path(data) if data else (Path(out) / "strategy-map.json" if quick else MAP_PATH)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(result.to_json())
+    write_output(target, "--data file", lambda path: path.write_text(result.to_json()))
     for path in draw_map(result, out):
         console.print(f"wrote {path}")
     console.print(f"wrote {target}")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +20,8 @@ from rhodos.cli.application import (
     console,
     progress_bar,
     run_observer,
+    writable_file,
+    write_output,
 )
 from rhodos.kernel import ClusterConfig, MachineProfile
 from rhodos.migration_manager.metrics import COMPARED, compared
@@ -248,19 +250,31 @@ def migrate_command(
     trace: TraceOption = None,
 ) -> None:
     """Migrate one process between two nodes; print the phase timeline and the metrics."""
-    from rhodos.experiment import run_migration, scenario_row
+    from rhodos.experiment import run_migration
     from rhodos.experiment.trace import TraceRecorder
 
     scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at)
+    if trace is not None:
+        writable_file(trace, "--trace file")  # checked before the run, written after
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     record = run_migration(
         scenario, strategy, _strategy_params(param), observe=run_observer(ctx, recorder)
     )
-    if recorder is not None and trace is not None:
-        recorder.write(trace)
-    row = scenario_row(scenario, record)
+    try:
+        _print_migration(scenario, record, as_json)
+    finally:  # the result is printed first: a trace that cannot be written loses nothing
+        if recorder is not None and trace is not None:
+            write_output(trace, "--trace file", recorder.write)
+    if trace is not None and not as_json:
+        console.print(f"wrote {trace} (open it at ui.perfetto.dev)")
+
+
+def _print_migration(scenario: Scenario, record: MigrationRecord, as_json: bool) -> None:
+    """The record as one JSON object, or as the phase timeline and the metrics table."""
+    from rhodos.experiment import scenario_row
+
     if as_json:
-        typer.echo(json.dumps(row))
+        typer.echo(json.dumps(scenario_row(scenario, record)))
         return
     if record.refused:
         console.print(f"[bold red]refused:[/] {record.refused}", highlight=False)
@@ -278,8 +292,6 @@ def migrate_command(
         timeline.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
     console.print(timeline)
     console.print(_metrics_table([record]))
-    if trace is not None:
-        console.print(f"wrote {trace} (open it at ui.perfetto.dev)")
 
 
 def _not_baseline(label: str, _cluster: Any) -> bool:
@@ -344,37 +356,49 @@ def compare_command(
     from rhodos.experiment.trace import TraceRecorder
 
     scenario = _scenario(profile, memory, dirty_rate, touch_fraction, workload, seed, at)
+    for path, what in ((csv_path, "--csv file"), (plot, "--plot file"), (trace, "--trace file")):
+        if path is not None:
+            writable_file(path, what)  # checked before the runs, written after
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
         records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
-    if recorder is not None and trace is not None:
-        recorder.write(trace)
     rows = [scenario_row(scenario, r) for r in records]
-    if csv_path is not None:
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        with csv_path.open("w", newline="") as handle:
+
+    def write_csv(path: Path) -> None:
+        with path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    if plot is not None:
+
+    def write_plot(path: Path) -> None:
         plot_comparison(
             records,
-            plot,
+            path,
             title=f"{scenario.workload}, {scenario.memory_bytes:,} B, "
             f"{scenario.dirty_rate:g} pages/s, {scenario.profile.name}",
         )
+
     if as_json:
         typer.echo(json.dumps(rows))
-        return
-    console.print(
-        f"[bold]Every strategy[/] on {scenario.workload} ({scenario.memory_bytes:,} bytes, "
-        f"dirty {scenario.dirty_rate:g} pages/s, touching {scenario.touch_fraction:.0%}) "
-        f"on {scenario.profile.name}, seed {scenario.seed}"
-    )
-    console.print(_metrics_table(records))
-    for path in (csv_path, plot, trace):
+    else:
+        console.print(
+            f"[bold]Every strategy[/] on {scenario.workload} ({scenario.memory_bytes:,} bytes, "
+            f"dirty {scenario.dirty_rate:g} pages/s, touching {scenario.touch_fraction:.0%}) "
+            f"on {scenario.profile.name}, seed {scenario.seed}"
+        )
+        console.print(_metrics_table(records))
+    # The results are printed first: a file that cannot be written loses nothing.
+    writers: list[tuple[Path | None, str, Callable[[Path], Any]]] = [
+        (csv_path, "--csv file", write_csv),
+        (plot, "--plot file", write_plot),
+    ]
+    if recorder is not None:
+        writers.append((trace, "--trace file", recorder.write))
+    for path, what, write in writers:
         if path is not None:
-            console.print(f"wrote {path}")
+            write_output(path, what, write)
+            if not as_json:
+                console.print(f"wrote {path}")
 
 
 def _jsonable(_: Any, __: Any, value: Any) -> Any:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rhodos.cli.application import (
@@ -15,9 +17,14 @@ from rhodos.cli.application import (
     app,
     clear_errors,
     console,
-    err_console,
+    describe_os_error,
+    fail,
     progress_bar,
     run_observer,
+    say,
+    writable_file,
+    writable_folder,
+    write_output,
 )
 from rhodos.migration_manager.metrics import COMPARED, compared, metric
 from rhodos.units import format_size
@@ -163,22 +170,26 @@ def sweep(
     chosen = _metrics(metric, TABLE_METRICS)
     settings = SweepConfig.from_toml(config, overrides or [])
     plan = settings.plan()
+    if trace is not None and not 0 <= trace_run < len(plan):
+        raise ValueError(f"--trace-run must be a run number 0..{len(plan) - 1}, got {trace_run}")
     if dry_run:
         console.print(_plan_table(settings, plan))
         return
     folder = out if out is not None else Path("results") / settings.name
+    # Every output is checked before the first run: no sweep ends in "permission denied".
+    writable_folder(folder, "--out folder")
+    if trace is not None:
+        writable_file(trace, "--trace file")
     executor = make_executor(workers, scheduler)
-    console.print(
-        f"[bold]{settings.name}[/]: {len(plan)} runs ({plan.points} points x "
-        f"{settings.replications} replications) -> {folder}"
-    )
     try:
+        console.print(
+            f"[bold]{escape(settings.name)}[/]: {len(plan)} runs ({plan.points} points x "
+            f"{settings.replications} replications) -> {escape(str(folder))}"
+        )
         recorder = None
         if trace is not None:
             from rhodos.experiment.trace import TraceRecorder
 
-            if not 0 <= trace_run < len(plan):
-                raise ValueError(f"--trace-run must be a run number 0..{len(plan) - 1}")
             recorder = TraceRecorder()
         with progress_bar("sweep", enabled=not no_progress) as update:
             result = run_sweep(
@@ -191,18 +202,20 @@ def sweep(
                 observe=run_observer(ctx, recorder),
             )
     except RunFailed as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
-        err_console.print(
+        say(f"error: {error}")
+        say(
             f"finished runs are in {folder / 'results.csv'}; after a fix, "
-            f"`rhodos sweep {config} --out {folder} --resume` runs the rest",
-            highlight=False,
+            f"`rhodos sweep {config} --out {folder} --resume` runs the rest"
         )
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err_console.print(
-            f"interrupted: `rhodos sweep {config} --out {folder} --resume` finishes the sweep",
-            highlight=False,
+    except OSError as error:  # the disk filled up, or the folder went away, mid-sweep
+        fail(
+            f"{describe_os_error(error)}; the finished runs are in {folder / 'results.csv'}: "
+            f"after a fix, `rhodos sweep {config} --out {folder} --resume` runs the rest"
         )
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: once is enough
+        say(f"interrupted: `rhodos sweep {config} --out {folder} --resume` finishes the sweep")
         raise typer.Exit(130) from None
     finally:
         executor.close()
@@ -217,10 +230,10 @@ def sweep(
         console.print(f"wrote {path}", highlight=False)
     if trace is not None and recorder is not None:
         if recorder.labels:
-            recorder.write(trace)
+            write_output(trace, "--trace file", recorder.write)
             console.print(f"wrote {trace} (run {trace_run})", highlight=False)
         else:
-            err_console.print(f"run {trace_run} was already done: no trace written")
+            say(f"run {trace_run} was already done: no trace written")
 
 
 @app.command()
@@ -235,5 +248,12 @@ def plot(
     """The standard figures of a sweep: each metric against each axis, PNG and SVG."""
     from rhodos.experiment.figures import PLOT_METRICS, plot_sweep
 
-    for path in plot_sweep(folder, out, _metrics(metric, PLOT_METRICS)):
+    chosen = _metrics(metric, PLOT_METRICS)
+    if not folder.is_dir():
+        raise ValueError(
+            f"{folder}: {'is not a folder' if folder.exists() else 'no such folder'}"
+            "; give a sweep's results folder (the --out of `rhodos sweep`)"
+        )
+    writable_folder(out if out is not None else folder / "figures", "--out folder")
+    for path in plot_sweep(folder, out, chosen):
         console.print(f"wrote {path}", highlight=False)
