@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,30 +117,35 @@ def _sessions(folder: Path) -> list[str]:
     return [s["status"] for s in json.loads((folder / "manifest.json").read_text())["sessions"]]
 
 
-def _finish_and_compare(config: Path, folder: Path, tmp_path: Path) -> None:
-    """Resume to the end here; the rows equal those of one uninterrupted serial sweep."""
-    settings = SweepConfig.from_toml(config)
-    run_sweep(settings, folder, executor=SerialExecutor(), resume=True)
-    reference = tmp_path / "reference"
-    run_sweep(settings, reference, executor=SerialExecutor())
-    assert (
-        ResultsFile(folder / "results.csv").rows() == ResultsFile(reference / "results.csv").rows()
-    )
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "interrupted.toml"
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "interrupted.toml"
     path.write_text(CONFIG)
     return path
 
 
-def test_ctrl_c_at_any_instant_ends_at_once_and_loses_nothing(config: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def reference(config: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The rows of the sweep run once, uninterrupted, serially."""
+    folder = tmp_path_factory.mktemp("reference")
+    run_sweep(SweepConfig.from_toml(config), folder, executor=SerialExecutor())
+    return ResultsFile(folder / "results.csv").rows()
+
+
+def _finish(config: Path, folder: Path) -> list[dict[str, Any]]:
+    """Resume the sweep to its end here; its rows."""
+    run_sweep(SweepConfig.from_toml(config), folder, executor=SerialExecutor(), resume=True)
+    return ResultsFile(folder / "results.csv").rows()
+
+
+def test_ctrl_c_at_any_instant_ends_at_once_and_loses_nothing(
+    config: Path, reference: list[dict[str, Any]], tmp_path: Path
+) -> None:
     """Interrupted again and again (once with two Ctrl-C in a row), the sweep says how to
     resume in one line, exits 130 within seconds, leaves no process, keeps whole rows."""
     folder = tmp_path / "out"
     rng = random.Random()
-    trials = 8 if LONG else 3
+    trials = 8 if LONG else 2
     delays = [round(rng.uniform(0.0, 2.5), 2) for _ in range(trials)]
     for trial, delay in enumerate(delays):
         sweep = _start(config, folder, *(["--resume"] if trial else []))
@@ -165,10 +171,12 @@ def test_ctrl_c_at_any_instant_ends_at_once_and_loses_nothing(config: Path, tmp_
         ], (where, stderr)
         _whole_rows(folder)
         assert _sessions(folder)[-1] == "interrupted", where
-    _finish_and_compare(config, folder, tmp_path)
+    assert _finish(config, folder) == reference
 
 
-def test_a_killed_sweep_takes_its_workers_with_it(config: Path, tmp_path: Path) -> None:
+def test_a_killed_sweep_takes_its_workers_with_it(
+    config: Path, reference: list[dict[str, Any]], tmp_path: Path
+) -> None:
     """SIGKILL to the sweep alone: its workers, forkserver and resource tracker end by
     themselves within seconds; the resumed sweep marks the killed session "died"."""
     folder = tmp_path / "out"
@@ -179,7 +187,7 @@ def test_a_killed_sweep_takes_its_workers_with_it(config: Path, tmp_path: Path) 
         sweep.communicate(timeout=EXIT_S)
         assert _gone(sweep.pid) == [], f"trial {trial}: processes outlived the killed sweep"
         _whole_rows(folder)
-    _finish_and_compare(config, folder, tmp_path)
+    assert _finish(config, folder) == reference
     assert _sessions(folder)[-2] == "died" and _sessions(folder)[-1] == "complete"
 
 

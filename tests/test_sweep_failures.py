@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import types
@@ -38,6 +39,15 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "small.toml"
     path.write_text(CONFIG)
     return path
+
+
+@pytest.fixture(scope="module")
+def done_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the small sweep, run once (its config beside it)."""
+    root = tmp_path_factory.mktemp("done")
+    (root / "small.toml").write_text(CONFIG)
+    run_sweep(SweepConfig.from_toml(root / "small.toml"), root / "out", executor=SerialExecutor())
+    return root / "out"
 
 
 def _statuses(folder: Path) -> list[str]:
@@ -126,13 +136,14 @@ def test_a_manifest_that_cannot_be_written_leaves_no_partial_file(
         ("manifest.json", "[1, 2]"),
     ],
 )
-def test_a_damaged_sweep_folder_is_named_in_one_line(name: str, text: str, tmp_path: Path) -> None:
+def test_a_damaged_sweep_folder_is_named_in_one_line(
+    name: str, text: str, done_sweep: Path, tmp_path: Path
+) -> None:
     """A results file or manifest edited into nonsense: `plot` and `--resume` say which
     file is wrong, in one line."""
+    config = done_sweep.parent / "small.toml"
     folder = tmp_path / "out"
-    config = tmp_path / "small.toml"
-    config.write_text(CONFIG)
-    run_sweep(SweepConfig.from_toml(config), folder, executor=SerialExecutor())
+    shutil.copytree(done_sweep, folder)
     (folder / name).write_text(text)
     for args in (["plot", str(folder)], ["sweep", str(config), "--out", str(folder), "--resume"]):
         result = invoke(args)
