@@ -142,6 +142,21 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+#: Local worker processes per core at most: a run is pure Python and CPU-bound, so
+#: more processes than cores only share them (and 10^8 would exhaust the machine).
+WORKERS_PER_CORE = 4
+
+
+def _check_workers(workers: int) -> None:
+    """Local workers: at least one, at most :data:`WORKERS_PER_CORE` per core here."""
+    most = WORKERS_PER_CORE * available_cores()
+    if not 1 <= workers <= most:
+        raise ValueError(
+            f"--workers must be within [1, {most}] ({WORKERS_PER_CORE} per core of this "
+            f"machine: more processes only share the cores), got {workers}"
+        )
+
+
 class SerialExecutor:
     """Every task in this process, one after another, in order."""
 
@@ -184,8 +199,7 @@ class PoolExecutor:
     GRACE_S = 2.0
 
     def __init__(self, workers: int) -> None:
-        if workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {workers}")
+        _check_workers(workers)
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[Any]] = []
@@ -258,6 +272,39 @@ class PoolExecutor:
         self.close()
 
 
+#: What a TLS scheduler needs of the client, as Dask reads it (its config or these
+#: environment variables; see the README, "Where the runs execute").
+TLS_SETTINGS = (
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY",
+)
+
+
+def _check_tls(address: str) -> None:
+    """A ``tls://`` scheduler needs Dask's client TLS settings, readable: say which."""
+    try:
+        import dask.config
+        from distributed.security import Security
+    except ImportError:
+        return  # said when connecting: the cluster extra is missing
+    for key in ("ca-file", "client.cert", "client.key"):
+        value = dask.config.get(f"distributed.comm.tls.{key}", None)
+        if value and not Path(value).is_file():
+            raise ValueError(
+                f"--scheduler {address}: Dask's TLS setting {key} is {value}: no such file"
+            )
+    try:
+        context = Security().get_connection_args("client").get("ssl_context")
+    except (OSError, ValueError) as error:  # a certificate that is not one
+        raise ValueError(f"--scheduler {address}: Dask's TLS settings fail: {error}") from None
+    if context is None:
+        raise ValueError(
+            f"--scheduler {address}: a TLS scheduler needs the client's CA file, "
+            f"certificate and key in Dask's configuration ({', '.join(TLS_SETTINGS)})"
+        )
+
+
 @contextlib.contextmanager
 def _ignoring_interrupts() -> Iterator[None]:
     """SIGINT ignored while the block starts processes (main thread only), then restored."""
@@ -293,8 +340,12 @@ class DaskExecutor:
     """Tasks on a Dask distributed cluster: ``"local"`` starts a LocalCluster of processes."""
 
     def __init__(self, address: str, workers: int | None = None) -> None:
-        if workers is not None and workers < 1:
+        if workers is not None and address == "local":
+            _check_workers(workers)
+        elif workers is not None and workers < 1:
             raise ValueError(f"--workers must be at least 1, got {workers}")
+        if address.startswith("tls://"):
+            _check_tls(address)  # before anything runs, without connecting
         self.address = address
         self._requested = workers
         self._client: Any = None
@@ -377,6 +428,5 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
     if scheduler:
         return DaskExecutor(scheduler, workers)
     count = available_cores() if workers is None else workers
-    if count < 1:
-        raise ValueError(f"--workers must be at least 1, got {count}")
+    _check_workers(count)
     return SerialExecutor() if count == 1 else PoolExecutor(count)
