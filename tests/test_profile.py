@@ -301,3 +301,16 @@ def test_any_valid_variation_round_trips_through_toml(
     profile.save(path)
     assert MachineProfile.from_toml(path) == profile
     assert MachineProfile.from_dict(profile.to_dict()) == profile
+
+
+def test_the_documented_ranges_are_those_the_profile_checks() -> None:
+    """docs/how-to/new-profile.md lists every ranged field with the range the code checks."""
+    guide = Path(__file__).parents[1] / "docs" / "how-to" / "new-profile.md"
+    rows = [line for line in guide.read_text().splitlines() if line.strip().startswith("| `")]
+    for attribute in attrs.fields(MachineProfile):
+        words = attribute.metadata.get("range", "")
+        if not words:
+            continue
+        row = next((r for r in rows if f"`{attribute.name}`" in r.split("|")[1]), None)
+        assert row is not None, f"{attribute.name} is not in the guide's table of ranges"
+        assert words.removeprefix("within ") in row.split("|")[2], (attribute.name, words, row)

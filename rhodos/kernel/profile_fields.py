@@ -110,8 +110,13 @@ class ProfileError(ValueError):
 
 
 def field(unit: str, validator: Validator, doc: str) -> dict[str, Any]:
-    """A profile field: its ``unit``, its validator and its one-sentence ``doc``."""
-    return {"validator": validator, "metadata": {"unit": unit, "doc": doc}}
+    """A profile field: its ``unit``, its validator and its one-sentence ``doc``.
+
+    A validator that states a range carries it as its ``words`` (kept as the field's
+    ``range`` metadata, which the documentation's table of ranges is checked against).
+    """
+    words = getattr(validator, "words", "")
+    return {"validator": validator, "metadata": {"unit": unit, "doc": doc, "range": words}}
 
 
 def number(unit: str, rule: Rule, doc: str) -> dict[str, Any]:
@@ -122,6 +127,16 @@ def number(unit: str, rule: Rule, doc: str) -> dict[str, Any]:
 def count(unit: str, rule: Rule, doc: str) -> dict[str, Any]:
     """An int meeting ``rule``."""
     return field(unit, _quantity(int, rule), doc)
+
+
+def _stating(words: str) -> Callable[[Validator], Validator]:
+    """Give a validator function the ``words`` of the range it checks."""
+
+    def decorate(validator: Validator) -> Validator:
+        validator.words = words  # type: ignore[attr-defined]
+        return validator
+
+    return decorate
 
 
 # -- validators and converters -------------------------------------------------------------
@@ -143,6 +158,7 @@ def _quantity(kind: type[int] | type[float], rule: Rule) -> Validator:
     noun = "an integer" if kind is int else "a finite number"
     accepted = int if kind is int else (int, float)  # an int too big for a float stays one
 
+    @_stating(rule.words)
     def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         unit = _UNIT_WORDS[attribute.metadata["unit"]]
         wrong_type = isinstance(value, bool) or not isinstance(value, accepted)
@@ -162,6 +178,7 @@ def _quantity(kind: type[int] | type[float], rule: Rule) -> Validator:
 _POSITIVE_INT = _quantity(int, positive)
 
 
+@_stating("a power of two within [256 bytes, 1 GiB]")
 def power_of_two(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A page size: an int power of two, from 256 bytes to 1 GiB."""
     _POSITIVE_INT(instance, attribute, value)
@@ -172,6 +189,7 @@ def power_of_two(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> 
         )
 
 
+@_stating("whole pages, at most 256 TiB")
 def whole_pages(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A node's memory: a positive multiple of the profile's page size, at most 256 TiB."""
     _POSITIVE_INT(instance, attribute, value)
@@ -186,6 +204,7 @@ def whole_pages(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> N
         )
 
 
+@_stating("within [1 byte, `memory_bytes`]")
 def state_size(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """The execution state: a positive int of bytes that fits in a node's memory."""
     _POSITIVE_INT(instance, attribute, value)
