@@ -138,3 +138,64 @@ def test_a_process_larger_than_a_node_is_refused_before_the_sweep_runs(tmp_path:
         'memory_bytes = ["1MiB", "64MiB"]\n'
     )
     _refused(["sweep", str(config), "--out", str(tmp_path / "out")], "does not fit in a node")
+
+
+class _Started(BaseException):
+    """The computation was about to start."""
+
+
+@pytest.fixture
+def no_computing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any cluster booted or pool asked to run tasks raises _Started: nothing long runs."""
+    from rhodos.experiment import executor
+    from rhodos.kernel import cluster
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise _Started
+
+    monkeypatch.setattr(cluster.Cluster, "__init__", started)
+    monkeypatch.setattr(executor.PoolExecutor, "map_unordered", started)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["sweep", "{config}", "--out", "/proc/nope"], "--out folder /proc/nope: cannot write"),
+        (["sweep", "{config}", "--out", "{file}"], "is a file, not a folder"),
+        (["sweep", "{config}", "--trace", "/proc/nope/t.json"], "--trace file"),
+        (["sweep", "{config}", "--trace", "{folder}"], "is a directory"),
+        (["migrate", "-s", "eager", "--trace", "/proc/nope/t.json"], "folder of the --trace"),
+        (["compare", "--csv", "{folder}"], "--csv file"),
+        (["compare", "--plot", "/sys/rhodos/c.png"], "not permitted"),
+        (["map", "--quick", "--out", "/proc/nope"], "--out folder /proc/nope"),
+        (["map", "--quick", "--out", "{folder}", "--data", "{folder}"], "--data file"),
+        (["--log-json", "/proc/nope/log.json", "run"], "--log-json file"),
+        (["plot", "{folder}", "--out", "/proc/nope"], "--out folder"),
+    ],
+)
+@pytest.mark.usefixtures("no_computing")
+def test_an_output_that_cannot_be_written_is_refused_before_computing(
+    args: list[str], words: str, tmp_path: Path
+) -> None:
+    """Missing or read-only places, folders for files and files for folders: one line,
+    exit 2, and not a single run started (a run would raise _Started here)."""
+    config = tmp_path / "sweep.toml"
+    config.write_text('[sweep]\nstrategy = "eager"\nmemory_bytes = "64KiB"\n')
+    (tmp_path / "a-file").write_text("x")
+    places = {"{config}": config, "{folder}": tmp_path, "{file}": tmp_path / "a-file"}
+    for placeholder, path in places.items():
+        args = [a.replace(placeholder, str(path)) for a in args]
+    if args[0] == "plot":
+        (tmp_path / "manifest.json").write_text('{"sessions": []}')
+    _refused(args, words)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_result_is_printed_even_when_its_trace_cannot_be_written() -> None:
+    """A trace file on a full device: the JSON result is printed first, then one line."""
+    result = invoke(
+        ["migrate", "-s", "eager", "--memory", "64KiB", "--json", "--trace", "/dev/full"]
+    )
+    assert result.exit_code == 2, result.stderr
+    assert '"latency_s"' in result.stdout
+    assert result.stderr.startswith("error: --trace file /dev/full: cannot write: no space left")
