@@ -165,7 +165,7 @@ class SweepConfig:
         )
         if points * replications > MAX_RUNS:
             raise SweepConfigError(
-                f"{origin}: {points:,} points x {replications:,} replications make "
+                f"{origin}: {points:,} point(s) x {replications:,} replication(s) make "
                 f"{points * replications:,} runs; a sweep makes at most {MAX_RUNS:,} "
                 "(split the study into several sweeps)"
             )
