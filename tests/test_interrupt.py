@@ -71,14 +71,21 @@ def _session(sid: int) -> list[str]:
 
 
 def _gone(sid: int) -> list[str]:
-    """Wait up to GONE_S for session ``sid`` to be empty; what is left (then killed)."""
+    """Wait up to GONE_S for session ``sid`` to be empty; what was left (then killed,
+    again and again until none is: a failing sweep may still be forking)."""
     deadline = time.monotonic() + GONE_S
     while (left := _session(sid)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    for line in left:  # leave nothing behind, even when failing
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(line.split()[0]), signal.SIGKILL)
-    return left
+    leftover = list(left)
+    for _ in range(100):
+        if not left:
+            break
+        for line in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+        time.sleep(0.1)
+        left = _session(sid)
+    return leftover
 
 
 def _start(config: Path, folder: Path, *extra: str) -> subprocess.Popen[str]:
