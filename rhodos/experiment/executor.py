@@ -370,7 +370,7 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",  # any free port: 8787 may be taken
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,  # no worker noise when it stops
                 )
             self._client = Client(self._cluster)
         else:
