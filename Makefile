@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test fuzz lint typecheck bench lock clean simgrid
+.PHONY: run test fuzz lint typecheck bench lock clean simgrid traces images
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -43,6 +43,13 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# The README's figures (docs/how-to/strategy-map.md): the comparison and the four strategy
+# maps, from a full map written into results/map (the map auto reads is not changed).
+images: $(STAMP)
+	$(BIN)/rhodos compare --plot docs/images/compare.png
+	$(BIN)/rhodos map --out results/map
+	cp results/map/strategy-map-*.png docs/images/
+
 # Regenerate the lock file from the current environment (after changing dependencies).
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^rhodos' > requirements.lock
@@ -64,3 +71,12 @@ $(SIMGRID_DRIVER): $(SIMGRID_XP)/driver.cpp
 	    $$s apt-get update && $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y libsimgrid-dev; }
 	mkdir -p $(@D)
 	$(CXX) -std=c++17 -O2 -Wall -Wextra $< -o $@ $$(pkg-config --cflags --libs simgrid 2>/dev/null || echo -lsimgrid)
+
+# Record the shipped page traces again (not part of `make test`): install Debian's
+# valgrind when it is missing, run each program under lackey, write the traces, their
+# README and their pictures.
+traces: $(STAMP)
+	command -v valgrind >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then s=; else s=sudo; fi; \
+	    $$s apt-get update && $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind; }
+	$(BIN)/python -m rhodos.workload.pagetrace.remake --images docs/images

@@ -15,8 +15,9 @@
 # # rhodos in twenty minutes: from install to a comparison plot
 #
 # This tutorial opens as a notebook (`jupytext --to notebook docs/tutorial.py`) and runs
-# as a script (`python docs/tutorial.py`; the test suite runs it). It migrates one
-# process, compares every strategy, runs a small sweep with replications and plots it.
+# as a script (`python docs/tutorial.py`; the test suite runs it so). It migrates one
+# process, compares every strategy, runs a small sweep with replications and plots it,
+# and writes what it draws into `results/tutorial/` under the folder you run it from.
 #
 # ## 0. Install
 #
@@ -25,14 +26,14 @@
 # `.venv/bin/python` (or `source .venv/bin/activate`) to run this file.
 
 # %%
-import tempfile
+import shutil
 from pathlib import Path
 
 from rhodos.experiment import Scenario, SweepConfig, compare, run_migration, run_sweep
 from rhodos.experiment.figures import plot_sweep
 from rhodos.experiment.plot import plot_comparison
 
-workdir = Path(tempfile.mkdtemp(prefix="rhodos-tutorial-"))
+workdir = Path("results/tutorial")
 
 # %% [markdown]
 # ## 1. One migration
@@ -91,7 +92,10 @@ assert by_name["copy-on-reference"].residual_s > 0 == by_name["eager"].residual_
 # A sweep is a TOML file (or the same dict): every list is an axis, `replications`
 # repeats each point with seeds spawned from one root, the same for every strategy.
 # On the command line: `rhodos sweep examples/sweep-small.toml`; with
-# `--scheduler tcp://host:8786` the same runs go to a Dask cluster.
+# `--scheduler tcp://host:8786` the same runs go to a Dask cluster. The runs go to a
+# pool of worker processes, one per core; no `if __name__ == "__main__":` guard is
+# needed. A sweep never overwrites a folder that holds results (`resume=True` finishes
+# one), so the tutorial clears its own before it starts.
 
 # %%
 config = SweepConfig.from_dict(
@@ -108,6 +112,7 @@ config = SweepConfig.from_dict(
         }
     }
 )
+shutil.rmtree(workdir / "sweep", ignore_errors=True)
 result = run_sweep(config, workdir / "sweep")
 print(f"{result.ran} runs; files: {[p.name for p in result.files]}")
 

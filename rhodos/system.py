@@ -16,12 +16,12 @@ import attrs
 import simpy
 
 from rhodos.ipc_manager import IPCManager
-from rhodos.kernel import Cluster, ClusterConfig, ConfigError, FileServer, Layout, Node, OutOfMemory
+from rhodos.kernel import Cluster, ClusterConfig, ConfigError, FileServer, Node, OutOfMemory
 from rhodos.memory_manager import MemoryManager
 from rhodos.migration_manager import Migrate, MigrationManager, MigrationRecord, make_strategy
 from rhodos.process_manager import ProcessManager, ProcessSnapshot, ProcessStatistics
 from rhodos.process_manager.requests import Spawn
-from rhodos.workload.program import Program, ProgramContext
+from rhodos.workload.program import Program, ProgramContext, layout_for
 
 __all__ = ["SERVERS", "boot", "migrate", "processes", "spawn"]
 
@@ -51,7 +51,7 @@ def spawn(
     seed under the pid, so it does not depend on what else runs.
     """
     target: Node = cluster.node(node)
-    layout = Layout.from_bytes(program.memory_bytes, cluster.profile.page_size_bytes)
+    layout = layout_for(program, cluster.profile.page_size_bytes)
     if target.kind != "compute":
         raise ConfigError(f"node {node} is a {target.kind}; programs run on compute nodes")
     if layout.pages > target.frames_free:

@@ -49,8 +49,10 @@ def _shown(text: object) -> str:
 
 
 def format_size(size: int) -> str:
-    """``size`` bytes as :func:`parse_size` reads them: ``256 KiB``, ``1.5 MiB``; a size
-    that is not whole KiB (or below 1 KiB) as its number of bytes."""
+    """``size`` bytes as :func:`parse_size` reads them: ``256 KiB``, ``1.5 MiB``, ``2 GiB``;
+    a size that is not whole KiB (or below 1 KiB) as its number of bytes."""
     if size < 1 << 10 or size % (1 << 10):
         return str(size)
-    return f"{size >> 10} KiB" if size < 1 << 20 else f"{size / (1 << 20):g} MiB"
+    if size < 1 << 20:
+        return f"{size >> 10} KiB"
+    return f"{size / (1 << 20):g} MiB" if size < 1 << 30 else f"{size / (1 << 30):g} GiB"

@@ -63,16 +63,24 @@ def is_number(value: Any) -> bool:
 
 @attrs.frozen
 class Rule:
-    """A condition a value must meet (``holds``) and the words that say it (``words``)."""
+    """A condition a value must meet (``holds``) and the words that say it (``words``);
+    ``numeric`` rules hold for numbers only, and say so to a value of another type."""
 
     words: str
     holds: Callable[[Any], bool]
+    numeric: bool = False
 
     def check(self, subject: str, value: Any, error: type[ValueError] = ValueError) -> None:
-        """Raise ``error("<subject> must be <words>, got <value>")`` unless the rule holds."""
-        if not self.holds(value):
-            finite = "finite and " if _real(value) and not _finite(value) else ""
-            raise error(f"{subject} must be {finite}{self.words}, got {shown(value)}")
+        """Raise ``error("<subject> must be <words>, got <value>")`` unless the rule holds
+        (``must be a number <words>, got 'abc' (text)`` for a value that is no number,
+        ``must be finite and <words>`` for NaN or an infinity)."""
+        if self.holds(value):
+            return
+        if self.numeric and not _real(value):
+            kind = "text" if isinstance(value, str) else f"a {type(value).__name__}"
+            raise error(f"{subject} must be a number {self.words}, got {shown(value)} ({kind})")
+        finite = "finite and " if _real(value) and not _finite(value) else ""
+        raise error(f"{subject} must be {finite}{self.words}, got {shown(value)}")
 
     def __call__(self, _instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         """The rule as an attrs validator: the error names the field."""
@@ -95,10 +103,10 @@ def _number_that(condition: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda value: is_number(value) and bool(condition(value))
 
 
-positive = Rule("> 0", _number_that(lambda v: v > 0))
-non_negative = Rule(">= 0", _number_that(lambda v: v >= 0))
-fraction = Rule("within [0, 1]", _number_that(lambda v: 0 <= v <= 1))
-positive_fraction = Rule("within (0, 1]", _number_that(lambda v: 0 < v <= 1))
+positive = Rule("> 0", _number_that(lambda v: v > 0), numeric=True)
+non_negative = Rule(">= 0", _number_that(lambda v: v >= 0), numeric=True)
+fraction = Rule("within [0, 1]", _number_that(lambda v: 0 <= v <= 1), numeric=True)
+positive_fraction = Rule("within (0, 1]", _number_that(lambda v: 0 < v <= 1), numeric=True)
 
 
 def _bound(value: float) -> str:
@@ -121,8 +129,8 @@ def within(
     if words is None:
         words = f"within {opening}{_bound(low)}, {_bound(high)}]" + (f" {unit}" if unit else "")
     if above:
-        return Rule(words, _number_that(lambda v: low < v <= high))
-    return Rule(words, _number_that(lambda v: low <= v <= high))
+        return Rule(words, _number_that(lambda v: low < v <= high), numeric=True)
+    return Rule(words, _number_that(lambda v: low <= v <= high), numeric=True)
 
 
 def one_of(choices: Iterable[Any]) -> Rule:

@@ -111,7 +111,7 @@ def test_compare_runs_every_registered_strategy(tmp_path: Path) -> None:
         (("migrate", "--strategy", "precopy", "--param", "bogus=1"), "parameters: max_rounds"),
         (("migrate", "--strategy", "eager", "--touch-fraction", "2"), "touch_fraction"),
         (("run", "--nodes", "0"), "nodes must be"),
-        (("migrate", "--strategy", "eager", "--memory", "1GiB"), "page frames"),
+        (("migrate", "--strategy", "eager", "--memory", "1GiB"), "--node-memory 1GiB"),
         (("sweep", "/nonexistent/sweep.toml"), "/nonexistent/sweep.toml: cannot read: no such"),
     ],
 )

@@ -218,6 +218,8 @@ def profiles(draw: st.DrawFn) -> str:
             fields[name] = draw(_values)
     if draw(st.integers(0, 4)) == 0:
         fields[draw(st.text(min_size=1, max_size=8))] = draw(_values)
+    if draw(st.integers(0, 4)) == 0:  # a profile that starts from another (or itself)
+        fields["base"] = draw(st.sampled_from(["sparc-ethernet", "profile.toml", "nope", 3]))
     return _document({"sources": sources}, top=fields)
 
 

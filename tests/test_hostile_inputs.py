@@ -137,7 +137,7 @@ def test_a_process_larger_than_a_node_is_refused_before_the_sweep_runs(tmp_path:
         '[sweep]\nstrategy = "eager"\nprofile = "sparc-ethernet"\n'
         'memory_bytes = ["1MiB", "64MiB"]\n'
     )
-    _refused(["sweep", str(config), "--out", str(tmp_path / "out")], "does not fit in a node")
+    _refused(["sweep", str(config), "--out", str(tmp_path / "out")], "does not fit in the 16 MiB")
 
 
 class _Started(BaseException):
@@ -168,7 +168,7 @@ def no_computing(monkeypatch: pytest.MonkeyPatch) -> None:
         (["compare", "--csv", "{folder}"], "--csv file"),
         (["compare", "--plot", "/sys/rhodos/c.png"], "not permitted"),
         (["map", "--quick", "--out", "/proc/nope"], "--out folder /proc/nope"),
-        (["map", "--quick", "--out", "{folder}", "--data", "{folder}"], "--data file"),
+        (["map", "--quick", "--out", "{file}"], "is a file, not a folder"),
         (["--log-json", "/proc/nope/log.json", "run"], "--log-json file"),
         (["plot", "{folder}", "--out", "/proc/nope"], "--out folder"),
     ],
@@ -199,3 +199,12 @@ def test_a_result_is_printed_even_when_its_trace_cannot_be_written() -> None:
     assert result.exit_code == 2, result.stderr
     assert '"latency_s"' in result.stdout
     assert result.stderr.startswith("error: --trace file /dev/full: cannot write: no space left")
+
+
+def test_profiles_whose_bases_loop_are_refused_in_one_line(tmp_path: Path) -> None:
+    """A profile based on itself, or on one based on it, would recurse for ever."""
+    (tmp_path / "loop.toml").write_text('base = "loop.toml"\nname = "loop"\n')
+    (tmp_path / "a.toml").write_text('base = "b.toml"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('base = "a.toml"\nname = "b"\n')
+    for name in ("loop.toml", "a.toml"):
+        _refused(["profiles", "--check", str(tmp_path / name)], "base profiles lead back to it")

@@ -19,13 +19,14 @@ def test_a_records_row_is_who_then_every_metric_in_order_then_refused() -> None:
     assert list(row) == ["strategy", "pid", "source", "destination", *names, "refused"]
 
 
-def test_a_refused_migration_has_no_timings_but_keeps_its_counts() -> None:
-    """Metrics that need a migration are empty for a refused one; counts stay."""
-    row = MigrationRecord("eager", 1, 0, 1, refused="no memory").metrics()
-    for m in METRICS:
-        if m.needs_migration:
-            assert row[m.name] is None, m.name
-    assert row["bytes_total"] == 0 and row["refused"] == "no memory"
+def test_a_refused_migration_has_no_metric_only_its_reason() -> None:
+    """A refused migration did not happen: every metric is empty (nothing it did half-way,
+    such as the pages precopy sent before the process ended, is counted), the reason says
+    why."""
+    record = MigrationRecord("precopy", 1, 0, 1, refused="exited", bytes_by_kind={"pages": 4096})
+    row = record.metrics()
+    assert all(row[m.name] is None for m in METRICS)
+    assert row["refused"] == "exited"
 
 
 def test_result_rows_and_summaries_carry_the_compared_metrics() -> None:

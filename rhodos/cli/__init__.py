@@ -8,7 +8,10 @@ the order ``rhodos --help`` lists them.
 # isort: off
 from rhodos.cli import profiles  # noqa: F401  (each module registers its commands)
 from rhodos.cli import runs  # noqa: F401
+from rhodos.cli import migrate  # noqa: F401
 from rhodos.cli import reproduce  # noqa: F401
+from rhodos.cli import calibrate  # noqa: F401
+from rhodos.cli import strategymap  # noqa: F401
 from rhodos.cli import sweep  # noqa: F401
 
 # isort: on

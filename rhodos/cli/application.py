@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -57,9 +58,15 @@ __all__ = [
     "write_output",
 ]
 
-# Piped output (files, CI logs) gets wide tables instead of 80 wrapped columns.
-console = Console(width=None if sys.stdout.isatty() else 150)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+def _width(stream: Any) -> int | None:
+    """The width of a console on ``stream``: the terminal's, or ``COLUMNS`` when set, else
+    150 for piped output (files, CI logs), whose tables need not wrap at 80 columns."""
+    return None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 150
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from rhodos.cli.application import app, clear_errors, console
+from rhodos.cli.tables import Column, fitted
 from rhodos.kernel import MachineProfile, builtin_profiles, load_profile
 from rhodos.kernel.profile import FIELD_UNITS
 from rhodos.units import format_size
@@ -31,16 +32,14 @@ def _fmt(value: Any, unit: str) -> str:
     return str(value)
 
 
-def _profiles_table(profiles: list[MachineProfile]) -> Table:
-    table = Table(title="Machine profiles", show_lines=False)
-    table.add_column("field")
+def _profiles_tables(profiles: list[MachineProfile], width: int) -> list[Table]:
+    """A row per field, a column per profile (in parts when they do not fit ``width``)."""
+    fields = [(f, unit) for f, unit in FIELD_UNITS.items() if f not in ("name", "description")]
+    columns = [Column("field", tuple(f for f, _ in fields), key=True, numeric=False)]
     for profile in profiles:
-        table.add_column(profile.name)
-    for field, unit in FIELD_UNITS.items():
-        if field in ("name", "description"):
-            continue
-        table.add_row(field, *(_fmt(getattr(p, field), unit) for p in profiles))
-    return table
+        cells = tuple(_fmt(getattr(profile, f), unit) for f, unit in fields)
+        columns.append(Column(profile.name, cells, numeric=False))
+    return fitted("Machine profiles", columns, width)
 
 
 @app.command()
@@ -56,7 +55,8 @@ def profiles(
     if as_json:
         typer.echo(json.dumps([_profile_row(p) for p in chosen], indent=2))
         return
-    console.print(_profiles_table(chosen))
+    for table in _profiles_tables(chosen, console.width):
+        console.print(table)
     if check is not None:
         profile = chosen[0]
         console.print(f"[green]{check}: valid profile {profile.name!r}[/]")

@@ -26,42 +26,33 @@ from rhodos.cli.application import (
     writable_folder,
     write_output,
 )
-from rhodos.migration_manager.metrics import COMPARED, compared, metric
+from rhodos.cli.tables import (
+    MISSING,
+    TABLE_METRICS,
+    Column,
+    MetricOption,
+    chosen_metrics,
+    fitted,
+    metric_columns,
+    short_number,
+)
+from rhodos.migration_manager.metrics import metric
 from rhodos.units import format_size
 
-#: The metrics the summary table shows unless --metric chooses.
-TABLE_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
 
-MetricOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--metric",
-        "-m",
-        help=f"A metric to show (repeat for several): {', '.join(COMPARED)}.",
-    ),
-]
-
-
-def _metrics(chosen: Sequence[str] | None, default: Sequence[str]) -> list[str]:
-    names = list(chosen or default)
-    compared(names)  # unknown names fail here, before anything runs
-    return names
-
-
-def _format(name: str, mean: float | None, half: float | None) -> str:
-    """``mean ± half`` in the table's units (ms, KiB), four significant digits of the mean."""
+def _format(mean: float | None, half: float | None, scale: float, is_count: bool) -> str:
+    """``mean ± half`` in the column's unit, four significant digits of the mean."""
     if mean is None:
-        return "-"
-    unit = metric(name).unit
-    scale = 1e3 if unit == "s" else 1 / 1024 if unit == "bytes" else 1.0
-    value = mean * scale
-    decimals = 0 if value == 0 else max(0, 3 - math.floor(math.log10(abs(value))))
-    decimals = min(decimals, 1 if metric(name).is_count else 6)
-    text = f"{value:.{decimals}f}"
+        return MISSING
+    if is_count and scale == 1.0:  # a mean of counts: one decimal (none for zero)
+        text = f"{mean:,.{0 if mean == 0 else 1}f}"
+    else:
+        text = short_number(mean / scale)
+    decimals = len(text.partition(".")[2])
     if half is not None and not math.isnan(half):
         # Runs equal but for float rounding give a half-width of ~1e-16 of the mean: 0.
         half = 0.0 if half <= 1e-9 * abs(mean) else half
-        text += f" ± {half * scale:.{decimals}f}"
+        text += f" ± {half / scale:.{decimals}f}"
     return text
 
 
@@ -74,32 +65,30 @@ def _cell(axis: str, value: Any) -> str:
     return str(value)
 
 
-def _title(name: str) -> str:
-    """A column heading: the name of a time in ms, the label of a size in KiB, else the name."""
-    shown = metric(name)
-    if shown.unit == "s":
-        return f"{name.removesuffix('_s')} ms"
-    if shown.unit == "bytes":
-        return shown.label.replace("bytes", "KiB")
-    return name
+def summary_tables(
+    summary: Sequence[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str], width: int
+) -> list[Table]:
+    """Mean ± 95% confidence interval (Student t) of each metric, one row per point; the
+    refused runs counted when there are any; in parts when ``width`` needs it."""
+    columns = [
+        Column(axis, tuple(_cell(axis, e.get(axis)) for e in summary), key=True, numeric=False)
+        for axis in axes
+    ]
+    columns.append(Column("n", tuple(str(e["n"]) for e in summary), key=True))
+    if any(e.get("refused") for e in summary):
+        refused = tuple(str(e.get("refused", 0)) for e in summary)
+        columns.append(Column("refused", refused, key=True))
 
+    def cell(name: str, row: Mapping[str, Any], scale: float) -> str:
+        entry = row["entry"]
+        return _format(
+            entry.get(f"{name}_mean"), entry.get(f"{name}_ci95"), scale, metric(name).is_count
+        )
 
-def summary_table(
-    summary: Sequence[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str]
-) -> Table:
-    """Mean ± 95% confidence interval (Student t) of each metric, one row per point."""
-    table = Table(title="Mean ± 95% confidence interval (Student t) per point")
-    for axis in axes:
-        table.add_column(axis)
-    table.add_column("n", justify="right")
-    for name in metrics:
-        table.add_column(_title(name), justify="right")
-    for entry in summary:
-        cells = [_cell(a, entry.get(a)) for a in axes]
-        cells.append(str(entry["n"]))
-        cells += [_format(m, entry.get(f"{m}_mean"), entry.get(f"{m}_ci95")) for m in metrics]
-        table.add_row(*cells)
-    return table
+    # Each row: the means (which choose a column's unit) and the whole entry (its CIs).
+    rows = [{**{m: e.get(f"{m}_mean") for m in metrics}, "entry": e} for e in summary]
+    columns += metric_columns(metrics, rows, cell)
+    return fitted("Mean ± 95% confidence interval (Student t) per point", columns, width)
 
 
 def _plan_table(config: Any, plan: Any) -> Table:
@@ -136,7 +125,8 @@ def sweep(
         str | None,
         typer.Option(
             help="Run on Dask: a scheduler address (tcp://host:8786), or `local` for a "
-            "LocalCluster of --workers processes. Needs the rhodos[cluster] extra."
+            "LocalCluster of --workers processes. Needs the `cluster` extra: "
+            "pip install 'rhodos\\[cluster]'."
         ),
     ] = None,
     resume: Annotated[
@@ -167,7 +157,7 @@ def sweep(
     from rhodos.experiment.stats import summarize
     from rhodos.experiment.sweep import run_sweep
 
-    chosen = _metrics(metric, TABLE_METRICS)
+    chosen = chosen_metrics(metric, TABLE_METRICS)
     settings = SweepConfig.from_toml(config, overrides or [])
     plan = settings.plan()
     if trace is not None and not 0 <= trace_run < len(plan):
@@ -221,7 +211,8 @@ def sweep(
         executor.close()
     axes = [a.name for a in settings.all_axes]
     rows = ResultsFile(folder / "results.csv").rows()
-    console.print(summary_table(summarize(rows, axes, chosen), axes, chosen))
+    for table in summary_tables(summarize(rows, axes, chosen), axes, chosen, console.width):
+        console.print(table)
     console.print(
         f"{result.ran} runs in {result.wall_s:.1f} s on {result.executor}"
         + (f" ({result.skipped} already done)" if result.skipped else "")
@@ -248,7 +239,7 @@ def plot(
     """The standard figures of a sweep: each metric against each axis, PNG and SVG."""
     from rhodos.experiment.figures import PLOT_METRICS, plot_sweep
 
-    chosen = _metrics(metric, PLOT_METRICS)
+    chosen = chosen_metrics(metric, PLOT_METRICS)
     if not folder.is_dir():
         raise ValueError(
             f"{folder}: {'is not a folder' if folder.exists() else 'no such folder'}"

@@ -14,6 +14,7 @@ from rhodos.experiment.migration import (
     Scenario,
     baseline_completion,
     compare,
+    refusal_advice,
     run_migration,
     scenario_row,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "compare",
     "make_executor",
     "parse_size",
+    "refusal_advice",
     "run_demo",
     "run_migration",
     "run_sweep",

@@ -2,56 +2,128 @@
 
 A :class:`Claim` (one ``[[claims]]`` table of an experiment) names a figure of a paper,
 its unit, the paper's value and how to compare: ``equal`` (within ``tolerance_pct``),
-``at_least`` or ``at_most`` (a bound the paper states), or ``trend`` (a series that must
-be ``decreasing`` or ``increasing``). Its ``value`` is an arithmetic expression over
-the experiment's runs, read by :func:`evaluate` (names, attributes, indexing, ``+ - *
-/ **`` and a few functions; nothing else). :func:`judge` compares, and each claim
+``at_least`` or ``at_most`` (a bound), or ``trend`` (a series that must be
+``decreasing`` or ``increasing``). Its ``value`` is an expression over the experiment's
+runs (see :mod:`rhodos.experiment.expression`). :func:`judge` compares, and each claim
 becomes a :class:`Row` of the reproduction table, rendered by :func:`row_cells` and
 :func:`render_rows` (the format of every ``expected.txt``).
+
+Every claim says what it is, so that a match means what it says:
+
+* ``role``: ``calibration`` (the profile was fitted to this figure: a match shows the
+  fit worked, nothing more) or ``prediction``.
+* ``basis``: ``paper`` (the paper states the figure, in numbers or in words that fix it:
+  "19.9 ms", "an order of magnitude"); ``interpretation`` (the paper's sentence is
+  qualitative and the threshold is ours: "substantially" read as "at least halves");
+  ``construction`` (true by how the model is built, whatever the profile: shown to
+  teach how the model works, never counted); ``none`` (the paper gives no figure: the
+  row shows what the model predicts, unchecked).
+
+:func:`tally` counts predictions only; calibrations and construction rows are listed
+apart and never counted.
 """
 
 from __future__ import annotations
 
-import ast
 import itertools
-import operator
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 __all__ = [
+    "BASES",
     "COLUMNS",
+    "COMPARES",
+    "ROLES",
     "Claim",
     "ExperimentError",
     "Row",
-    "evaluate",
+    "Tally",
+    "check_claim",
+    "counted",
     "format_value",
     "judge",
     "paper_text",
     "render_rows",
     "row_cells",
+    "tally",
     "verdict",
 ]
+
+#: What a figure did: the profile was fitted to it, or the model predicts it.
+ROLES = ("calibration", "prediction")
+#: Where the comparison comes from (see the module docstring).
+BASES = ("paper", "interpretation", "construction", "none")
+#: How the simulated value is compared with the paper's.
+COMPARES = ("equal", "at_least", "at_most", "trend")
+TRENDS = ("decreasing", "increasing")
 
 
 class ExperimentError(ValueError):
     """An experiment folder or its TOML is invalid (the message says where and why)."""
 
 
+def counted(role: str, basis: str) -> bool:
+    """Whether a figure counts in the tally: a prediction checked against what a paper says."""
+    return role == "prediction" and basis in ("paper", "interpretation")
+
+
 @attrs.frozen
 class Claim:
     """One figure of a paper and how to compute ours."""
 
+    id: str
     metric: str
     unit: str
     value: str
     role: str
+    basis: str
     paper: float | str | None = None
     tolerance_pct: float | None = None
     compare: str = "equal"
     source: str = ""
     note: str = ""
+
+    @property
+    def counted(self) -> bool:
+        """The claim counts in the tally: a prediction checked against a paper's figure."""
+        return counted(self.role, self.basis)
+
+
+def check_claim(claim: Claim, where: str) -> None:
+    """Refuse a claim whose parts do not fit together (the error says where and why)."""
+
+    def refuse(why: str) -> ExperimentError:
+        return ExperimentError(f"{where} (claim {claim.id!r}): {why}")
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", str(claim.id)):
+        raise refuse("id must be lower-case letters, digits and dashes, e.g. 'latency'")
+    for key, allowed in (("role", ROLES), ("basis", BASES), ("compare", COMPARES)):
+        if getattr(claim, key) not in allowed:
+            raise refuse(f"{key} must be one of {', '.join(allowed)}")
+    if (claim.paper is None) != (claim.basis == "none"):
+        raise refuse(
+            "basis 'none' is for a claim with no paper value, and a claim with no paper "
+            "value has basis 'none'"
+        )
+    if claim.compare == "trend":
+        if claim.paper is not None and claim.paper not in TRENDS:
+            raise refuse(f"a trend's paper value is one of {', '.join(TRENDS)}")
+    elif claim.paper is not None and (
+        isinstance(claim.paper, bool | str) or not isinstance(claim.paper, int | float)
+    ):
+        raise refuse("paper must be a number (or a trend with compare = 'trend')")
+    if claim.role == "calibration" and (
+        claim.basis != "paper" or claim.compare != "equal" or claim.paper is None
+    ):
+        raise refuse(
+            "a calibration is a figure the paper states (basis 'paper', compare 'equal', a "
+            "paper value): a profile is fitted to measurements, not to a reading"
+        )
+    if claim.basis == "construction" and claim.role != "prediction":
+        raise refuse("a figure true by construction cannot calibrate anything")
 
 
 @attrs.frozen
@@ -59,6 +131,7 @@ class Row:
     """One line of the reproduction table."""
 
     experiment: str
+    id: str
     metric: str
     unit: str
     paper: float | str | None
@@ -66,71 +139,77 @@ class Row:
     deviation_pct: float | None
     tolerance_pct: float | None
     role: str
+    basis: str
     within: bool | None
     compare: str = "equal"
     note: str = ""
+
+    @property
+    def counted(self) -> bool:
+        """The row counts in the tally (a prediction checked against a paper's figure)."""
+        return counted(self.role, self.basis)
 
     def as_dict(self) -> dict[str, Any]:
         """The row as the JSON object ``rhodos reproduce --json`` prints (all but the note)."""
         return attrs.asdict(self, filter=attrs.filters.exclude(attrs.fields(Row).note))
 
 
-# -- the expressions and the verdict ---------------------------------------------------
-def _values(series: Sequence[Any], attribute: str) -> list[Any]:
-    return [getattr(item, attribute) for item in series]
+@attrs.frozen
+class Tally:
+    """How the predictions fared; calibrations and construction rows apart, never counted."""
+
+    within: int
+    within_interpretation: int
+    missed: int
+    missed_interpretation: int
+    unchecked: int
+    calibrations: int
+    construction: int
+
+    def text(self) -> str:
+        """The tally as the ``rhodos reproduce`` output and the README print it."""
+
+        def ours(count: int) -> str:
+            return f" ({count} on a threshold we read into a sentence)" if count else ""
+
+        return (
+            f"Predictions: {self.within} within{ours(self.within_interpretation)}, "
+            f"{self.missed} missed{ours(self.missed_interpretation)}, "
+            f"{self.unchecked} unchecked (the paper gives no figure). "
+            f"Not counted: {self.calibrations} calibrations (the profiles were fitted to "
+            f"them) and {self.construction} figures true by construction (shown to teach)."
+        )
 
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "len": len,
-    "values": _values,
-}
-_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-}
+def tally(rows: Sequence[Row]) -> Tally:
+    """Count the rows: predictions within, missed and unchecked; the rest apart."""
+    checked = [r for r in rows if r.counted and r.within is not None]
+    return Tally(
+        within=sum(1 for r in checked if r.within),
+        within_interpretation=sum(1 for r in checked if r.within and r.basis != "paper"),
+        missed=sum(1 for r in checked if not r.within),
+        missed_interpretation=sum(1 for r in checked if not r.within and r.basis != "paper"),
+        unchecked=sum(1 for r in rows if r.role == "prediction" and r.within is None),
+        calibrations=sum(1 for r in rows if r.role == "calibration"),
+        construction=sum(1 for r in rows if r.basis == "construction"),
+    )
 
 
-def evaluate(expression: str, names: dict[str, Any]) -> Any:
-    """Evaluate a claim's arithmetic over the runs (names, attributes, [i], + - * / **, calls
-    to min, max, abs, len and values(series, "attribute"))."""
-
-    def walk(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in names:
-                raise ExperimentError(
-                    f"{expression!r}: no run called {node.id!r}; runs: {', '.join(names)}"
-                )
-            return names[node.id]
-        if isinstance(node, ast.Attribute) and not node.attr.startswith("_"):
-            return getattr(walk(node.value), node.attr)
-        if isinstance(node, ast.Subscript):
-            return walk(node.value)[walk(node.slice)]
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -walk(node.operand)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](walk(node.left), walk(node.right))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            function = _FUNCTIONS.get(node.func.id)
-            if function is not None and not node.keywords:
-                return function(*[walk(arg) for arg in node.args])
-        raise ExperimentError(f"{expression!r}: {ast.dump(node)[:60]} is not allowed here")
-
-    return walk(ast.parse(expression, mode="eval"))
-
-
+# -- the verdict ------------------------------------------------------------------------
 def judge(claim: Claim, simulated: Any) -> tuple[Any, float | None, bool | None]:
     """What ``simulated`` shows against the claim: the value as the table shows it, its
     deviation from the paper in percent, and whether it is within (None: no verdict)."""
+    try:
+        return _judge(claim, simulated)
+    except (TypeError, ValueError):
+        raise ExperimentError(
+            f"claim {claim.id!r}: {claim.value!r} gives {type(simulated).__name__} "
+            f"{str(simulated)[:40]!r}, not "
+            + ("a series of numbers" if claim.compare == "trend" else "a number")
+        ) from None
+
+
+def _judge(claim: Claim, simulated: Any) -> tuple[Any, float | None, bool | None]:
     if claim.compare == "trend":
         series = [float(v) for v in simulated]
         steps = [b - a for a, b in itertools.pairwise(series)]
@@ -177,14 +256,30 @@ def paper_text(row: Row) -> str:
 
 
 def verdict(row: Row) -> str:
-    """The within column: yes, MISSED, or why there is no verdict."""
+    """The within column: yes, MISSED, or what a match means when it is not a prediction's
+    (``fitted``: a calibration; ``by construction``), or why there is no verdict."""
     if row.within is None:
         return "no paper value" if row.paper is None else "-"
-    return "yes" if row.within else "MISSED"
+    if not row.within:
+        return "MISSED"
+    return {"calibration": "fitted"}.get(
+        row.role, "by construction" if row.basis == "construction" else "yes"
+    )
 
 
 #: The columns of the reproduction table.
-COLUMNS = ("experiment", "metric", "unit", "paper", "simulated", "dev %", "tol %", "role", "within")
+COLUMNS = (
+    "experiment",
+    "metric",
+    "unit",
+    "paper",
+    "simulated",
+    "dev %",
+    "tol %",
+    "role",
+    "basis",
+    "within",
+)
 
 
 def row_cells(row: Row) -> tuple[str, ...]:
@@ -198,6 +293,7 @@ def row_cells(row: Row) -> tuple[str, ...]:
         "-" if row.deviation_pct is None else f"{row.deviation_pct:+.1f}",
         format_value(row.tolerance_pct),
         row.role,
+        row.basis,
         verdict(row),
     )
 

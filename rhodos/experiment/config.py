@@ -261,13 +261,17 @@ def _profile_path(value: str, base: Path) -> str:
 def _scenario(origin: str, knobs: dict[str, Any]) -> Scenario:
     try:
         scenario = Scenario(**knobs)
+        scenario.check_fits()  # a process larger than a node is found now, not in a worker
     except ValueError as error:
-        raise SweepConfigError(f"{origin}: the point {knobs} cannot run: {error}") from None
+        point = ", ".join(
+            f"{k}={v.name if isinstance(v, MachineProfile) else v!r}" for k, v in knobs.items()
+        )
+        raise SweepConfigError(f"{origin}: the point ({point}) cannot run: {error}") from None
     if scenario.workload in ("memory-writer", "cpu-bound") and (
-        scenario.migrate_at >= scenario.cpu_seconds
+        scenario.migrate_at >= scenario.process_cpu_seconds
     ):
         raise SweepConfigError(
             f"{origin}: migrate_at = {scenario.migrate_at:g} s is not before the process ends "
-            f"(cpu_seconds = {scenario.cpu_seconds:g} s): the migration would never happen"
+            f"(cpu_seconds = {scenario.process_cpu_seconds:g} s): the migration would never happen"
         )
     return scenario

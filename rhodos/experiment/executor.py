@@ -23,9 +23,11 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -189,6 +191,56 @@ def _cancel_on_exit(futures: Sequence[Any], results: Iterator[Any]) -> Iterator[
             future.cancel()
 
 
+def _main_registers_plugins() -> bool:
+    """The main script registered a strategy or a workload of its own (workers need it)."""
+    from rhodos.migration_manager import registered
+    from rhodos.workload import WORKLOADS
+
+    classes = [*registered().values(), *WORKLOADS.values()]
+    return any(cls.__module__ in ("__main__", "__mp_main__") for cls in classes)
+
+
+class _WithoutMain:
+    """A worker process that starts without re-running the main script.
+
+    A spawned or forkserver worker imports the parent's ``__main__`` again before it
+    takes a task, so a script that runs a sweep at its top level (the tutorial, a notebook
+    saved as a script) would run again in every worker and break the pool. The tasks are
+    functions of rhodos, so the workers need no script: while a worker starts, the
+    parent's ``__main__`` is replaced by an empty module, which multiprocessing does not
+    re-import. (A script that registers strategies of its own keeps the usual behaviour,
+    and needs the usual ``if __name__ == "__main__":`` guard.)
+    """
+
+    def start(self) -> None:
+        script = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            super().start()  # type: ignore[misc]
+        finally:
+            sys.modules["__main__"] = script
+
+
+class _SpawnWorker(_WithoutMain, multiprocessing.context.SpawnProcess):
+    """A spawned worker that does not re-run the main script."""
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnWorker
+
+
+_WITHOUT_MAIN: dict[str, multiprocessing.context.BaseContext] = {"spawn": _SpawnContext()}
+if "forkserver" in multiprocessing.get_all_start_methods():
+
+    class _ForkServerWorker(_WithoutMain, multiprocessing.context.ForkServerProcess):
+        """A forkserver worker that does not re-run the main script."""
+
+    class _ForkServerContext(multiprocessing.context.ForkServerContext):
+        Process = _ForkServerWorker
+
+    _WITHOUT_MAIN["forkserver"] = _ForkServerContext()
+
+
 class PoolExecutor:
     """A local pool of worker processes (one task per worker at a time)."""
 
@@ -223,6 +275,8 @@ class PoolExecutor:
                 context = forkserver
             else:
                 context = multiprocessing.get_context("spawn")
+            if not _main_registers_plugins():
+                context = _WITHOUT_MAIN[context.get_start_method()]
             # Each worker ignores Ctrl-C (this process stops it) and dies with this process.
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,

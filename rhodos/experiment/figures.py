@@ -19,12 +19,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from rhodos.experiment.manifest import SweepManifest
+from rhodos.experiment.palette import colour, metric_axis, scale_axis, value_label
 from rhodos.experiment.results import ResultsFile
 from rhodos.experiment.stats import summarize
-from rhodos.migration_manager.metrics import compared, metric
+from rhodos.migration_manager.metrics import compared
+from rhodos.units import format_size
 
 __all__ = ["PLOT_METRICS", "plot_sweep"]
 
@@ -32,36 +34,45 @@ __all__ = ["PLOT_METRICS", "plot_sweep"]
 PLOT_METRICS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
 
 
-def _label(name: str) -> str:
-    """A panel's title: the metric's label, with its unit when it is a time."""
-    shown = metric(name)
-    return f"{shown.label} (s)" if shown.unit == "s" else shown.label
-
-
 def _numeric(values: Sequence[Any]) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-def _x_scale(axis: str, values: Sequence[Any]) -> tuple[float, str]:
-    """A divisor and a label for the axis (memory sizes in KiB or MiB)."""
-    if axis == "memory_bytes":
-        return (1 << 20, "memory (MiB)") if max(values) >= 1 << 20 else (1 << 10, "memory (KiB)")
-    return 1.0, axis
+#: The x-axis label of a scenario key (else the key itself).
+_X_LABELS = {
+    "memory_bytes": "address space",
+    "node_memory_bytes": "memory of a node",
+    "dirty_rate": "dirty rate (pages/s)",
+    "touch_fraction": "fraction of the pages touched",
+    "cpu_seconds": "CPU time of the process (s)",
+    "migrate_at": "time of the migration request (s)",
+    "home_calls_per_s": "home calls per second",
+}
+
+
+#: Line styles telling apart the lines of one strategy (other axes' values).
+_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _lines(
     summary: Sequence[Mapping[str, Any]], axis: str, axes: Sequence[str]
-) -> dict[str, list[Mapping[str, Any]]]:
-    """The summary entries of each line: same strategy, same value of every other axis."""
+) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """The summary entries of each line, by (strategy, what else is fixed along it): same
+    strategy, same value of every other axis."""
     others = [a for a in axes if a not in (axis, "strategy")]
-    lines: dict[str, list[Mapping[str, Any]]] = {}
+    lines: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for entry in summary:
         if entry.get(axis) is None:  # another strategy's parameter axis
             continue
-        fixed = [f"{a}={entry[a]}" for a in others if entry.get(a) is not None]
-        label = ", ".join([str(entry.get("strategy")), *fixed])
-        lines.setdefault(label, []).append(entry)
+        fixed = [value_label(a, entry[a]) for a in others if entry.get(a) is not None]
+        lines.setdefault((str(entry.get("strategy")), ", ".join(fixed)), []).append(entry)
     return lines
+
+
+def _errors(means: Sequence[float], halves: Sequence[float]) -> list[list[float]]:
+    """Confidence-interval bars that never reach below zero (no metric is negative)."""
+    return [[min(h, m) for m, h in zip(means, halves, strict=True)], list(halves)]
 
 
 def _figure(
@@ -77,11 +88,14 @@ def _figure(
     values = [e[axis] for e in summary if e.get(axis) is not None]
     numeric = _numeric(values)
     categories = list(dict.fromkeys(values))
-    scale, xlabel = _x_scale(axis, values) if numeric else (1.0, axis)
+    xlabel = _X_LABELS.get(axis, axis)
     lines = _lines(summary, axis, axes)
+    variants = list(dict.fromkeys(fixed for _, fixed in lines))
     bars = axis == "strategy"
     for panel, name in zip(panels.flat, metrics, strict=False):
-        for i, (label, entries) in enumerate(lines.items()):
+        means = [e.get(f"{name}_mean") for e in summary if e.get(axis) is not None]
+        label, unit = metric_axis(name, means)
+        for (strategy, fixed), entries in lines.items():
             points = [
                 e
                 for e in sorted(entries, key=lambda e: e[axis] if numeric else 0)
@@ -89,23 +103,36 @@ def _figure(
             ]
             if not points:
                 continue
-            xs = [e[axis] / scale if numeric else categories.index(e[axis]) for e in points]
-            ys = [e[f"{name}_mean"] for e in points]
-            errors = [e.get(f"{name}_ci95") or 0.0 for e in points]
-            color = plt.get_cmap("tab10")(i % 10)
+            xs = [e[axis] if numeric else categories.index(e[axis]) for e in points]
+            ys = [e[f"{name}_mean"] / unit for e in points]
+            errors = _errors(ys, [(e.get(f"{name}_ci95") or 0.0) / unit for e in points])
+            legend = ", ".join(filter(None, [strategy, fixed]))
             if bars:
-                panel.bar(xs, ys, yerr=errors, capsize=4, color=color, label=label)
+                panel.bar(xs, ys, yerr=errors, capsize=4, color=colour(strategy), label=legend)
             else:
-                panel.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, color=color, label=label)
+                variant = variants.index(fixed)
+                panel.errorbar(
+                    xs,
+                    ys,
+                    yerr=errors,
+                    capsize=3,
+                    color=colour(strategy),
+                    linestyle=_STYLES[variant % len(_STYLES)],
+                    marker=_MARKERS[variant % len(_MARKERS)],
+                    label=legend,
+                )
         if not numeric or bars:
             panel.set_xticks(range(len(categories)), [str(c) for c in categories])
             if bars:
                 panel.tick_params(axis="x", labelrotation=45)
-        elif min(values) > 0 and max(values) / min(values) >= 16:
-            panel.set_xscale("log", base=2)
-        elif all(isinstance(v, int) for v in values):
+        elif axis.endswith("_bytes"):  # sizes: a tick at each size swept, written as sizes
+            scale_axis(panel, values, "x", base=2)
+            panel.set_xticks(categories, [format_size(int(v)) for v in categories])
+            panel.xaxis.set_minor_locator(NullLocator())
+        elif not scale_axis(panel, values, "x") and all(isinstance(v, int) for v in values):
             panel.xaxis.set_major_locator(MaxNLocator(integer=True))
-        panel.set_title(_label(name))
+        scale_axis(panel, [m / unit for m in means if m is not None])
+        panel.set_title(label)
         panel.set_xlabel(xlabel)
         panel.grid(alpha=0.3)
     for panel in list(panels.flat)[len(metrics) :]:
@@ -143,7 +170,10 @@ def plot_sweep(
     written = []
     for axis in drawn:
         done = sum(e["n"] for e in summary)
+        refused = sum(e.get("refused", 0) for e in summary)
         title = f"{manifest['name']}: {done} runs, mean and 95% CI against {axis}"
+        if refused:
+            title += f" ({refused} refused runs are not drawn)"
         fig = _figure(summary, axis, axes, metrics, title)
         stem = axis.replace(".", "-")
         for suffix in (".png", ".svg"):

@@ -10,6 +10,7 @@ scenario with the same seed, so the differences are the strategies' alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from rhodos.kernel import (
     ConfigError,
     Layout,
     MachineProfile,
+    OutOfMemory,
     load_profile,
 )
 from rhodos.migration_manager import MigrationRecord, make_strategy, registered
@@ -35,6 +37,7 @@ __all__ = [
     "Scenario",
     "compare",
     "parse_size",
+    "refusal_advice",
     "run_migration",
     "scenario_row",
     "scenario_value",
@@ -60,6 +63,9 @@ MEMORY = within(1, 1 << 40, words="within [1 byte, 1 TiB]")
 #: Pages a process writes per second: at most 1e8 (400 GB/s into 4 KiB pages, more than
 #: any memory bus carries).
 DIRTY_RATE = within(0, 1e8, "pages/s")
+#: A node's memory, when the scenario sets it: the range a profile allows (256 TiB is
+#: 48 address bits; see rhodos.kernel.profile_fields).
+NODE_MEMORY = within(1, 1 << 48, words="within [1 byte, 256 TiB]")
 #: Location-dependent calls per second: at most 1e6 (each is a round trip home, at least
 #: ~10 us on the fastest network, so no process makes 10^5 a second).
 HOME_CALLS = within(0, 1e6, "calls/s")
@@ -80,6 +86,40 @@ def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
         )
 
 
+#: For each named workload, its parameters that a :class:`Scenario` field sets:
+#: workload parameter -> scenario field. Other workloads get ``memory_bytes`` only.
+SCENARIO_SETS: dict[str, dict[str, str]] = {
+    "memory-writer": {
+        "dirty_rate": "dirty_rate",
+        "cpu_seconds": "cpu_seconds",
+        "memory_bytes": "memory_bytes",
+        "working_set": "touch_fraction",
+        "home_calls_per_s": "home_calls_per_s",
+    },
+    "cpu-bound": {
+        "cpu_seconds": "cpu_seconds",
+        "memory_bytes": "memory_bytes",
+        "working_set": "touch_fraction",
+    },
+}
+
+#: The CPU time of the migrated process when ``cpu_seconds`` is not given: at least
+#: this many seconds ...
+DEFAULT_CPU_SECONDS = 2.0
+#: ... and at least the migration request's time plus this many times the time its
+#: address space takes on the network, so that a migration that lets it run (precopy,
+#: whose rounds copy the space once and then what it dirtied) ends before it does.
+COPY_MARGIN = 1.5
+
+
+def _optional_size(value: int | str | None) -> int | None:
+    return None if value is None else parse_size(value)
+
+
+def _optional(rule: Any) -> Any:
+    return attrs.validators.optional(rule)
+
+
 @attrs.frozen
 class Scenario:
     """Everything about a migration experiment except the strategy.
@@ -90,12 +130,16 @@ class Scenario:
         memory_bytes: address-space size of the migrated process.
         dirty_rate: pages per second it writes (memory-writer).
         touch_fraction: fraction of its heap it references (its working set), > 0.
-        cpu_seconds: CPU time it needs (memory-writer, cpu-bound).
+        cpu_seconds: CPU time it needs (memory-writer, cpu-bound); ``None`` (the
+            default): long enough for the migration, see :attr:`process_cpu_seconds`.
         migrate_at: simulated time of the migration request.
         nodes: compute nodes; the process moves from node 0 to node 1.
         seed: root seed.
         topology: network topology (``None``: the profile's).
         home_calls_per_s: location-dependent calls per second (memory-writer).
+        node_memory_bytes: memory of each node (``None``: the profile's).
+        workload_params: the workload's other parameters (``rounds`` of pingpong...);
+            those a field above sets are refused here.
     """
 
     profile: MachineProfile = attrs.field(
@@ -105,52 +149,96 @@ class Scenario:
     memory_bytes: int = attrs.field(default=1 << 20, converter=parse_size, validator=MEMORY)
     dirty_rate: float = attrs.field(default=20.0, validator=DIRTY_RATE)
     touch_fraction: float = attrs.field(default=0.5, validator=positive_fraction)
-    cpu_seconds: float = attrs.field(default=2.0, validator=within(0, HORIZON, "s", above=True))
+    cpu_seconds: float | None = attrs.field(
+        default=None, validator=_optional(within(0, HORIZON, "s", above=True))
+    )
     migrate_at: float = attrs.field(default=0.5, validator=within(0, HORIZON, "s"))
     nodes: int = attrs.field(default=2, validator=_nodes)
     seed: int = attrs.field(default=0, validator=non_negative)
     topology: str | None = None
     home_calls_per_s: float = attrs.field(default=0.0, validator=HOME_CALLS)
+    node_memory_bytes: int | None = attrs.field(
+        default=None, converter=_optional_size, validator=_optional(NODE_MEMORY)
+    )
+    workload_params: dict[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        layout = Layout.from_bytes(self.memory_bytes, self.profile.page_size_bytes)
-        frames = self.profile.memory_bytes // self.profile.page_size_bytes
-        if layout.pages > frames:
+        page = self.profile.page_size_bytes
+        if self.node_memory_bytes is not None and self.node_memory_bytes % page:
             raise ConfigError(
-                f"memory_bytes = {format_size(self.memory_bytes)} does not fit in a node of "
-                f"{self.profile.name} ({format_size(self.profile.memory_bytes)}, "
-                f"{frames:,} page frames): the process needs {layout.pages:,} pages"
+                f"node_memory_bytes must be a whole number of {format_size(page)} pages "
+                f"(the page size of {self.profile.name}), got {self.node_memory_bytes:,}"
             )
+        sets = SCENARIO_SETS.get(self.workload, {"memory_bytes": "memory_bytes"})
+        for key in self.workload_params:
+            if key in sets:
+                raise ConfigError(
+                    f"the workload parameter {key} is the scenario's {sets[key]}: "
+                    f"set it there (--{sets[key].replace('_', '-')})"
+                )
+        make_workload(self.workload, **self.workload_arguments())  # bad ones fail now
+
+    @property
+    def process_cpu_seconds(self) -> float:
+        """The CPU time the migrated process computes for (memory-writer, cpu-bound).
+
+        ``cpu_seconds`` when given; else :data:`DEFAULT_CPU_SECONDS`, or, when its address
+        space takes long to cross the network, ``migrate_at`` plus :data:`COPY_MARGIN`
+        times :meth:`copy_estimate_s`, whichever is longer: a 4 MiB process on 10 Mb/s
+        Ethernet runs 5.8 s, long enough for precopy's rounds at the default dirty rate.
+        """
+        if self.cpu_seconds is not None:
+            return self.cpu_seconds
+        return max(DEFAULT_CPU_SECONDS, self.migrate_at + COPY_MARGIN * self.copy_estimate_s())
+
+    def copy_estimate_s(self) -> float:
+        """The time the whole address space takes on the network, headers included (an
+        estimate: it leaves out protocol CPU costs and other traffic)."""
+        profile = self.profile
+        return profile.wire_bytes(self.memory_bytes) / profile.bandwidth_bytes_per_s
 
     def cluster_config(self) -> ClusterConfig:
         """The cluster this scenario runs on."""
+        profile = self.profile
+        if self.node_memory_bytes is not None:
+            profile = attrs.evolve(profile, memory_bytes=self.node_memory_bytes)
         return ClusterConfig(
-            nodes=self.nodes, profile=self.profile, seed=self.seed, topology=self.topology
+            nodes=self.nodes, profile=profile, seed=self.seed, topology=self.topology
         )
 
-    def workload_params(self) -> dict[str, Any]:
-        """The parameters of the workload that carry the scenario's knobs."""
-        if self.workload == "memory-writer":
-            return {
-                "dirty_rate": self.dirty_rate,
-                "cpu_seconds": self.cpu_seconds,
-                "memory_bytes": self.memory_bytes,
-                "working_set": self.touch_fraction,
-                "home_calls_per_s": self.home_calls_per_s,
-            }
-        if self.workload == "cpu-bound":
-            return {
-                "cpu_seconds": self.cpu_seconds,
-                "memory_bytes": self.memory_bytes,
-                "working_set": self.touch_fraction,
-            }
-        return {"memory_bytes": self.memory_bytes}
+    def workload_arguments(self) -> dict[str, Any]:
+        """The workload's parameters: those the scenario's fields set, then its own."""
+        sets = SCENARIO_SETS.get(self.workload, {"memory_bytes": "memory_bytes"})
+        arguments = {key: getattr(self, field) for key, field in sets.items()}
+        if "cpu_seconds" in arguments:
+            arguments["cpu_seconds"] = self.process_cpu_seconds
+        return {**arguments, **self.workload_params}
+
+    def check_fits(self) -> None:
+        """Raise :class:`ConfigError` when the migrated process cannot fit in a node."""
+        profile = self.cluster_config().profile
+        page = profile.page_size_bytes
+        needed = Layout.from_bytes(self.memory_bytes, page).pages * page
+        if needed > profile.memory_bytes:
+            mib = 1 << 20
+            suggestion = format_size(-(-needed // mib) * mib).replace(" ", "")
+            raise ConfigError(
+                f"a {format_size(self.memory_bytes)} process does not fit in the "
+                f"{format_size(profile.memory_bytes)} of a {profile.name} node: give the "
+                f"nodes more memory with --node-memory {suggestion} (node_memory_bytes)"
+            )
 
     def start(self) -> tuple[Cluster, int]:
         """Boot the cluster and the workload; the pid to migrate."""
+        self.check_fits()
         cluster = boot(self.cluster_config())
-        workload = make_workload(self.workload, **self.workload_params())
-        pids = workload.start(cluster, list(range(self.nodes)))
+        workload = make_workload(self.workload, **self.workload_arguments())
+        try:
+            pids = workload.start(cluster, list(range(self.nodes)))
+        except OutOfMemory as error:
+            raise OutOfMemory(
+                f"{error}: give the nodes more memory with --node-memory (node_memory_bytes)"
+            ) from None
         return cluster, pids[0]
 
 
@@ -246,6 +334,8 @@ def scenario_value(scenario: Scenario, key: str) -> Any:
         return scenario.profile.name
     if key == "topology":
         return scenario.cluster_config().effective_topology
+    if key == "cpu_seconds":
+        return scenario.process_cpu_seconds
     return getattr(scenario, key)
 
 
@@ -262,3 +352,37 @@ def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
         "seed": scenario.seed,
         **{k: v for k, v in metrics.items() if k != "strategy"},
     }
+
+
+def refusal_advice(scenario: Scenario, record: MigrationRecord) -> str:
+    """What to change in ``scenario`` so that the migration ``record`` refused can happen
+    (``""`` when nothing in the scenario would help, or the migration was not refused).
+
+    Each piece of advice names the command-line option and, in brackets, the scenario
+    field (the key of a sweep config) that sets it.
+    """
+    reason = record.refused or ""
+    if not reason:
+        return ""
+    computes = "cpu_seconds" in SCENARIO_SETS.get(scenario.workload, {})
+    more = (
+        "give it more CPU time with --cpu-seconds (cpu_seconds)"
+        if computes
+        else "give it more work with --workload-param (workload_params)"
+    )
+    if not math.isnan(record.accepted_at):  # accepted: the process ended on the way
+        life = f"it computes for {scenario.process_cpu_seconds:g} CPU-seconds, and its "
+        return (
+            f"the process ended before its migration did: {life if computes else 'its '}"
+            f"{format_size(scenario.memory_bytes)} take about "
+            f"{scenario.copy_estimate_s():.2g} s to cross the network (precopy sends them "
+            f"more than once): {more}"
+        )
+    if reason.startswith("no process"):
+        return (
+            f"the process had ended before the request at {scenario.migrate_at:g} s: {more}, "
+            "or request the migration earlier with --at (migrate_at)"
+        )
+    if reason.startswith("not enough memory"):
+        return "give the nodes more memory with --node-memory (node_memory_bytes)"
+    return ""

@@ -44,8 +44,9 @@ def mean_ci(values: Iterable[float], level: float = 0.95) -> tuple[float, float,
 def summarize(
     rows: Iterable[Mapping[str, Any]], axes: Sequence[str], metrics: Sequence[str] = COMPARED
 ) -> list[dict[str, Any]]:
-    """One entry per point: its axis values, ``n``, then ``<metric>_mean`` and
-    ``<metric>_ci95`` (missing values, e.g. of refused runs, are left out)."""
+    """One entry per point: its axis values, ``n`` (its runs), ``refused`` (how many of
+    them were refused), then ``<metric>_mean`` and ``<metric>_ci95`` over the runs that
+    have the metric (a refused run has none)."""
     points: dict[int, list[Mapping[str, Any]]] = {}
     for row in rows:
         points.setdefault(int(row["point"]), []).append(row)
@@ -54,6 +55,7 @@ def summarize(
         runs = points[point]
         entry: dict[str, Any] = {"point": point, **{a: runs[0].get(a) for a in axes}}
         entry["n"] = len(runs)
+        entry["refused"] = sum(1 for r in runs if r.get("refused") not in (None, ""))
         for metric in metrics:
             mean, half, _ = mean_ci(r[metric] for r in runs if r.get(metric) is not None)
             entry[f"{metric}_mean"] = None if math.isnan(mean) else mean

@@ -83,8 +83,9 @@ def run_sweep(
         SweepConfigError: the config cannot run (before anything runs).
         RunFailed: a run raised; the rows written so far stay, ``resume`` goes on.
 
-    A script that runs a sweep on a process pool needs the usual multiprocessing guard,
-    ``if __name__ == "__main__":``, since the workers import the main module.
+    A script may call it at its top level: the pool's workers do not re-run the script
+    (unless it registers strategies or workloads of its own, which the workers then need:
+    such a script needs the usual ``if __name__ == "__main__":`` guard).
     """
     plan = config.plan()
     if (trace_run is None) != (observe is None):

@@ -202,11 +202,37 @@ class MachineProfile:
     def from_toml(cls, path: str | os.PathLike[str]) -> MachineProfile:
         """Read a profile from a TOML file written by :meth:`save` or by hand.
 
+        A file may start from another profile: ``base = "sparc-ethernet"`` (a built-in
+        name, or a profile file's path relative to this one) takes every field the file
+        does not give from that profile; the file must then give a ``name`` of its own.
+        A file without a base may not take a built-in profile's name unless it is that
+        profile, so that a modified copy is never shown under the original's name.
+
         Raises:
             ProfileError: the file cannot be read (missing, a folder, not UTF-8), is not
                 valid TOML or not a valid profile; the message starts with the file's path.
         """
-        return cls.from_dict(profile_toml.read_file(path, ProfileError), origin=str(path))
+        origin = str(path)
+        data = profile_toml.read_file(path, ProfileError)
+        if "base" in data:
+            here = Path(path).resolve()
+            if here in _BASES_READING:  # a.toml's base is b.toml, whose base is a.toml
+                raise ProfileError(f"{origin}: its base profiles lead back to it")
+            _BASES_READING.add(here)
+            try:
+                data = _inherit(data, Path(path).parent, origin)
+            finally:
+                _BASES_READING.discard(here)
+        profile = cls.from_dict(data, origin=origin)
+        builtin = builtin_profiles().get(profile.name)
+        if builtin is not None and builtin != profile:
+            changed = [f for f in FIELD_UNITS if getattr(builtin, f) != getattr(profile, f)]
+            raise ProfileError(
+                f"{origin}: name {profile.name!r} is a built-in profile's, but "
+                f"{', '.join(changed) or 'its sources'} differ: give the profile a name of "
+                f'its own, and write only what changes after base = "{profile.name}"'
+            )
+        return profile
 
     # -- serialisation ----------------------------------------------------------------
 
@@ -216,23 +242,32 @@ class MachineProfile:
         data["sources"] = dict(self.sources)
         return data
 
-    def to_toml(self) -> str:
+    def to_toml(self, base: str | None = None) -> str:
         """The profile as TOML text that :meth:`from_toml` reads back to an equal profile.
 
         One ``key = value`` line per field, each preceded by a comment with its unit and
         meaning, then the ``[sources]`` table in field order. Floats are written with
-        ``repr`` so they round-trip exactly.
+        ``repr`` so they round-trip exactly. With ``base`` (a built-in profile's name),
+        the file says ``base = "..."`` and lists only the name, the description and the
+        fields (and sources) that differ from that profile.
         """
-        fields = [
-            (name, unit, FIELD_DOCS[name], getattr(self, name))
-            for name, unit in FIELD_UNITS.items()
-        ]
-        sources = {name: self.sources[name] for name in FIELD_UNITS if name in self.sources}
-        return profile_toml.write(self.name, fields, sources)
+        names = list(FIELD_UNITS)
+        if base is not None:
+            start = load_profile(base)
+            names = [
+                n
+                for n in names
+                if n in ("name", "description")
+                or getattr(self, n) != getattr(start, n)
+                or self.sources.get(n) != start.sources.get(n)
+            ]
+        fields = [(n, FIELD_UNITS[n], FIELD_DOCS[n], getattr(self, n)) for n in names]
+        sources = {n: self.sources[n] for n in names if n in self.sources}
+        return profile_toml.write(self.name, fields, sources, base=base)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_toml` to ``path`` (UTF-8), replacing any existing file."""
-        Path(path).write_text(self.to_toml(), encoding="utf-8")
+    def save(self, path: str | os.PathLike[str], base: str | None = None) -> None:
+        """Write :meth:`to_toml` (with ``base``) to ``path`` (UTF-8), replacing any file."""
+        Path(path).write_text(self.to_toml(base), encoding="utf-8")
 
     # -- derived quantities -----------------------------------------------------------
 
@@ -301,6 +336,31 @@ def _load_builtins() -> tuple[MachineProfile, ...]:
     return tuple(profiles)
 
 
+#: The profile files whose bases are being read (a chain that loops is refused).
+_BASES_READING: set[Path] = set()
+
+
+def _inherit(data: dict[str, Any], folder: Path, origin: str) -> dict[str, Any]:
+    """The fields of a file that starts from ``base``: the base's, then the file's own."""
+    data = dict(data)
+    base = data.pop("base")
+    if not isinstance(base, str):
+        raise ProfileError(f"{origin}: base must be a profile's name or file, got {base!r}")
+    relative = folder / base
+    start = load_profile(str(relative) if relative.is_file() else base)
+    if data.get("name", start.name) == start.name:
+        raise ProfileError(
+            f"{origin}: a profile based on {start.name!r} needs a name of its own "
+            f'(name = "my-{start.name}")'
+        )
+    own = data.get("sources", {})
+    if not isinstance(own, dict):
+        raise ProfileError(f"{origin}: [sources] must be a table of field name -> string")
+    # A value the file changes keeps no source from the base: it has its own, or none.
+    sources = {k: v for k, v in start.sources.items() if k not in data}
+    return {**start.to_dict(), **data, "sources": {**sources, **own}}
+
+
 def builtin_profiles() -> dict[str, MachineProfile]:
     """The profiles shipped in ``rhodos/kernel/profiles/``, by name (read once, cached)."""
     return {profile.name: profile for profile in _load_builtins()}
@@ -320,8 +380,10 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> MachineProfile:
     if isinstance(name_or_path, str) and name_or_path in builtins:
         return builtins[name_or_path]
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ProfileError(f"{path} is a folder: a profile is a built-in name or a TOML file")
     if path.exists():
-        return MachineProfile.from_toml(path)  # a folder or a device is named as such
+        return MachineProfile.from_toml(path)  # a device is named as such
     hint = did_you_mean(str(name_or_path), list(builtins))
     raise ProfileError(
         f"unknown profile {str(name_or_path)!r}{hint}: not a built-in profile "

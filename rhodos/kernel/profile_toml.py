@@ -80,6 +80,7 @@ def write(
     name: str,
     fields: Sequence[tuple[str, str, str, str | int | float]],
     sources: Mapping[str, str],
+    base: str | None = None,
 ) -> str:
     """The file of profile ``name``.
 
@@ -87,12 +88,15 @@ def write(
         name: the profile's name, for the heading.
         fields: ``(field, unit, doc, value)`` in the order the file lists them.
         sources: field -> where its value came from, in the order the table lists them.
+        base: the profile every field not listed comes from (``None``: every field is).
     """
     lines = [
         f"# rhodos machine profile {name!r}.",
         "# Units are SI: bytes, bits per second (bit/s), seconds (s).",
         "",
     ]
+    if base is not None:
+        lines += ["# Every field not given here is the base profile's.", f"base = {_string(base)}"]
     for field, unit, doc, value in fields:
         prefix = f"[{unit}] " if unit else ""
         lines.append(f"# {prefix}{doc}")

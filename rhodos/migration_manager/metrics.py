@@ -39,8 +39,6 @@ class Metric:
     column: str = ""
     #: A strategy comparison shows it (summaries, tables, plots).
     compared: bool = False
-    #: Measured only when the migration happened: empty for a refused one.
-    needs_migration: bool = False
 
     @property
     def is_count(self) -> bool:
@@ -58,7 +56,6 @@ METRICS: tuple[Metric, ...] = (
         "latency",
         "latency",
         compared=True,
-        needs_migration=True,
     ),
     Metric(
         "freeze_s",
@@ -67,7 +64,6 @@ METRICS: tuple[Metric, ...] = (
         "freeze time",
         "freeze",
         compared=True,
-        needs_migration=True,
     ),
     Metric(
         "message_freeze_s",
@@ -77,7 +73,6 @@ METRICS: tuple[Metric, ...] = (
         "message freeze time",
         "msg freeze",
         compared=True,
-        needs_migration=True,
     ),
     Metric(
         "total_s",
@@ -86,7 +81,6 @@ METRICS: tuple[Metric, ...] = (
         "total time",
         "total",
         compared=True,
-        needs_migration=True,
     ),
     Metric(
         "residual_s",
@@ -95,7 +89,6 @@ METRICS: tuple[Metric, ...] = (
         "residual dependency",
         "residual",
         compared=True,
-        needs_migration=True,
     ),
     Metric(
         "bytes_total",

@@ -121,8 +121,9 @@ class MigrationRecord:
     def metrics(self) -> dict[str, Any]:
         """The record as the flat row the command line and result files use: who migrated
         what where, every metric of :data:`~rhodos.migration_manager.metrics.METRICS` in
-        order (``None`` where undefined: a NaN, or a refused migration's timings), then
-        why it was refused."""
+        order (``None`` where undefined: a NaN; every metric of a refused migration, which
+        did not happen, so that nothing it did half-way is counted), then why it was
+        refused."""
         row: dict[str, Any] = {
             "strategy": self.strategy,
             "pid": self.pid,
@@ -131,9 +132,7 @@ class MigrationRecord:
         }
         for metric in METRICS:
             value = getattr(self, metric.name)
-            if (metric.needs_migration and not self.ok) or (
-                isinstance(value, float) and math.isnan(value)
-            ):
+            if not self.ok or (isinstance(value, float) and math.isnan(value)):
                 value = None
             row[metric.name] = list(value) if isinstance(value, tuple) else value
         row["refused"] = self.refused

@@ -53,7 +53,7 @@ def _spawn(cluster: Cluster, program: Any, node: int, **kwargs: Any) -> int:
 
 @attrs.frozen
 class CpuBound:
-    """``processes`` CPU-bound processes sharing the first node."""
+    """CPU-bound processes (``processes`` of them) sharing the first node."""
 
     name: str = "cpu-bound"
     processes: int = attrs.field(default=1, validator=non_negative)

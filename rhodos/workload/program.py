@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
 
 from rhodos.kernel import Action, Layout
 
-__all__ = ["Program", "ProgramContext", "ProgramGenerator"]
+__all__ = ["LaidOut", "Program", "ProgramContext", "ProgramGenerator", "layout_for"]
 
 ProgramGenerator = Generator[Action, Any, None]
 
@@ -42,3 +42,23 @@ class Program(Protocol):
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
         """Yield actions; a :class:`~rhodos.kernel.Receive` gets the message sent back."""
         ...
+
+
+@runtime_checkable
+class LaidOut(Protocol):
+    """A program that lays out its own address space (a replayed trace does)."""
+
+    def layout(self, page_size: int) -> Layout:
+        """Its code, heap and stack pages on pages of ``page_size`` bytes."""
+        ...
+
+
+def layout_for(program: Program, page_size: int) -> Layout:
+    """The address space a process of ``program`` gets on pages of ``page_size`` bytes.
+
+    The program's own layout when it has one, else :meth:`Layout.from_bytes` of its
+    ``memory_bytes``.
+    """
+    if isinstance(program, LaidOut):
+        return program.layout(page_size)
+    return Layout.from_bytes(program.memory_bytes, page_size)
