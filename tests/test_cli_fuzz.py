@@ -43,6 +43,7 @@ from rhodos.experiment import executor as executor_module
 from rhodos.kernel import cluster as cluster_module
 from rhodos.kernel import load_profile
 from rhodos.migration_manager import registered
+from rhodos.workload import pagetrace
 
 EXAMPLES = int(os.environ.get("RHODOS_FUZZ_EXAMPLES", "150"))
 
@@ -287,9 +288,14 @@ def command_lines(draw: st.DrawFn, paths: dict[str, list[str]]) -> tuple[str, li
     for param in tree.params:
         if draw(st.integers(0, 9)) == 0:
             add(param)
-    name = draw(st.sampled_from(sorted(tree.commands)))  # type: ignore[attr-defined]
-    words.append(name)
-    command = tree.commands[name]  # type: ignore[attr-defined]
+    command = tree
+    names = []
+    while hasattr(command, "commands") and (not names or draw(st.integers(0, 9)) > 0):
+        name = draw(st.sampled_from(sorted(command.commands)))  # a group's command, or
+        words.append(name)  # a command of a group of commands (rhodos trace record)
+        names.append(name)
+        command = command.commands[name]
+    name = " ".join(names)
     for param in command.params:
         if draw(st.integers(0, 9)) < (9 if param.required else 4):
             add(param)
@@ -315,6 +321,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setattr(cluster_module.Cluster, "__init__", started)
         patch.setattr(executor_module.PoolExecutor, "map_unordered", started)
         patch.setattr(executor_module.DaskExecutor, "_start", started)
+        patch.setattr(pagetrace, "record", started)  # runs a program under valgrind
         with contextlib.chdir(root):
             yield root
 

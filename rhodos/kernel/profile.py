@@ -40,6 +40,7 @@ import attrs
 import rhodos.kernel.profile_toml as profile_toml
 from rhodos.kernel.profile_fields import (
     HEADER,
+    INSTRUCTIONS,
     NAME,
     PAYLOAD,
     RATE,
@@ -106,7 +107,7 @@ class MachineProfile:
     instructions_per_s: float = attrs.field(
         **number(
             "instructions/s",
-            positive,
+            INSTRUCTIONS,
             "Instructions the CPU executes per second of CPU time at cpu_speed 1 (a MIPS "
             "rating x 1e6): a replayed page trace's window of n instructions computes "
             "n / instructions_per_s CPU-seconds.",

@@ -31,6 +31,10 @@ end, or a node need more memory than the host has. The ranges, and why:
     relative CPU speed: a CPU up to 10^4 times slower or faster than the one the
     profile's compute times are written for (a 1 MIPS VAX-11/780 against a core of a
     few 10^4 MIPS is such a ratio).
+``INSTRUCTIONS`` [1e4, 1e12] instructions/s
+    the CPU's instruction rate: from a hundredth of a MIPS (below the PERQ's 1 MIPS, the
+    slowest built-in machine) to 1e12, some thirty times a 2020s core (the 3.7e9
+    measured for modern-10gbe).
 page size: a power of two within [256 bytes, 1 GiB]
     from the smallest pages of the literature (VAX: 512 bytes; 256 leaves room) to the
     largest page x86-64 maps (1 GiB).
@@ -56,6 +60,7 @@ from rhodos.validators import Rule, did_you_mean, one_of, positive, shown, withi
 
 __all__ = [
     "HEADER",
+    "INSTRUCTIONS",
     "MAX_MEMORY",
     "MAX_PAGE_SIZE",
     "NAME",
@@ -88,6 +93,8 @@ TIME = within(0, 1)
 RATE = within(1e3, 1e13)
 #: A CPU's speed relative to the one the compute times are written for.
 SPEED = within(1e-4, 1e4)
+#: Instructions a CPU executes per second of CPU time.
+INSTRUCTIONS = within(1e4, 1e12)
 #: The payload of one packet, and the bytes each packet adds on the wire.
 PAYLOAD = within(1, 65536)
 HEADER = within(0, 1024)
