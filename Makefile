@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test fuzz lint typecheck bench lock clean simgrid traces images
+.PHONY: run test fuzz fuzz-cli lint typecheck bench lock clean simgrid traces images
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -43,6 +43,14 @@ FUZZ_PROFILE ?= all
 fuzz: $(STAMP)
 	$(BIN)/python -m rhodos.testing.fuzz --count $(FUZZ_COUNT) --start $(FUZZ_START) \
 	  --strategy $(FUZZ_STRATEGY) --profile $(FUZZ_PROFILE)
+
+# The long runs of the robustness tests of the tool's input (before each release; not part
+# of `make test`): 5,000 generated command lines, configs and profiles (`make test` runs
+# 150), eight interrupted and three killed sweeps, the same on a Dask LocalCluster, and a
+# sweep on a TLS Dask cluster (needs openssl). About ten minutes.
+fuzz-cli: $(STAMP)
+	RHODOS_FUZZ_EXAMPLES=5000 RHODOS_LONG_TESTS=1 $(BIN)/python -m pytest \
+	  tests/test_cli_fuzz.py tests/test_interrupt.py tests/test_dask_tls.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -27,17 +27,25 @@ def parse_size(text: str | int) -> int:
     """Bytes from ``4096``, ``100KiB``, ``4MiB``, ``1GiB`` (or decimal KB/MB/GB)."""
     if isinstance(text, int):
         return text
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
+    raw = str(text)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", raw) if len(raw) < 99 else None
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
         raise ValueError(
-            f"cannot read size {text!r}: use bytes (4096) or a number with KiB, MiB, GiB "
-            "(or KB, MB, GB), e.g. 100KiB, 4MiB, 1GiB"
+            f"cannot read size {_shown(text)}: use bytes (4096) or a number with KiB, MiB, "
+            "GiB (or KB, MB, GB), e.g. 100KiB, 4MiB, 1GiB"
         )
     value = float(match.group(1)) * _UNITS[unit]
     if value < 1:
         raise ValueError(f"size {text!r} must be at least one byte")
+    if value >= 2**63:  # also an overflowed float: no memory is that large
+        raise ValueError(f"size {_shown(text)} is too large: a size is below 2**63 bytes")
     return int(value)
+
+
+def _shown(text: object) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 40 else f"{shown[:39]}…"
 
 
 def format_size(size: int) -> str:

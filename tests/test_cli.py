@@ -112,7 +112,7 @@ def test_compare_runs_every_registered_strategy(tmp_path: Path) -> None:
         (("migrate", "--strategy", "eager", "--touch-fraction", "2"), "touch_fraction"),
         (("run", "--nodes", "0"), "nodes must be"),
         (("migrate", "--strategy", "eager", "--memory", "1GiB"), "--node-memory 1GiB"),
-        (("sweep", "/nonexistent/sweep.toml"), "No such file or directory: '/nonexistent/"),
+        (("sweep", "/nonexistent/sweep.toml"), "/nonexistent/sweep.toml: cannot read: no such"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_code_2(args: tuple[str, ...], message: str) -> None:

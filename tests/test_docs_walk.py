@@ -58,6 +58,13 @@ SKIPPED = {
     "results/sweep-small": "needs the Dask cluster above (tests/test_sweep.py runs a local one)",
     "rhodos map --install-map": "computes the full map for minutes and changes the map auto "
     "reads (tests/test_map_command.py runs it on a stand-in)",
+    "dask scheduler --protocol tls --tls-ca-file ca.pem --tls-cert node.pem --tls-key node.key": (
+        "a server that runs until stopped (tests/test_dask_tls.py runs one: make fuzz-cli)"
+    ),
+    "dask worker tls://HOST:8786 --nworkers 8 --nthreads 1 --tls-ca-file ca.pem --tls-cert "
+    "node.pem --tls-key node.key": "a server that runs until stopped",
+    "rhodos sweep examples/sweep-small.toml --scheduler tls://HOST:8786 --out "
+    "results/sweep-small": "needs the TLS Dask cluster above (tests/test_dask_tls.py)",
 }
 
 #: The value each option of the command table takes in the walk.

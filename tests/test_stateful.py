@@ -37,7 +37,7 @@ PROFILES = st.sampled_from(
         "zero-cpu:sun3-ethernet",
         "zero-cost",
         "slow-latency@0.5",
-        "slow-latency@2",
+        "slow-latency@1",
     ]
 )
 

@@ -180,7 +180,7 @@ def test_a_killed_sweep_resumes_every_point_exactly_once(serial: Path, tmp_path:
     run_sweep(SweepConfig.from_dict(data), reference, executor=SerialExecutor())
     assert body(out) == body(reference)
     sessions = json.loads((out / "manifest.json").read_text())["sessions"]
-    assert [s["status"] for s in sessions] == ["running", "complete"]
+    assert [s["status"] for s in sessions] == ["died", "complete"]  # killed, never ended
 
 
 def test_a_truncated_last_line_is_dropped_on_resume(serial: Path, tmp_path: Path) -> None:

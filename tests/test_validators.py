@@ -18,6 +18,7 @@ from rhodos.validators import (
     one_of,
     positive,
     positive_fraction,
+    within,
 )
 from rhodos.workload import ReferenceModel, make_workload
 
@@ -34,7 +35,9 @@ ACCEPTED: list[tuple[Any, set[str]]] = [
     (1.5, {"positive", "non_negative"}),
     (np.float64(0.25), set(RULES)),
     (np.int64(3), {"positive", "non_negative"}),
-    (math.inf, {"positive", "non_negative"}),
+    (math.inf, set()),
+    (-math.inf, set()),
+    (10**400, {"positive", "non_negative"}),
     (math.nan, set()),
     (True, set()),
     ("1", set()),
@@ -44,7 +47,8 @@ ACCEPTED: list[tuple[Any, set[str]]] = [
 
 @pytest.mark.parametrize(("value", "accepted"), ACCEPTED)
 def test_each_word_accepts_exactly_its_range(value: Any, accepted: set[str]) -> None:
-    """positive > 0, non_negative >= 0, fraction [0, 1], positive_fraction (0, 1]; numbers only."""
+    """positive > 0, non_negative >= 0, fraction [0, 1], positive_fraction (0, 1]; finite
+    numbers only (an int of any size is finite)."""
     for word, rule in RULES.items():
         assert rule.holds(value) == (word in accepted), (word, value)
 
@@ -70,6 +74,21 @@ def test_check_names_the_subject_and_raises_the_callers_error() -> None:
         non_negative.check("the rate", -2, Custom)
     with pytest.raises(ValueError, match=r"must be one of 'shared', 'star', got 'ring'"):
         one_of(("shared", "star")).check("topology", "ring")
+
+
+def test_within_names_its_bounds_and_unit_as_people_write_them() -> None:
+    """A range says its interval in short numbers and its unit; an infinite value is told
+    that it must be finite; a huge integer is shown by its size, not its 400 digits."""
+    seconds = within(0, 1e6, "s", above=True)
+    assert seconds.holds(1e6) and not seconds.holds(0) and not seconds.holds(1e6 + 1)
+    with pytest.raises(ValueError, match=r"^t must be within \(0, 1e6\] s, got 0$"):
+        seconds.check("t", 0)
+    with pytest.raises(ValueError, match=r"^t must be finite and within \(0, 1e6\] s, got inf$"):
+        seconds.check("t", math.inf)
+    with pytest.raises(ValueError, match=r"^n must be within \[2, 32767\], got an integer of "):
+        within(2, 32767).check("n", 10**400)
+    assert within(1e-4, 1e4).words == "within [0.0001, 10000]"
+    assert within(1e3, 1e13, "bit/s").words == "within [1000, 1e13] bit/s"
 
 
 def test_fraction_means_the_same_in_every_layer() -> None:

@@ -9,7 +9,7 @@ refused migration is shown as refused, with what to change: ``migrate`` exits wi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +26,8 @@ from rhodos.cli.application import (
     err_console,
     progress_bar,
     run_observer,
+    writable_file,
+    write_output,
 )
 from rhodos.cli.tables import (
     MISSING,
@@ -224,10 +226,10 @@ def migrate_command(
 
     scenario = _scenario(ctx.params)
     params = _key_values("--param", param, "max_rounds=3")
+    if trace is not None:
+        writable_file(trace, "--trace file")  # checked before the run, written after it
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     record = run_migration(scenario, strategy, params, observe=run_observer(ctx, recorder))
-    if recorder is not None and trace is not None:
-        recorder.write(trace)
     if as_json:
         typer.echo(json.dumps(scenario_row(scenario, record)))
     else:
@@ -244,7 +246,10 @@ def migrate_command(
         console.print(timeline)
         if record.ok:
             console.print(_one_record(record))
-        if trace is not None:
+    # The result is printed first: a trace that cannot be written loses nothing.
+    if recorder is not None and trace is not None:
+        write_output(trace, "--trace file", recorder.write)
+        if not as_json:
             console.print(f"wrote {trace} (open it at ui.perfetto.dev)", highlight=False)
     if not record.ok:
         _refusals(scenario, [record])
@@ -325,29 +330,36 @@ def compare_command(
     import csv
 
     from rhodos.experiment import compare, scenario_row
-    from rhodos.experiment.plot import plot_comparison
+    from rhodos.experiment.plot import comparison_path, plot_comparison
     from rhodos.experiment.trace import TraceRecorder
 
     names = chosen_metrics(metric_names, TABLE_METRICS)
     scenario = _scenario(ctx.params)
+    if plot is not None:
+        plot = comparison_path(plot)  # a folder gets compare.png
+    for path, what in ((csv_path, "--csv file"), (plot, "--plot file"), (trace, "--trace file")):
+        if path is not None:
+            writable_file(path, what)  # checked before the runs, written after them
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
         records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
-    if recorder is not None and trace is not None:
-        recorder.write(trace)
     rows = [scenario_row(scenario, r) for r in records]
-    written = []
-    if csv_path is not None:
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        with csv_path.open("w", newline="") as handle:
+
+    def write_csv(path: Path) -> None:
+        with path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        written.append(csv_path)
-    if plot is not None:
-        written.append(plot_comparison(records, plot, title=_describe(scenario)))
-    if trace is not None:
-        written.append(trace)
+
+    def write_plot(path: Path) -> None:
+        plot_comparison(records, path, title=_describe(scenario))
+
+    writers: list[tuple[Path | None, str, Callable[[Path], Any]]] = [
+        (csv_path, "--csv file", write_csv),
+        (plot, "--plot file", write_plot),
+    ]
+    if recorder is not None:
+        writers.append((trace, "--trace file", recorder.write))
     if as_json:
         typer.echo(json.dumps(rows))
     else:
@@ -361,6 +373,10 @@ def compare_command(
                 f"({', '.join(refused)}): no metric for them",
                 highlight=False,
             )
-        for path in written:
-            console.print(f"wrote {path}", highlight=False)
+    # The results are printed first: a file that cannot be written loses nothing.
+    for path, what, write in writers:
+        if path is not None:
+            write_output(path, what, write)
+            if not as_json:
+                console.print(f"wrote {path}", highlight=False)
     _refusals(scenario, records)

@@ -14,7 +14,15 @@ from typing import Annotated
 
 import typer
 
-from rhodos.cli.application import app, clear_errors, console, progress_bar
+from rhodos.cli.application import (
+    app,
+    clear_errors,
+    console,
+    progress_bar,
+    writable_file,
+    writable_folder,
+    write_output,
+)
 
 __all__ = ["strategy_map"]
 
@@ -44,16 +52,19 @@ def strategy_map(
         raise ValueError(f"--workers must be at least 1, got {workers}")
     if install_map and quick:
         raise ValueError("--install-map takes a full map: the auto strategy needs every cell")
+    data = out / "strategy-map.json"
+    writable_folder(out, "--out folder")  # checked before the cells run, not after
+    writable_file(data, "map file")
+    if install_map:
+        writable_file(MAP_PATH, "installed map")
     grid = MapGrid.quick() if quick else MapGrid()
     console.print(f"running {len(grid.cells())} cells x 7 strategies ...")
     with progress_bar("map", enabled=console.is_terminal) as update:
         result = compute_map(grid, workers=workers, progress=update)
-    out.mkdir(parents=True, exist_ok=True)
-    data = out / "strategy-map.json"
-    data.write_text(result.to_json())
+    write_output(data, "map file", lambda path: path.write_text(result.to_json()))
     for path in draw_map(result, out):
         console.print(f"wrote {path}", highlight=False)
     console.print(f"wrote {data}", highlight=False)
     if install_map:
-        MAP_PATH.write_text(result.to_json())
+        write_output(MAP_PATH, "installed map", lambda path: path.write_text(result.to_json()))
         console.print(f"installed {data} as the map of the auto strategy: {MAP_PATH}")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rhodos.cli.application import (
@@ -15,9 +17,14 @@ from rhodos.cli.application import (
     app,
     clear_errors,
     console,
-    err_console,
+    describe_os_error,
+    fail,
     progress_bar,
     run_observer,
+    say,
+    writable_file,
+    writable_folder,
+    write_output,
 )
 from rhodos.cli.tables import (
     MISSING,
@@ -29,8 +36,14 @@ from rhodos.cli.tables import (
     metric_columns,
     short_number,
 )
+from rhodos.experiment.interrupts import by_ctrl_c
 from rhodos.migration_manager.metrics import metric
 from rhodos.units import format_size
+
+if TYPE_CHECKING:
+    from rhodos.experiment.config import SweepConfig
+    from rhodos.experiment.sweep import SweepResult
+    from rhodos.experiment.trace import TraceRecorder
 
 
 def _format(mean: float | None, half: float | None, scale: float, is_count: bool) -> str:
@@ -146,29 +159,31 @@ def sweep(
     """Run every point of a sweep config, replicated; results.csv, manifest.json, a summary."""
     from rhodos.experiment.config import SweepConfig
     from rhodos.experiment.executor import RunFailed, make_executor
-    from rhodos.experiment.results import ResultsFile
-    from rhodos.experiment.stats import summarize
     from rhodos.experiment.sweep import run_sweep
 
     chosen = chosen_metrics(metric, TABLE_METRICS)
     settings = SweepConfig.from_toml(config, overrides or [])
     plan = settings.plan()
+    if trace is not None and not 0 <= trace_run < len(plan):
+        raise ValueError(f"--trace-run must be a run number 0..{len(plan) - 1}, got {trace_run}")
     if dry_run:
         console.print(_plan_table(settings, plan))
         return
     folder = out if out is not None else Path("results") / settings.name
+    # Every output is checked before the first run: no sweep ends in "permission denied".
+    writable_folder(folder, "--out folder")
+    if trace is not None:
+        writable_file(trace, "--trace file")
     executor = make_executor(workers, scheduler)
-    console.print(
-        f"[bold]{settings.name}[/]: {len(plan)} runs ({plan.points} points x "
-        f"{settings.replications} replications) -> {folder}"
-    )
     try:
+        console.print(
+            f"[bold]{escape(settings.name)}[/]: {len(plan)} runs ({plan.points} points x "
+            f"{settings.replications} replications) -> {escape(str(folder))}"
+        )
         recorder = None
         if trace is not None:
             from rhodos.experiment.trace import TraceRecorder
 
-            if not 0 <= trace_run < len(plan):
-                raise ValueError(f"--trace-run must be a run number 0..{len(plan) - 1}")
             recorder = TraceRecorder()
         with progress_bar("sweep", enabled=not no_progress) as update:
             result = run_sweep(
@@ -181,21 +196,49 @@ def sweep(
                 observe=run_observer(ctx, recorder),
             )
     except RunFailed as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
-        err_console.print(
+        say(f"error: {error}")
+        say(
             f"finished runs are in {folder / 'results.csv'}; after a fix, "
-            f"`rhodos sweep {config} --out {folder} --resume` runs the rest",
-            highlight=False,
+            f"`rhodos sweep {config} --out {folder} --resume` runs the rest"
         )
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err_console.print(
-            f"interrupted: `rhodos sweep {config} --out {folder} --resume` finishes the sweep",
-            highlight=False,
+    except OSError as error:  # the disk filled up, or the folder went away, mid-sweep
+        fail(
+            f"{describe_os_error(error)}; the finished runs are in {folder / 'results.csv'}: "
+            f"after a fix, `rhodos sweep {config} --out {folder} --resume` runs the rest"
         )
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        _interrupted(config, folder)
     finally:
         executor.close()
+    try:
+        _report(settings, folder, chosen, result, trace, recorder, trace_run)
+    except BaseException as error:
+        if by_ctrl_c(error):  # the sweep is complete; its summary was being printed
+            _interrupted(config, folder)
+        raise
+
+
+def _interrupted(config: Path, folder: Path) -> NoReturn:
+    """Say how to finish an interrupted sweep; exit 130, as a shell does after Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: once is enough
+    say(f"interrupted: `rhodos sweep {config} --out {folder} --resume` finishes the sweep")
+    raise typer.Exit(130) from None
+
+
+def _report(
+    settings: SweepConfig,
+    folder: Path,
+    chosen: list[str],
+    result: SweepResult,
+    trace: Path | None,
+    recorder: TraceRecorder | None,
+    trace_run: int,
+) -> None:
+    """The summary of a finished sweep, the files it wrote, and its trace."""
+    from rhodos.experiment.results import ResultsFile
+    from rhodos.experiment.stats import summarize
+
     axes = [a.name for a in settings.all_axes]
     rows = ResultsFile(folder / "results.csv").rows()
     for table in summary_tables(summarize(rows, axes, chosen), axes, chosen, console.width):
@@ -208,10 +251,10 @@ def sweep(
         console.print(f"wrote {path}", highlight=False)
     if trace is not None and recorder is not None:
         if recorder.labels:
-            recorder.write(trace)
+            write_output(trace, "--trace file", recorder.write)
             console.print(f"wrote {trace} (run {trace_run})", highlight=False)
         else:
-            err_console.print(f"run {trace_run} was already done: no trace written")
+            say(f"run {trace_run} was already done: no trace written")
 
 
 @app.command()
@@ -226,5 +269,12 @@ def plot(
     """The standard figures of a sweep: each metric against each axis, PNG and SVG."""
     from rhodos.experiment.figures import PLOT_METRICS, plot_sweep
 
-    for path in plot_sweep(folder, out, chosen_metrics(metric, PLOT_METRICS)):
+    chosen = chosen_metrics(metric, PLOT_METRICS)
+    if not folder.is_dir():
+        raise ValueError(
+            f"{folder}: {'is not a folder' if folder.exists() else 'no such folder'}"
+            "; give a sweep's results folder (the --out of `rhodos sweep`)"
+        )
+    writable_folder(out if out is not None else folder / "figures", "--out folder")
+    for path in plot_sweep(folder, out, chosen):
         console.print(f"wrote {path}", highlight=False)

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from rhodos.cli.application import app, clear_errors, console, err_console
+from rhodos.cli.application import (
+    app,
+    clear_errors,
+    console,
+    fail,
+    writable_file,
+    write_output,
+)
 
 __all__ = ["record_command", "show_command", "trace_app"]
 
@@ -36,11 +43,11 @@ def record_command(
     if not command:
         raise ValueError("no command to record: rhodos trace record --out FILE -- COMMAND [ARGS]")
     WindowFolder(window, page_size)  # bad sizes fail before valgrind starts
+    writable_file(out, "--out file")  # and an output that cannot be written
     try:
         done = record(command, out, window=window, page_size=page_size, cwd=Path.cwd())
     except RecordError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(error))
     console.print(
         f"wrote {out}: {done.instructions:,} instructions in {done.windows:,} windows, "
         f"{done.pages:,} pages, {out.stat().st_size:,} bytes; {done.records:,} records in "
@@ -61,9 +68,10 @@ def show_command(
     """A trace's summary (and its picture): pages by region, working set per window."""
     from rhodos.workload.pagetrace import describe, open_trace, plot
 
+    if plot_path is not None:
+        writable_file(plot_path, "--plot file")
     opened = open_trace(trace)
     console.print(describe(opened), highlight=False)
     if plot_path is not None:
-        plot_path.parent.mkdir(parents=True, exist_ok=True)
-        plot(opened, plot_path)
+        write_output(plot_path, "--plot file", lambda path: plot(opened, path))
         console.print(f"wrote {plot_path}")

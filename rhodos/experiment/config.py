@@ -20,7 +20,9 @@ The keys of ``[sweep]`` are the fields of :class:`~rhodos.experiment.Scenario`
 ``name`` (see :mod:`rhodos.experiment.schema`). Everything is checked before anything
 runs: an unknown key is named with the nearest valid one, a wrong type with the key, the
 value and the type expected, and every value is built once (sizes parsed, profiles
-loaded, strategies made).
+loaded, strategies made); the number of runs is counted from the axes, and a sweep of
+more than :data:`MAX_RUNS` is refused before its plan is built. The file is data, read
+with :func:`rhodos.paths.read_toml`, never evaluated.
 
 Replication ``r`` of every point runs with the seed ``SeedSequence(seed).spawn(R)[r]``,
 so all strategies of a replication see the same workload: comparisons are paired.
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import tomllib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,16 @@ from rhodos.experiment.schema import (
 )
 from rhodos.kernel import MachineProfile, load_profile
 from rhodos.migration_manager import registered
+from rhodos.paths import read_toml
 from rhodos.validators import did_you_mean
 
-__all__ = ["SweepConfig"]
+__all__ = ["MAX_RUNS", "SweepConfig"]
+
+#: The most runs a sweep may make. Its plan is built whole before anything runs (a
+#: million runs take ~20 s and ~300 MB to plan), and at ~0.1 s a run a million runs are
+#: already a day of one core; larger studies are several sweeps. The count is checked
+#: from the axes' lengths before the plan is built.
+MAX_RUNS = 1_000_000
 
 
 @attrs.frozen
@@ -85,10 +94,7 @@ class SweepConfig:
     def from_toml(cls, path: str | Path, overrides: Sequence[str] = ()) -> SweepConfig:
         """Read ``path``; apply ``overrides`` (``key=value``, the value a TOML value)."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            raise SweepConfigError(f"{path}: not valid TOML: {error}") from None
+        data = read_toml(path, SweepConfigError)
         for item in overrides:
             apply_override(data, item)
         return cls.from_dict(data, origin=str(path))
@@ -154,6 +160,15 @@ class SweepConfig:
         if len(set(strategies)) != len(strategies):
             raise SweepConfigError(f"{origin}: [sweep] strategy lists a strategy twice")
         params, param_axes = parse_params(plain.get("params", {}), strategies, origin)
+        points = math.prod(len(a.values) for a in axes if a.name != "strategy") * sum(
+            math.prod(len(a.values) for a in param_axes[s]) for s in strategies
+        )
+        if points * replications > MAX_RUNS:
+            raise SweepConfigError(
+                f"{origin}: {points:,} point(s) x {replications:,} replication(s) make "
+                f"{points * replications:,} runs; a sweep makes at most {MAX_RUNS:,} "
+                "(split the study into several sweeps)"
+            )
         return cls(
             data=plain,
             origin=origin,
@@ -246,8 +261,12 @@ def _profile_path(value: str, base: Path) -> str:
 def _scenario(origin: str, knobs: dict[str, Any]) -> Scenario:
     try:
         scenario = Scenario(**knobs)
+        scenario.check_fits()  # a process larger than a node is found now, not in a worker
     except ValueError as error:
-        raise SweepConfigError(f"{origin}: the point {knobs} cannot run: {error}") from None
+        point = ", ".join(
+            f"{k}={v.name if isinstance(v, MachineProfile) else v!r}" for k, v in knobs.items()
+        )
+        raise SweepConfigError(f"{origin}: the point ({point}) cannot run: {error}") from None
     if scenario.workload in ("memory-writer", "cpu-bound") and (
         scenario.migrate_at >= scenario.process_cpu_seconds
     ):

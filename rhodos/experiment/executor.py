@@ -16,11 +16,16 @@ of its spec (every random stream is seeded by it):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +33,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from rhodos.experiment.interrupts import deferred, worker_started
 from rhodos.experiment.migration import (
     Observer,
     Scenario,
@@ -138,6 +144,21 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+#: Local worker processes per core at most: a run is pure Python and CPU-bound, so
+#: more processes than cores only share them (and 10^8 would exhaust the machine).
+WORKERS_PER_CORE = 4
+
+
+def _check_workers(workers: int) -> None:
+    """Local workers: at least one, at most :data:`WORKERS_PER_CORE` per core here."""
+    most = WORKERS_PER_CORE * available_cores()
+    if not 1 <= workers <= most:
+        raise ValueError(
+            f"--workers must be within [1, {most}] ({WORKERS_PER_CORE} per core of this "
+            f"machine: more processes only share the cores), got {workers}"
+        )
+
+
 class SerialExecutor:
     """Every task in this process, one after another, in order."""
 
@@ -226,11 +247,14 @@ class PoolExecutor:
     #: Imported once by the forkserver, so each worker starts without importing anything.
     PRELOAD = ("rhodos.experiment.executor", "rhodos.migration_manager.strategies")
 
+    #: Seconds a worker is given to end after SIGTERM before it is killed.
+    GRACE_S = 2.0
+
     def __init__(self, workers: int) -> None:
-        if workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {workers}")
+        _check_workers(workers)
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[Any]] = []
 
     @property
     def workers(self) -> int:
@@ -244,18 +268,33 @@ class PoolExecutor:
             if "forkserver" in multiprocessing.get_all_start_methods():
                 forkserver = multiprocessing.get_context("forkserver")
                 forkserver.set_forkserver_preload(list(self.PRELOAD))
+                # The forkserver (and the workers it forks) start with Ctrl-C ignored,
+                # or a Ctrl-C while it imports the simulator prints its traceback.
+                with _ignoring_interrupts():
+                    multiprocessing.forkserver.ensure_running()
                 context = forkserver
             else:
                 context = multiprocessing.get_context("spawn")
             if not _main_registers_plugins():
                 context = _WITHOUT_MAIN[context.get_start_method()]
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+            # Each worker ignores Ctrl-C (this process stops it) and dies with this process.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=context,
+                initializer=worker_started,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def map_unordered(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]:
         """Submit every task now; yield results as workers finish them."""
-        pool = self._start()
-        futures: list[Future[R]] = [pool.submit(fn, task) for task in tasks]
+        # Whole or not at all: a Ctrl-C while the workers start (the first submit waits
+        # for the forkserver to import the simulator) is raised once every task is
+        # known, so that close() stops every worker, none half-born.
+        with deferred():
+            pool = self._start()
+            futures: list[Future[R]] = [pool.submit(fn, task) for task in tasks]
+            self._futures.extend(futures)
         return _cancel_on_exit(futures, (f.result() for f in as_completed(futures)))
 
     def describe(self) -> str:
@@ -263,10 +302,22 @@ class PoolExecutor:
         return f"process pool of {self._workers} workers"
 
     def close(self) -> None:
-        """Cancel queued tasks and stop the workers."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Cancel queued tasks and stop the workers, within seconds.
+
+        When every task has ended the pool shuts down cleanly. Otherwise (an interrupt,
+        a failed run) the tasks still running are abandoned: their workers get SIGTERM,
+        then SIGKILL after :attr:`GRACE_S`; waiting for them could take as long as a run.
+        A Ctrl-C meanwhile is dropped: closing always ends.
+        """
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        with deferred(reraise=False):
+            if any(not future.done() for future in self._futures):
+                pool.shutdown(wait=False, cancel_futures=True)
+                _stop(list((getattr(pool, "_processes", None) or {}).values()), self.GRACE_S)
+            pool.shutdown(wait=True)
+        self._futures.clear()
 
     def __enter__(self) -> PoolExecutor:
         return self
@@ -275,12 +326,80 @@ class PoolExecutor:
         self.close()
 
 
+#: What a TLS scheduler needs of the client, as Dask reads it (its config or these
+#: environment variables; see the README, "Where the runs execute").
+TLS_SETTINGS = (
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT",
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY",
+)
+
+
+def _check_tls(address: str) -> None:
+    """A ``tls://`` scheduler needs Dask's client TLS settings, readable: say which."""
+    try:
+        import dask.config
+        from distributed.security import Security
+    except ImportError:
+        return  # said when connecting: the cluster extra is missing
+    for key in ("ca-file", "client.cert", "client.key"):
+        value = dask.config.get(f"distributed.comm.tls.{key}", None)
+        if value and not Path(value).is_file():
+            raise ValueError(
+                f"--scheduler {address}: Dask's TLS setting {key} is {value}: no such file"
+            )
+    try:
+        context = Security().get_connection_args("client").get("ssl_context")
+    except (OSError, ValueError) as error:  # a certificate that is not one
+        raise ValueError(f"--scheduler {address}: Dask's TLS settings fail: {error}") from None
+    if context is None:
+        raise ValueError(
+            f"--scheduler {address}: a TLS scheduler needs the client's CA file, "
+            f"certificate and key in Dask's configuration ({', '.join(TLS_SETTINGS)})"
+        )
+
+
+@contextlib.contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    """SIGINT ignored while the block starts processes (main thread only), then restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop(processes: Sequence[Any], grace_s: float) -> None:
+    """Terminate worker ``processes`` (SIGTERM), then kill those alive after ``grace_s``.
+
+    The pool has no public way to stop a running task; its processes are
+    ``ProcessPoolExecutor._processes``, read defensively.
+    """
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(grace_s)
+
+
 class DaskExecutor:
     """Tasks on a Dask distributed cluster: ``"local"`` starts a LocalCluster of processes."""
 
     def __init__(self, address: str, workers: int | None = None) -> None:
-        if workers is not None and workers < 1:
+        if workers is not None and address == "local":
+            _check_workers(workers)
+        elif workers is not None and workers < 1:
             raise ValueError(f"--workers must be at least 1, got {workers}")
+        if address.startswith("tls://"):
+            _check_tls(address)  # before anything runs, without connecting
         self.address = address
         self._requested = workers
         self._client: Any = None
@@ -296,13 +415,17 @@ class DaskExecutor:
                 "--scheduler needs Dask: install the cluster extra, pip install 'rhodos[cluster]'"
             ) from None
         if self.address == "local":
-            self._cluster = LocalCluster(
-                n_workers=self._requested or available_cores(),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: 8787 may be taken
-                silence_logs=logging.ERROR,
-            )
+            # Its worker processes start with Ctrl-C ignored (an ignored signal stays
+            # ignored in a new process): the terminal sends it to the whole process
+            # group, and this process alone stops the cluster, without their tracebacks.
+            with _ignoring_interrupts():
+                self._cluster = LocalCluster(
+                    n_workers=self._requested or available_cores(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # any free port: 8787 may be taken
+                    silence_logs=logging.CRITICAL,  # no worker noise when it stops
+                )
             self._client = Client(self._cluster)
         else:
             try:
@@ -359,6 +482,5 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
     if scheduler:
         return DaskExecutor(scheduler, workers)
     count = available_cores() if workers is None else workers
-    if count < 1:
-        raise ValueError(f"--workers must be at least 1, got {count}")
+    _check_workers(count)
     return SerialExecutor() if count == 1 else PoolExecutor(count)

@@ -5,6 +5,10 @@ replication's seed, the axes, and one entry per session (a first run, then each
 ``--resume``): when it started and ended, how, on which executor and host, the package
 versions and the git commit of the source tree. Rows hold simulated quantities only;
 everything about the machine that ran them is here.
+
+A session's ``status`` is ``running`` while it runs, then ``complete``, ``failed`` (a
+run raised, or a file could not be written) or ``interrupted`` (Ctrl-C); a session that
+could not say how it ended (killed, or its disk full) is marked ``died`` by the next.
 """
 
 from __future__ import annotations
@@ -86,17 +90,39 @@ class SweepManifest:
         self.path = Path(path)
 
     def read(self) -> dict[str, Any] | None:
-        """The manifest, or None when there is none yet."""
+        """The manifest, or None when there is none yet.
+
+        Raises:
+            ValueError: the file is not a manifest (not JSON, or not an object of
+                sessions); the message names it.
+        """
         if not self.path.is_file():
             return None
-        data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{self.path}: not a sweep manifest ({error})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
+            raise ValueError(f"{self.path}: not a sweep manifest (no list of sessions)")
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
+        """Replace the manifest whole (write a ``.partial``, then rename it): a kill or a
+        full disk leaves the old manifest, never half a new one, and no ``.partial``."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(partial, self.path)
+        try:
+            with partial.open("w", encoding="utf-8") as handle:
+                handle.write(json.dumps(data, indent=2) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, self.path)
+        except OSError as error:  # a full disk: say which file could not be written
+            partial.unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     def check_same(self, config: Mapping[str, Any]) -> None:
         """Refuse to resume a sweep whose config differs from ``config``, except for more
@@ -141,6 +167,11 @@ class SweepManifest:
             runs=len(plan),
             ended=None,
         )
+        for earlier in data["sessions"]:
+            # This session holds the folder's lock, so a session still "running" died
+            # without ending its record: killed, or its disk was full.
+            if earlier.get("status") == "running":
+                earlier["status"] = "died"
         data["sessions"].append(
             {
                 "started": _now(),

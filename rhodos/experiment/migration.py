@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from rhodos.kernel import (
+    MAX_NODES,
     Cluster,
     ClusterConfig,
     ConfigError,
@@ -29,7 +30,7 @@ from rhodos.kernel import (
 from rhodos.migration_manager import MigrationRecord, make_strategy, registered
 from rhodos.system import boot, migrate
 from rhodos.units import format_size, parse_size
-from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
+from rhodos.validators import did_you_mean, non_negative, positive_fraction, within
 from rhodos.workload import WORKLOADS, make_workload
 from rhodos.workload.catalog import TRACE_PREFIX, is_trace
 from rhodos.workload.pagetrace import TraceFigures, open_trace, trace_figures
@@ -52,6 +53,32 @@ Observer = Callable[[str, Cluster], None]
 
 def _profile(value: MachineProfile | str) -> MachineProfile:
     return value if isinstance(value, MachineProfile) else load_profile(value)
+
+
+#: The longest simulated time a scenario may ask for: 10^6 s (11.6 days). Simulated
+#: time is a float of seconds; up to 1e6 s it resolves 1e-10 s, far below the smallest
+#: cost of any profile (a microsecond), and a run is ~10 ms of wall clock per simulated
+#: CPU-second, so 1e6 s is a few hours: a long run, never an endless one.
+HORIZON = 1e6
+#: A process's address space: 1 byte to 1 TiB (the simulator keeps ~10 bytes of state
+#: per page on each node that holds it: 2.7 GB for 1 TiB of 4 KiB pages).
+MEMORY = within(1, 1 << 40, words="within [1 byte, 1 TiB]")
+#: Pages a process writes per second: at most 1e8 (400 GB/s into 4 KiB pages, more than
+#: any memory bus carries).
+DIRTY_RATE = within(0, 1e8, "pages/s")
+#: A node's memory, when the scenario sets it: the range a profile allows (256 TiB is
+#: 48 address bits; see rhodos.kernel.profile_fields).
+NODE_MEMORY = within(1, 1 << 48, words="within [1 byte, 256 TiB]")
+#: Location-dependent calls per second: at most 1e6 (each is a round trip home, at least
+#: ~10 us on the fastest network, so no process makes 10^5 a second).
+HOME_CALLS = within(0, 1e6, "calls/s")
+
+
+def _nodes(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    """At least two nodes (a source and a destination), at most what a cluster holds."""
+    within(2, MAX_NODES - 1).check(attribute.name, value, ConfigError)
+    if not isinstance(value, int):
+        raise ConfigError(f"nodes must be an integer, got {value!r}")
 
 
 def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -143,24 +170,24 @@ class Scenario:
         factory=lambda: load_profile("sun3-ethernet"), converter=_profile
     )
     workload: str = attrs.field(default="memory-writer", validator=_workload)
-    memory_bytes: int = attrs.field(default=1 << 20, converter=parse_size, validator=positive)
-    dirty_rate: float = attrs.field(default=20.0, validator=non_negative)
+    memory_bytes: int = attrs.field(default=1 << 20, converter=parse_size, validator=MEMORY)
+    dirty_rate: float = attrs.field(default=20.0, validator=DIRTY_RATE)
     touch_fraction: float = attrs.field(default=0.5, validator=positive_fraction)
-    cpu_seconds: float | None = attrs.field(default=None, validator=_optional(positive))
-    migrate_at: float = attrs.field(default=0.5, validator=non_negative)
-    nodes: int = attrs.field(default=2)
+    cpu_seconds: float | None = attrs.field(
+        default=None, validator=_optional(within(0, HORIZON, "s", above=True))
+    )
+    migrate_at: float = attrs.field(default=0.5, validator=within(0, HORIZON, "s"))
+    nodes: int = attrs.field(default=2, validator=_nodes)
     seed: int = attrs.field(default=0, validator=non_negative)
     topology: str | None = None
-    home_calls_per_s: float = attrs.field(default=0.0, validator=non_negative)
+    home_calls_per_s: float = attrs.field(default=0.0, validator=HOME_CALLS)
     node_memory_bytes: int | None = attrs.field(
-        default=None, converter=_optional_size, validator=_optional(positive)
+        default=None, converter=_optional_size, validator=_optional(NODE_MEMORY)
     )
     workload_params: dict[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
     loops: int = attrs.field(default=1, validator=non_negative)
 
     def __attrs_post_init__(self) -> None:
-        if self.nodes < 2:
-            raise ConfigError(f"nodes must be at least 2 to migrate, got {self.nodes}")
         page = self.profile.page_size_bytes
         if self.node_memory_bytes is not None and self.node_memory_bytes % page:
             raise ConfigError(

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 from rhodos.experiment.palette import colour, metric_axis, scale_axis
 from rhodos.migration_manager import MigrationRecord
 
-__all__ = ["PANELS", "comparison_figure", "plot_comparison"]
+__all__ = ["PANELS", "comparison_figure", "comparison_path", "plot_comparison"]
 
 #: The metrics compared, one panel each.
 PANELS = ("latency_s", "freeze_s", "total_s", "bytes_total", "remote_faults", "slowdown")
@@ -74,15 +74,20 @@ def comparison_figure(
     return fig
 
 
+def comparison_path(path: str | Path) -> Path:
+    """The file :func:`plot_comparison` writes for ``path``: ``compare.png`` in an existing
+    folder, ``.png`` added to a name without a suffix."""
+    out = Path(path)
+    if out.is_dir():
+        return out / "compare.png"
+    return out if out.suffix else out.with_suffix(".png")
+
+
 def plot_comparison(records: Sequence[MigrationRecord], path: str | Path, title: str = "") -> Path:
     """Write :func:`comparison_figure` to ``path``: its suffix says the format (none: a
     PNG, ``.png`` added); an existing folder gets ``compare.png``. Returns the file written.
     """
-    out = Path(path)
-    if out.is_dir():
-        out = out / "compare.png"
-    elif not out.suffix:
-        out = out.with_suffix(".png")
+    out = comparison_path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig = comparison_figure(records, title)
     try:

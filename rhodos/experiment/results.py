@@ -19,7 +19,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultsFile", "folder_lock", "write_parquet", "write_summary"]
+__all__ = ["IDENTITY", "ResultsFile", "folder_lock", "write_parquet", "write_summary"]
+
+#: The columns that identify a row: the run, its point, its replication (integers).
+IDENTITY = ("run", "point", "replication")
 
 
 # -- the results file ----------------------------------------------------------------
@@ -68,7 +71,8 @@ class ResultsFile:
         if not self.exists():
             return set()
         self._repair()
-        return {int(row["run"]) for row in self._read()}
+        with self._readable():
+            return {int(row["run"]) for row in self._read()}
 
     def _read(self) -> list[dict[str, str]]:
         with self.path.open(newline="", encoding="utf-8") as handle:
@@ -76,12 +80,29 @@ class ResultsFile:
             self._columns = list(reader.fieldnames or [])
             return [row for row in reader if None not in row.values()]
 
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        """A file that is not a results file (edited, or another program's) is one
+        ``ValueError`` naming it, whatever the parser met."""
+        try:
+            yield
+        except (csv.Error, UnicodeDecodeError, KeyError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"{self.path}: not a results file of rhodos "
+                f"({type(error).__name__}: {str(error)[:80]})"
+            ) from None
+
     def rows(self) -> list[dict[str, Any]]:
         """Every row, values parsed, sorted by run."""
         if not self.exists():
             return []
-        parsed = [{k: _parse(v) for k, v in row.items()} for row in self._read()]
-        return sorted(parsed, key=lambda row: row["run"])
+        with self._readable():
+            parsed = [{k: _parse(v) for k, v in row.items()} for row in self._read()]
+            for row in parsed:
+                for key in IDENTITY:
+                    if not isinstance(row[key], int):
+                        raise ValueError(f"{key} {row[key]!r} is not a number")
+            return sorted(parsed, key=lambda row: row["run"])
 
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append ``rows`` as whole lines (the header first when the file is new); fsync."""
@@ -105,10 +126,16 @@ class ResultsFile:
             writer.writerow(columns)
         for row in rows:
             writer.writerow([_cell(row[c]) for c in columns])
-        with self.path.open("a", newline="", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
+        size = self.path.stat().st_size if not new else 0
+        try:
+            with self.path.open("a", newline="", encoding="utf-8") as handle:
+                handle.write(buffer.getvalue())
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:  # a full disk: no half rows, and say which file it is
+            with contextlib.suppress(OSError), self.path.open("r+b") as handle:
+                handle.truncate(size)
+            raise OSError(error.errno, error.strerror, str(self.path)) from None
 
 
 @contextlib.contextmanager

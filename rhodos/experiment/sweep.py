@@ -20,6 +20,7 @@ import attrs
 
 from rhodos.experiment.config import SweepConfig
 from rhodos.experiment.executor import Executor, make_executor, run_group, run_groups
+from rhodos.experiment.interrupts import deferred
 from rhodos.experiment.manifest import SweepManifest
 from rhodos.experiment.migration import Observer
 from rhodos.experiment.plan import Group, SweepPlan
@@ -159,8 +160,9 @@ def _execute(
 
     def write(rows: list[dict[str, Any]]) -> None:
         nonlocal count
-        results.append(rows)
-        count += len(rows)
+        with deferred():  # a Ctrl-C waits until the rows are whole on disk, and counted
+            results.append(rows)
+            count += len(rows)
         if progress:
             progress(count, len(plan))
 
@@ -182,5 +184,12 @@ def _execute(
         raise
     finally:
         wall = time.perf_counter() - started
-        manifest.end(status, ran=count - len(done), wall_s=wall)
+        try:
+            with deferred(reraise=status == "complete"):  # the session's end is recorded
+                manifest.end(status, ran=count - len(done), wall_s=wall)
+        except OSError:
+            if status == "complete":
+                raise
+            # Else the error that stopped the session is the one to report; the next
+            # session marks this one "died".
     return count - len(done), wall

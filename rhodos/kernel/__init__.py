@@ -16,7 +16,7 @@ from rhodos.kernel.actions import (
     Sleep,
     Touch,
 )
-from rhodos.kernel.cluster import Cluster, ClusterConfig, ConfigError
+from rhodos.kernel.cluster import MAX_NODES, Cluster, ClusterConfig, ConfigError
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU, CPUStatistics
 from rhodos.kernel.file_requests import ForgetPages, ReadPages, WritePages
@@ -51,6 +51,7 @@ __all__ = [
     "CPU",
     "FILE",
     "HERE",
+    "MAX_NODES",
     "SEGMENTS",
     "TOPOLOGIES",
     "TRAFFIC_KINDS",

@@ -31,6 +31,7 @@ from rhodos.kernel.node import Node
 from rhodos.kernel.profile import MachineProfile, load_profile
 
 __all__ = [
+    "MAX_NODES",
     "PROBE_BYTES",
     "PROBE_PATIENCE",
     "PROBE_TRIES",
@@ -39,6 +40,9 @@ __all__ = [
     "ConfigError",
 ]
 
+#: The most nodes a cluster may have, file servers included: a page's location is a
+#: node id in an int16 map (a few bytes per page; HERE, FILE and ZERO are negative codes).
+MAX_NODES = 32_768
 #: Payload bytes of a liveness probe and of its answer.
 PROBE_BYTES = 64
 #: How many network round trips a probe waits for its answer before it tries again.
@@ -57,7 +61,7 @@ def _to_profile(value: MachineProfile | str) -> MachineProfile:
 
 def _at_least(low: int) -> Callable[[Any, attrs.Attribute[int], int], None]:
     def check(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
-        if not isinstance(value, int) or value < low:
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"{attribute.name} must be an integer >= {low}, got {value!r}")
 
     return check
@@ -96,6 +100,11 @@ class ClusterConfig:
     keep_log: bool = True
 
     def __attrs_post_init__(self) -> None:
+        if self.nodes + self.file_servers > MAX_NODES:
+            raise ConfigError(
+                f"nodes + file_servers must be at most {MAX_NODES:,} (node ids are stored "
+                f"in 16 bits), got {self.nodes:,} + {self.file_servers:,}"
+            )
         if self.architectures is not None and len(self.architectures) != self.nodes:
             raise ConfigError(
                 f"architectures must give one tag per node ({self.nodes}), "

@@ -39,8 +39,14 @@ import attrs
 
 import rhodos.kernel.profile_toml as profile_toml
 from rhodos.kernel.profile_fields import (
+    HEADER,
+    INSTRUCTIONS,
     NAME,
+    PAYLOAD,
+    RATE,
+    SPEED,
     TEXT,
+    TIME,
     ProfileError,
     choice,
     copy_sources,
@@ -49,9 +55,10 @@ from rhodos.kernel.profile_fields import (
     number,
     power_of_two,
     source_map,
+    state_size,
     whole_pages,
 )
-from rhodos.validators import did_you_mean, non_negative, positive
+from rhodos.validators import did_you_mean
 
 __all__ = [
     "FIELD_DOCS",
@@ -95,66 +102,66 @@ class MachineProfile:
         **field("bytes", whole_pages, "Physical memory of each node, in whole pages.")
     )
     cpu_speed: float = attrs.field(
-        **number("", positive, "Relative CPU speed: t CPU-seconds take t / cpu_speed.")
+        **number("", SPEED, "Relative CPU speed: t CPU-seconds take t / cpu_speed.")
     )
     instructions_per_s: float = attrs.field(
         **number(
             "instructions/s",
-            positive,
+            INSTRUCTIONS,
             "Instructions the CPU executes per second of CPU time at cpu_speed 1 (a MIPS "
             "rating x 1e6): a replayed page trace's window of n instructions computes "
             "n / instructions_per_s CPU-seconds.",
         )
     )
     network_bandwidth_bps: float = attrs.field(
-        **number("bit/s", positive, "Capacity of the shared segment or of each link.")
+        **number("bit/s", RATE, "Capacity of the shared segment or of each link.")
     )
     network_latency_s: float = attrs.field(
-        **number("s", non_negative, "One-way latency of a message, on top of transmission.")
+        **number("s", TIME, "One-way latency of a message, on top of transmission.")
     )
     topology: str = attrs.field(
         **field("", choice(_TOPOLOGIES), "'shared' (one segment for all) or 'star' (switched).")
     )
     packet_payload_bytes: int = attrs.field(
-        **count("bytes", positive, "Largest payload carried by one packet.")
+        **count("bytes", PAYLOAD, "Largest payload carried by one packet.")
     )
     packet_header_bytes: int = attrs.field(
-        **count("bytes", non_negative, "Bytes each packet adds on the wire (all layers).")
+        **count("bytes", HEADER, "Bytes each packet adds on the wire (all layers).")
     )
     message_cpu_overhead_s: float = attrs.field(
-        **number("s", non_negative, "Kernel CPU time per network message, at each end.")
+        **number("s", TIME, "Kernel CPU time per network message, at each end.")
     )
     packet_cpu_overhead_s: float = attrs.field(
         **number(
             "s",
-            non_negative,
+            TIME,
             "Kernel CPU cost per packet of a network message, at each end "
             "(interrupt, copy, protocol processing), on top of the per-message cost.",
         )
     )
     local_ipc_s: float = attrs.field(
-        **number("s", non_negative, "Cost of one message between two ports of one node.")
+        **number("s", TIME, "Cost of one message between two ports of one node.")
     )
     page_fault_trap_s: float = attrs.field(
-        **number("s", non_negative, "Cost of trapping a page fault into the memory manager.")
+        **number("s", TIME, "Cost of trapping a page fault into the memory manager.")
     )
     context_switch_s: float = attrs.field(
-        **number("s", non_negative, "Cost of switching the CPU between two processes.")
+        **number("s", TIME, "Cost of switching the CPU between two processes.")
     )
     execution_state_bytes: int = attrs.field(
-        **count("bytes", positive, "PCB + registers + kernel stack moved by a migration.")
+        **field("bytes", state_size, "PCB + registers + kernel stack moved by a migration.")
     )
     state_extract_s: float = attrs.field(
-        **number("s", non_negative, "CPU time to extract process state at the source.")
+        **number("s", TIME, "CPU time to extract process state at the source.")
     )
     state_install_s: float = attrs.field(
-        **number("s", non_negative, "CPU time to install process state at the destination.")
+        **number("s", TIME, "CPU time to install process state at the destination.")
     )
     file_server_bandwidth_bps: float = attrs.field(
-        **number("bit/s", positive, "Disk bandwidth of the file server.")
+        **number("bit/s", RATE, "Disk bandwidth of the file server.")
     )
     file_server_latency_s: float = attrs.field(
-        **number("s", non_negative, "Disk access time of the file server, per request.")
+        **number("s", TIME, "Disk access time of the file server, per request.")
     )
     sources: dict[str, str] = attrs.field(
         factory=dict,
@@ -213,14 +220,20 @@ class MachineProfile:
         profile, so that a modified copy is never shown under the original's name.
 
         Raises:
-            ProfileError: the file is not valid TOML or not a valid profile; the message
-                starts with the file's path.
-            OSError: the file cannot be read.
+            ProfileError: the file cannot be read (missing, a folder, not UTF-8), is not
+                valid TOML or not a valid profile; the message starts with the file's path.
         """
         origin = str(path)
         data = profile_toml.read_file(path, ProfileError)
         if "base" in data:
-            data = _inherit(data, Path(path).parent, origin)
+            here = Path(path).resolve()
+            if here in _BASES_READING:  # a.toml's base is b.toml, whose base is a.toml
+                raise ProfileError(f"{origin}: its base profiles lead back to it")
+            _BASES_READING.add(here)
+            try:
+                data = _inherit(data, Path(path).parent, origin)
+            finally:
+                _BASES_READING.discard(here)
         profile = cls.from_dict(data, origin=origin)
         builtin = builtin_profiles().get(profile.name)
         if builtin is not None and builtin != profile:
@@ -334,6 +347,10 @@ def _load_builtins() -> tuple[MachineProfile, ...]:
     return tuple(profiles)
 
 
+#: The profile files whose bases are being read (a chain that loops is refused).
+_BASES_READING: set[Path] = set()
+
+
 def _inherit(data: dict[str, Any], folder: Path, origin: str) -> dict[str, Any]:
     """The fields of a file that starts from ``base``: the base's, then the file's own."""
     data = dict(data)
@@ -366,17 +383,18 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> MachineProfile:
     A string is first looked up among the built-in names, then taken as a path.
 
     Raises:
-        ProfileError: neither a built-in name nor an existing file (the message lists
-            the built-in names), or the file is not a valid profile.
+        ProfileError: neither a built-in name nor an existing path (the message lists
+            the built-in names), a path that is not a readable file, or a file that is
+            not a valid profile.
     """
     builtins = builtin_profiles()
     if isinstance(name_or_path, str) and name_or_path in builtins:
         return builtins[name_or_path]
     path = Path(name_or_path)
-    if path.is_file():
-        return MachineProfile.from_toml(path)
     if path.is_dir():
         raise ProfileError(f"{path} is a folder: a profile is a built-in name or a TOML file")
+    if path.exists():
+        return MachineProfile.from_toml(path)  # a device is named as such
     hint = did_you_mean(str(name_or_path), list(builtins))
     raise ProfileError(
         f"unknown profile {str(name_or_path)!r}{hint}: not a built-in profile "

@@ -11,6 +11,41 @@ meaning in the attrs metadata, from which the profile derives ``FIELD_UNITS``,
 ``FIELD_DOCS``, the comments of its TOML files and the ``rhodos profiles`` table. Every
 validator raises :class:`ProfileError` naming the field, its unit, what is allowed and
 the value given; ranges use the shared words of :mod:`rhodos.validators`.
+
+Every quantity has a finite, physically sensible range, wide enough for every machine
+of the literature and every legal extreme (costs of 0 are legal: they widen timing
+windows), narrow enough that no value can make a simulated time overflow, a run never
+end, or a node need more memory than the host has. The ranges, and why:
+
+``TIME`` [0, 1] s
+    any per-operation cost (a message's CPU overhead, a local IPC, a trap, a context
+    switch, extracting or installing state, a disk access) and the network's one-way
+    latency. The slowest in the built-in profiles is a 1980s disk access (40 ms); a
+    geostationary satellite hop, the longest one-way latency of any network in use, is
+    about 0.27 s (2 x 35,786 km at the speed of light). 1 s is above every real one.
+``RATE`` [1e3, 1e13] bit/s
+    network and file-server bandwidth: from below the slowest modem line (1,200 bit/s,
+    Bell 212A) to ten times the fastest single link standardised (800 Gb/s Ethernet,
+    IEEE 802.3df-2024). A bit rate of 1e-300 would make one message take 1e300 s.
+``SPEED`` [1e-4, 1e4]
+    relative CPU speed: a CPU up to 10^4 times slower or faster than the one the
+    profile's compute times are written for (a 1 MIPS VAX-11/780 against a core of a
+    few 10^4 MIPS is such a ratio).
+``INSTRUCTIONS`` [1e4, 1e12] instructions/s
+    the CPU's instruction rate: from a hundredth of a MIPS (below the PERQ's 1 MIPS, the
+    slowest built-in machine) to 1e12, some thirty times a 2020s core (the 3.7e9
+    measured for modern-10gbe).
+page size: a power of two within [256 bytes, 1 GiB]
+    from the smallest pages of the literature (VAX: 512 bytes; 256 leaves room) to the
+    largest page x86-64 maps (1 GiB).
+node memory: whole pages, at most 256 TiB (``2**48`` bytes)
+    48 address bits, what x86-64 4-level paging addresses; the largest single machines
+    sold hold 48 TiB.
+``PACKET`` payload within [1, 65536] bytes, header within [0, 1024] bytes
+    a packet carries at most a 64 KiB IP datagram (or a TCP segmentation offload
+    unit); Ethernet + IPv6 + TCP with every option is under 200 bytes of headers.
+execution state: within [1 byte, the node's memory]
+    the PCB, registers and kernel stack live in the node's memory.
 """
 
 from __future__ import annotations
@@ -21,11 +56,19 @@ from typing import Any
 
 import attrs
 
-from rhodos.validators import Rule, did_you_mean, one_of, positive
+from rhodos.validators import Rule, did_you_mean, one_of, positive, shown, within
 
 __all__ = [
+    "HEADER",
+    "INSTRUCTIONS",
+    "MAX_MEMORY",
+    "MAX_PAGE_SIZE",
     "NAME",
+    "PAYLOAD",
+    "RATE",
+    "SPEED",
     "TEXT",
+    "TIME",
     "ProfileError",
     "choice",
     "copy_sources",
@@ -34,10 +77,27 @@ __all__ = [
     "number",
     "power_of_two",
     "source_map",
+    "state_size",
     "whole_pages",
 ]
 
 _MIN_PAGE_SIZE = 256
+#: The largest page: 1 GiB, the largest page x86-64 maps.
+MAX_PAGE_SIZE = 1 << 30
+#: The most memory a node may have: 256 TiB, 48 address bits.
+MAX_MEMORY = 1 << 48
+
+#: Any cost of one operation, or the network's one-way latency, in seconds.
+TIME = within(0, 1)
+#: A bit rate (network or file server).
+RATE = within(1e3, 1e13)
+#: A CPU's speed relative to the one the compute times are written for.
+SPEED = within(1e-4, 1e4)
+#: Instructions a CPU executes per second of CPU time.
+INSTRUCTIONS = within(1e4, 1e12)
+#: The payload of one packet, and the bytes each packet adds on the wire.
+PAYLOAD = within(1, 65536)
+HEADER = within(0, 1024)
 
 _UNIT_WORDS = {
     "bytes": "bytes",
@@ -58,8 +118,13 @@ class ProfileError(ValueError):
 
 
 def field(unit: str, validator: Validator, doc: str) -> dict[str, Any]:
-    """A profile field: its ``unit``, its validator and its one-sentence ``doc``."""
-    return {"validator": validator, "metadata": {"unit": unit, "doc": doc}}
+    """A profile field: its ``unit``, its validator and its one-sentence ``doc``.
+
+    A validator that states a range carries it as its ``words`` (kept as the field's
+    ``range`` metadata, which the documentation's table of ranges is checked against).
+    """
+    words = getattr(validator, "words", "")
+    return {"validator": validator, "metadata": {"unit": unit, "doc": doc, "range": words}}
 
 
 def number(unit: str, rule: Rule, doc: str) -> dict[str, Any]:
@@ -72,29 +137,48 @@ def count(unit: str, rule: Rule, doc: str) -> dict[str, Any]:
     return field(unit, _quantity(int, rule), doc)
 
 
+def _stating(words: str) -> Callable[[Validator], Validator]:
+    """Give a validator function the ``words`` of the range it checks."""
+
+    def decorate(validator: Validator) -> Validator:
+        validator.words = words  # type: ignore[attr-defined]
+        return validator
+
+    return decorate
+
+
 # -- validators and converters -------------------------------------------------------------
 
 
 def _int_to_float(value: Any) -> Any:
-    """Accept an int where a float is expected."""
+    """Accept an int where a float is expected (one too big for a float stays an int, for
+    the range check to refuse)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return value
     return value
 
 
 def _quantity(kind: type[int] | type[float], rule: Rule) -> Validator:
-    """An int, or a finite float, that meets ``rule`` (``positive`` or ``non_negative``)."""
+    """An int, or a finite float, within ``rule``'s range (``TIME``, ``RATE``, ...)."""
     noun = "an integer" if kind is int else "a finite number"
+    accepted = int if kind is int else (int, float)  # an int too big for a float stays one
 
+    @_stating(rule.words)
     def validate(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         unit = _UNIT_WORDS[attribute.metadata["unit"]]
-        wrong_type = isinstance(value, bool) or not isinstance(value, kind)
-        if wrong_type or (kind is float and not math.isfinite(value)):
+        wrong_type = isinstance(value, bool) or not isinstance(value, accepted)
+        if wrong_type or (isinstance(value, float) and not math.isfinite(value)):
             raise ProfileError(
-                f"{attribute.name} must be {noun} ({unit}), got {type(value).__name__} {value!r}"
+                f"{attribute.name} must be {noun} ({unit}), "
+                f"got {type(value).__name__} {shown(value)}"
             )
         if not rule.holds(value):
-            raise ProfileError(f"{attribute.name} must be {rule.words} ({unit}), got {value!r}")
+            raise ProfileError(
+                f"{attribute.name} must be {rule.words} ({unit}), got {shown(value)}"
+            )
 
     return validate
 
@@ -102,22 +186,40 @@ def _quantity(kind: type[int] | type[float], rule: Rule) -> Validator:
 _POSITIVE_INT = _quantity(int, positive)
 
 
+@_stating("a power of two within [256 bytes, 1 GiB]")
 def power_of_two(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """A page size: an int power of two, at least 256."""
+    """A page size: an int power of two, from 256 bytes to 1 GiB."""
     _POSITIVE_INT(instance, attribute, value)
-    if value < _MIN_PAGE_SIZE or value & (value - 1):
+    if not _MIN_PAGE_SIZE <= value <= MAX_PAGE_SIZE or value & (value - 1):
         raise ProfileError(
-            f"{attribute.name} must be a power of two >= {_MIN_PAGE_SIZE}, got {value!r}"
+            f"{attribute.name} must be a power of two within [{_MIN_PAGE_SIZE} bytes, 1 GiB], "
+            f"got {shown(value)}"
         )
 
 
+@_stating("whole pages, at most 256 TiB")
 def whole_pages(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """A memory size: a positive multiple of the profile's page size."""
+    """A node's memory: a positive multiple of the profile's page size, at most 256 TiB."""
     _POSITIVE_INT(instance, attribute, value)
+    if value > MAX_MEMORY:
+        raise ProfileError(
+            f"{attribute.name} must be at most 256 TiB ({MAX_MEMORY} bytes), got {shown(value)}"
+        )
     if value % instance.page_size_bytes:
         raise ProfileError(
             f"{attribute.name} must be a multiple of page_size_bytes "
             f"({instance.page_size_bytes}), got {value!r}"
+        )
+
+
+@_stating("within [1 byte, `memory_bytes`]")
+def state_size(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """The execution state: a positive int of bytes that fits in a node's memory."""
+    _POSITIVE_INT(instance, attribute, value)
+    if value > instance.memory_bytes:
+        raise ProfileError(
+            f"{attribute.name} must be at most memory_bytes ({instance.memory_bytes} bytes): "
+            f"the state lives in a node's memory; got {shown(value)}"
         )
 
 

@@ -10,11 +10,11 @@ after a comment with the field's unit and meaning, then the ``[sources]`` table 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Any
+
+from rhodos.paths import parse_toml, read_toml
 
 __all__ = ["read", "read_builtins", "read_file", "write"]
 
@@ -52,24 +52,17 @@ def _scalar(value: str | int | float) -> str:
 
 def read(text: str, origin: str, error: type[ValueError]) -> dict[str, Any]:
     """The tables of a profile file; ``error`` names ``origin`` when it is not TOML."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as problem:
-        raise error(f"{origin}: not valid TOML: {problem}") from None
+    return parse_toml(text, origin, error)
 
 
 def read_file(path: str | os.PathLike[str], error: type[ValueError]) -> dict[str, Any]:
-    """The tables of the profile file at ``path`` (``error`` when not UTF-8 TOML).
+    """The tables of the profile file at ``path``, read as data (:func:`rhodos.paths.read_toml`).
 
     Raises:
-        OSError: the file cannot be read.
+        error: the file cannot be read (missing, a folder, not UTF-8) or is not TOML;
+            the message starts with the path.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as problem:
-        raise error(f"{path}: not UTF-8 text: {problem}") from None
-    return read(text, str(path), error)
+    return read_toml(path, error)
 
 
 def read_builtins(error: type[ValueError]) -> list[tuple[str, dict[str, Any]]]:

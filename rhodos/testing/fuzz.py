@@ -13,7 +13,8 @@ hang (a wall-clock budget turns a simulation looping at one instant into a failu
 
 Profiles are drawn from the built-in ones and from legal extremes
 (:mod:`rhodos.testing.profiles`): every CPU cost 0, every cost and latency 0, a network
-latency of 0.5 to 2 s. A failure names the case and prints the command that replays it::
+latency of 0.5 to 1 s (the longest a profile may have). A failure names the case and
+prints the command that replays it::
 
     python -m rhodos.testing.fuzz --count 5000            # what `make fuzz` runs
     python -m rhodos.testing.fuzz --seed 1234 --strategy mixed --profile zero-cost -v
@@ -67,8 +68,8 @@ EXTREME = (
     "zero-cost",
     "zero-cost:modern-10gbe",
     "slow-latency@0.5",
+    "slow-latency@0.75",
     "slow-latency@1",
-    "slow-latency@2",
 )
 #: Named sets of profiles (``--profile all`` draws from both kinds).
 PROFILE_SETS = {"all": BUILTIN + EXTREME, "builtin": BUILTIN, "extreme": EXTREME}
