@@ -54,6 +54,8 @@ SKIPPED = {
     "results/sweep-small": "needs the Dask cluster above (tests/test_sweep.py runs a local one)",
     "rhodos map --install-map": "computes the full map for minutes and changes the map auto "
     "reads (tests/test_map_command.py runs it on a stand-in)",
+    "make timelines": "draws every strategy's chart (tests/test_timeline.py regenerates "
+    "their data and compares it with docs/images)",
 }
 
 #: The value each option of the command table takes in the walk.
@@ -74,6 +76,7 @@ OPTION_VALUES = {
     "--seed": "1",
     "--param": "max_rounds=3",
     "--trace": "walk-trace.json",
+    "--timeline": "walk-chart.png",
     "--check": "rhodos/kernel/profiles/sun3-ethernet.toml",
     "-m": "latency_s",
     "--csv": "walk.csv",

@@ -193,6 +193,16 @@ def migrate_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     trace: TraceOption = None,
+    timeline: Annotated[
+        Path | None,
+        typer.Option(
+            "--timeline",
+            help="Draw the migration as a message-sequence chart (.png, .svg or .pdf), "
+            "its data beside it (.json).",
+            dir_okay=False,
+            metavar="FILE.png",
+        ),
+    ] = None,
 ) -> None:
     """Migrate one process between two nodes; print the phase timeline and the metrics."""
     from rhodos.experiment import run_migration, scenario_row
@@ -201,9 +211,12 @@ def migrate_command(
     scenario = _scenario(ctx.params)
     params = _key_values("--param", param, "max_rounds=3")
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
-    record = run_migration(scenario, strategy, params, observe=run_observer(ctx, recorder))
+    chart = _ChartOutput(timeline, scenario) if timeline is not None else None
+    observers = run_observer(ctx, recorder, chart and chart.recorder)
+    record = run_migration(scenario, strategy, params, observe=observers)
     if recorder is not None and trace is not None:
         recorder.write(trace)
+    drawn = chart.write(record) if chart is not None else ()
     if as_json:
         typer.echo(json.dumps(scenario_row(scenario, record)))
     else:
@@ -211,20 +224,45 @@ def migrate_command(
             f"[bold]{record.strategy}[/] migrating process {record.pid} from node "
             f"{record.source} to node {record.destination}: {_describe(scenario)}"
         )
-        timeline = Table(title="Phases (simulated time)")
-        timeline.add_column("phase")
-        timeline.add_column("t (ms)", justify="right")
-        timeline.add_column("+ since request (ms)", justify="right")
+        phases = Table(title="Phases (simulated time)")
+        phases.add_column("phase")
+        phases.add_column("t (ms)", justify="right")
+        phases.add_column("+ since request (ms)", justify="right")
         for phase, t in record.phases:
-            timeline.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
-        console.print(timeline)
+            phases.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
+        console.print(phases)
         if record.ok:
             console.print(_one_record(record))
         if trace is not None:
             console.print(f"wrote {trace} (open it at ui.perfetto.dev)", highlight=False)
+        if drawn:
+            console.print(f"wrote {drawn[0]} (its data: {drawn[1]})", highlight=False)
     if not record.ok:
         _refusals(scenario, [record])
         raise typer.Exit(REFUSED)
+
+
+class _ChartOutput:
+    """``--timeline``: the path checked before the run, the recorder, the chart after it."""
+
+    def __init__(self, path: Path, scenario: Scenario) -> None:
+        from rhodos.experiment.chart import check_chart_path
+        from rhodos.experiment.sequence import SequenceRecorder
+
+        self.path = check_chart_path(path)
+        self.scenario = scenario
+        self.recorder = SequenceRecorder(_not_baseline)
+
+    def write(self, record: MigrationRecord) -> tuple[Path, Path]:
+        """Draw the recorded migration; the picture and its data."""
+        from rhodos.experiment.chart import write_chart
+
+        title = (
+            f"{record.strategy}: process {record.pid} from node {record.source} "
+            f"to node {record.destination}" + ("" if record.ok else " (refused)")
+        )
+        sequence = self.recorder.sequence(record, title)
+        return write_chart(sequence, self.path, subtitle=_describe(self.scenario))
 
 
 def _one_record(record: MigrationRecord) -> Table:
