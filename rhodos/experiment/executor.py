@@ -173,9 +173,9 @@ def _cancel_on_exit(futures: Sequence[Any], results: Iterator[Any]) -> Iterator[
 def _main_registers_plugins() -> bool:
     """The main script registered a strategy or a workload of its own (workers need it)."""
     from rhodos.migration_manager import registered
-    from rhodos.workload import WORKLOADS
+    from rhodos.workload import registered as registered_workloads
 
-    classes = [*registered().values(), *WORKLOADS.values()]
+    classes = [*registered().values(), *registered_workloads().values()]
     return any(cls.__module__ in ("__main__", "__mp_main__") for cls in classes)
 
 

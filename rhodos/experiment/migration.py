@@ -29,7 +29,8 @@ from rhodos.migration_manager import MigrationRecord, make_strategy, registered
 from rhodos.system import boot, migrate
 from rhodos.units import format_size, parse_size
 from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
-from rhodos.workload import WORKLOADS, make_workload
+from rhodos.workload import make_workload
+from rhodos.workload import registered as registered_workloads
 
 __all__ = [
     "Observer",
@@ -52,10 +53,11 @@ def _profile(value: MachineProfile | str) -> MachineProfile:
 
 
 def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if value not in WORKLOADS:
+    workloads = registered_workloads()
+    if value not in workloads:
         raise ValueError(
-            f"unknown workload {value!r}{did_you_mean(value, WORKLOADS)}; "
-            f"workloads are: {', '.join(sorted(WORKLOADS))}"
+            f"unknown workload {value!r}{did_you_mean(value, workloads)}; "
+            f"workloads are: {', '.join(sorted(workloads))}"
         )
 
 

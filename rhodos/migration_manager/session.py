@@ -79,9 +79,7 @@ class Session:
                 return at
         return None
 
-    def _ask(
-        self, node: int, role: str, request: Request, **size: Any
-    ) -> Generator[Any, Any, Any]:
+    def _ask(self, node: int, role: str, request: Request, **size: Any) -> Generator[Any, Any, Any]:
         port = self.node.role_port(role, node)
         reply: Message = yield self.node.call(port, request, account=self.pid, **size)
         return reply.body
