@@ -40,6 +40,7 @@ from typer.testing import CliRunner
 from rhodos.cli import app
 from rhodos.cli.application import console, err_console
 from rhodos.migration_manager.map import MapGrid
+from rhodos.plugins import isolated
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))]
@@ -249,7 +250,8 @@ def run(command: Command, folder: Path) -> None:
     assert args[0] == "rhodos", f"the walk cannot run {command.line!r}: add it to SKIPPED"
     if args[1] == "map" and "--quick" not in args:
         args.append("--quick")
-    result = CliRunner().invoke(app, args[1:])
+    with isolated():  # a --plugin's strategies last one command, as in a shell
+        result = CliRunner().invoke(app, args[1:])
     shown = list(command.shown or ())
     expected = 2 if any(s.startswith("error:") for s in shown) else 0
     expected = 3 if any(s.startswith("refused:") for s in shown) else expected

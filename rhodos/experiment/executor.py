@@ -104,8 +104,13 @@ def run_group(group: Group, observe: Observer | None = None) -> list[dict[str, A
     return rows
 
 
-def run_groups(groups: Sequence[Group]) -> list[dict[str, Any]]:
-    """The task an executor runs: a chunk of groups; their rows."""
+def run_groups(groups: Sequence[Group], plugins: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The task an executor runs: a chunk of groups; their rows. ``plugins``: the plugin
+    files the runs need, loaded first (once per worker process)."""
+    if plugins:
+        from rhodos.plugins import load_plugins
+
+        load_plugins(plugins)
     return [row for group in groups for row in run_group(group)]
 
 
