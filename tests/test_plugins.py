@@ -1,4 +1,5 @@
-"""Extending without packaging: --plugin files, a sweep's plugins, workloads by entry point."""
+"""Extending without packaging: --plugin files, a sweep's plugins, workloads by entry point,
+and compare's checks on every run it prints."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 import rhodos.workload.catalog as catalog
 from rhodos.cli import app
 from rhodos.cli.application import err_console
+from rhodos.cli.migrate import VIOLATED
 from rhodos.experiment import SweepConfig, SweepConfigError, run_sweep
 from rhodos.experiment.executor import PoolExecutor
 from rhodos.migration_manager import registered
@@ -177,6 +179,22 @@ def test_a_sweep_config_says_what_is_wrong_with_its_plugins(
     assert message in str(error.value)
     if "nope" in config:
         assert str(tmp_path / "nope.py") in str(error.value)
+
+
+def test_compare_shows_a_run_that_breaks_an_invariant(tmp_path: Path) -> None:
+    """A strategy that breaks its residual promise makes `compare` print the violation
+    and exit with its own status; the honest strategies' runs pass the same checks."""
+    path = write(tmp_path, "liar.py", BROKEN)
+    args = ["compare", "--memory", "64KiB", "--cpu-seconds", "1", "-m", "residual_s"]
+    with isolated():
+        result = invoke("--plugin", str(path), *args)
+    assert result.exit_code == VIOLATED
+    broken = [line for line in result.output.splitlines() if "invariant violated" in line]
+    assert broken and all("liar" in line for line in broken)
+    assert "promises no residual dependency" in result.output
+    assert "all hold" not in result.output
+    honest = invoke(*args)
+    assert honest.exit_code == 0 and "all hold." in honest.output
 
 
 # -- workloads get what strategies have: a decorator and an entry-point group ----------------

@@ -44,10 +44,12 @@ if TYPE_CHECKING:
     from rhodos.experiment import Scenario
     from rhodos.migration_manager import MigrationRecord
 
-__all__ = ["REFUSED", "compare_command", "migrate_command"]
+__all__ = ["REFUSED", "VIOLATED", "compare_command", "migrate_command"]
 
 #: The exit status of ``rhodos migrate`` when the migration was refused (2 is bad input).
 REFUSED = 3
+#: The exit status of ``rhodos compare`` when a run broke an invariant.
+VIOLATED = 4
 
 
 def _key_values(option: str, values: list[str] | None, example: str) -> dict[str, Any]:
@@ -300,7 +302,11 @@ def comparison_tables(records: list[MigrationRecord], names: list[str], width: i
     )
 
 
-@app.command("compare")
+@app.command(
+    "compare",
+    epilog="Exit status: 0 done (refusals are results); 2 bad input; 4 a run broke an "
+    "invariant (shown).",
+)
 @clear_errors
 def compare_command(
     ctx: typer.Context,
@@ -329,6 +335,8 @@ def compare_command(
 
     A refused migration is a row marked refused (empty metrics in --json and --csv, whose
     ``refused`` column says why), counted below the table with what would let it happen.
+    After the runs, the invariants that need no oracle are checked on every one (see
+    ``rhodos.testing.audit_run``): the table says they hold, or shows each violation.
     ``--trace`` writes every strategy's run into ONE timeline file, each run in its own
     pid range (node N of the i-th strategy, counting from 1, is pid ``100 * i + N``), on
     one time axis.
@@ -342,10 +350,16 @@ def compare_command(
     names = chosen_metrics(metric_names, TABLE_METRICS)
     scenario = _scenario(ctx.params)
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
+    runs: dict[str, Any] = {}
+
+    def keep(label: str, cluster: Any) -> None:
+        runs[label] = cluster
+
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
-        records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
+        records = compare(scenario, observe=run_observer(ctx, recorder, keep), progress=update)
     if recorder is not None and trace is not None:
         recorder.write(trace)
+    violations = _audit(records, runs)
     rows = [scenario_row(scenario, r) for r in records]
     written = []
     if csv_path is not None:
@@ -372,6 +386,37 @@ def compare_command(
                 f"({', '.join(refused)}): no metric for them",
                 highlight=False,
             )
+        from rhodos.testing.audit import AUDITED
+
+        checked = f"Checked on every run: {', '.join(AUDITED)}:"
+        if violations:
+            broke = sorted({strategy for strategy, _ in violations})
+            console.print(
+                f"{checked} [bold red]{len(violations)} violated[/] ({', '.join(broke)}), "
+                "shown below.",
+                highlight=False,
+            )
+        else:
+            console.print(f"{checked} all hold.", highlight=False)
         for path in written:
             console.print(f"wrote {path}", highlight=False)
     _refusals(scenario, records)
+    for strategy, problem in violations:
+        said = problem if problem.startswith(f"{strategy} ") else f"{strategy}: {problem}"
+        err_console.print(f"[bold red]invariant violated:[/] {said}", highlight=False)
+    if violations:
+        raise typer.Exit(VIOLATED)
+
+
+def _audit(records: list[MigrationRecord], runs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The violations :func:`rhodos.testing.audit_run` finds in the runs of ``records``,
+    each with its strategy."""
+    from rhodos.migration_manager import registered
+    from rhodos.testing.audit import audit_run
+
+    strategies = registered()
+    return [
+        (record.strategy, problem)
+        for record in records
+        for problem in audit_run(runs[record.strategy], record, strategies[record.strategy])
+    ]

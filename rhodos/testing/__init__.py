@@ -26,8 +26,11 @@ It holds, one module each:
   booted cluster.
 * :mod:`~rhodos.testing.conformance` -- the scenarios built on it
   (:func:`conformance_scenarios`, :func:`run_conformance`, :func:`check_strategy`).
+* :mod:`~rhodos.testing.audit` -- :func:`audit_run`, the checks of a finished run that
+  need no oracle, cheap enough to run after every comparison (``rhodos compare`` does).
 """
 
+from rhodos.testing.audit import AUDITED, audit_run
 from rhodos.testing.checks import (
     REFUSALS_IN_FLIGHT,
     TIME_TOLERANCE_S,
@@ -58,6 +61,7 @@ from rhodos.testing.oracles import (
 )
 
 __all__ = [
+    "AUDITED",
     "REFUSALS_IN_FLIGHT",
     "TIME_TOLERANCE_S",
     "ConformanceResult",
@@ -71,6 +75,7 @@ __all__ = [
     "StreamReceiver",
     "StreamSender",
     "Talker",
+    "audit_run",
     "check_ipc",
     "check_quiescent",
     "check_record",
