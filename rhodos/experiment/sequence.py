@@ -13,9 +13,8 @@ with the run's :class:`~rhodos.migration_manager.MigrationRecord`, into a
   its request (a reply is paired with its request through the reply port). A
   message belongs to the migration when it is booked to the process, or is a server's
   own (no process booked: the negotiation's local questions) -- never a thread's trap,
-  whose process the log does not name. The sender of a request is the one its
-  docstring names (:data:`SENDERS`: ``Migration Manager -> source Memory Manager``);
-  the receiver is the owner of the port it goes to;
+  whose process the log does not name. Who sent and who received each is read by
+  :mod:`rhodos.experiment.messages`;
 * **phases**: the record's phases, each from its mark to the next;
 * **states**: the process running or frozen, on the node where it is;
 * **elisions**: a run of more than :data:`RUN_LIMIT` identical exchanges (the same
@@ -38,77 +37,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from rhodos.experiment.messages import LoggedMessage, read_messages
 from rhodos.experiment.timeline import Timeline
 
 if TYPE_CHECKING:
     from rhodos.kernel import Cluster, LogEvent
     from rhodos.migration_manager import MigrationRecord
 
-__all__ = ["RUN_LIMIT", "SENDERS", "Arrow", "Elision", "Lane", "Sequence", "SequenceRecorder"]
+__all__ = ["RUN_LIMIT", "Arrow", "Elision", "Lane", "Sequence", "SequenceRecorder"]
 
 #: Exchanges of one kind between two lanes drawn in full; a longer run is elided.
 RUN_LIMIT = 6
-
-#: A request whose sender has the receiver's role: a server asking its peer.
-PEER = "peer"
-
-#: Who sends each request, by its kind (as the request's docstring says). ``free`` and
-#: ``close`` come from the Process Manager when the process exits (booked to nobody),
-#: from the Migration Manager otherwise.
-SENDERS: dict[str, str] = {
-    # the Process Manager's requests
-    "spawn": "system",
-    "suspend": "migration",
-    "resume": "migration",
-    "migrate_out": "migration",
-    "install": PEER,  # the Process Managers' and the IPC Managers' own
-    "departed": PEER,
-    "status": "migration",
-    "resumed": "process",
-    # the Memory Manager's
-    "create": "process",
-    "fetch": PEER,
-    "send_pages": "migration",
-    "install_pages": PEER,
-    "install_space": PEER,
-    "export_space": "migration",
-    "export_critical": "migration",
-    "adopt": "process",
-    "relocate": "migration",
-    "push": "migration",
-    "flush": "migration",
-    "describe": "migration",
-    "wait_released": "migration",
-    "free": "migration",
-    "release": PEER,
-    "select": "migration",
-    "invalidate": "migration",
-    # the IPC Manager's
-    "open": "process",
-    "close": "migration",
-    "deliver": PEER,
-    "hold": "migration",
-    "expect": "migration",
-    "location": PEER,
-    # the Migration Manager's
-    "migrate": "system",
-    "negotiate": PEER,
-    "migrated": PEER,
-    # the file server's
-    "write": "memory",
-    "read": "memory",
-    "forget": "memory",
-    # a thread's traps
-    "fault": "thread",
-    "send": "thread",
-    "receive": "thread",
-    "cancel_receive": "thread",
-    "home_call": "thread",
-    "exited": "thread",
-}
-
-#: The receiver of a message sent to a port no server owns, by the port's owner.
-_PORT_OWNERS = {"migration-notify": "migration"}
 
 #: The order of a node's lanes, left to right (the destination's are mirrored).
 LANE_ORDER = ("thread", "migration", "process", "ipc", "memory", "file")
@@ -235,66 +174,7 @@ class Sequence:
         return path
 
 
-# -- reading the log --------------------------------------------------------------------
-@attrs.define(eq=False)
-class _Message:
-    """A kernel message as the log tells it, with its roles once they are known."""
-
-    msg: int
-    kind: str
-    src: int
-    dst: int
-    sent: float
-    arrived: float | None
-    to: str | None
-    port: int
-    reply_to: int | None
-    account: int | None
-    traffic: str
-    bytes: int
-    request: _Message | None = None
-    src_role: str | None = None
-    dst_role: str | None = None
-
-
-def _messages(events: Iterable[LogEvent]) -> list[_Message]:
-    """Every message the log names, local and remote, in the order they were sent."""
-    found: dict[int, _Message] = {}
-    for e in events:
-        f = dict(e.fields)
-        if (e.component, e.event) == ("kernel", "local"):
-            found[f["msg"]] = _Message(
-                f["msg"], f["kind"], e.node, e.node, f["sent"], e.time, f["to"], f["port"],
-                f["reply_to"], f["account"], "local", 64,
-            )  # fmt: skip
-        elif (e.component, e.event) == ("network", "send") and "port" in f:
-            found[f["msg"]] = _Message(
-                f["msg"], f["kind"], e.node, f["dst"], e.time, None, f["to"], f["port"],
-                f["reply_to"], f["account"], f["traffic"], f["bytes"],
-            )  # fmt: skip
-        elif (e.component, e.event) == ("network", "arrive") and f["msg"] in found:
-            found[f["msg"]].arrived = e.time
-    return sorted(found.values(), key=lambda m: (m.sent, m.msg))
-
-
-def _roles(messages: list[_Message]) -> None:
-    """Who sent and who received each message (see :data:`SENDERS`)."""
-    asked = {m.reply_to: m for m in messages if m.reply_to is not None}
-    for m in messages:
-        if m.kind == "reply":
-            m.request = asked.get(m.port)
-            continue
-        m.dst_role = _PORT_OWNERS.get(m.to or "", m.to)
-        sender = SENDERS.get(m.kind)
-        if m.kind in ("free", "close") and m.account is None:
-            sender = "process"  # at the process's exit
-        m.src_role = m.dst_role if sender == PEER else sender
-    for m in messages:
-        if m.request is not None:
-            m.src_role, m.dst_role = m.request.dst_role, m.request.src_role
-
-
-def _belongs(m: _Message, pid: int) -> bool:
+def _belongs(m: LoggedMessage, pid: int) -> bool:
     """The message is part of the migration of ``pid`` (see the module's docstring)."""
     first = m.request or m
     if first.src_role is None or first.dst_role is None:
@@ -344,8 +224,7 @@ def build(
     events = list(events)
     origin = record.requested_at
     pid = record.pid
-    messages = _messages(events)
-    _roles(messages)
+    messages = read_messages(events)
     last_phase = max(at for _, at in record.phases)
     closing = [
         m.sent
@@ -406,11 +285,11 @@ def build(
 Run = tuple[tuple[int, str | None], tuple[int, str | None], str, int, float, float]
 
 
-def _elide(messages: list[_Message], pid: int) -> tuple[list[_Message], list[Run]]:
+def _elide(messages: list[LoggedMessage], pid: int) -> tuple[list[LoggedMessage], list[Run]]:
     """The messages to draw, and the runs left out: of each kind of exchange (a request
     between two lanes, with its reply) more than :data:`RUN_LIMIT` times, only the first
     and the last are drawn."""
-    runs: dict[tuple[Any, ...], list[_Message]] = {}
+    runs: dict[tuple[Any, ...], list[LoggedMessage]] = {}
     for m in messages:
         if m.request is None:
             runs.setdefault((m.src, m.src_role, m.dst, m.dst_role, m.kind), []).append(m)
