@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import kernel, pagetrace, sweep_parallel
+from benchmarks import kernel, native_speed, pagetrace, sweep_parallel
 
-BENCHMARKS = {"kernel": kernel.main, "sweep": sweep_parallel.main, "pagetrace": pagetrace.main}
+BENCHMARKS = {
+    "kernel": kernel.main,
+    "sweep": sweep_parallel.main,
+    "pagetrace": pagetrace.main,
+    "native": native_speed.main,
+}
 
 parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
 parser.add_argument("names", nargs="*", help=f"which to run: {', '.join(BENCHMARKS)} (all)")

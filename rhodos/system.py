@@ -67,6 +67,7 @@ def spawn(
         layout=layout,
         page_size=cluster.profile.page_size_bytes,
         peers=dict(peers or {}),
+        instructions_per_s=cluster.profile.instructions_per_s,
     )
     generator = program.run(context)
     done = target.call(

@@ -119,6 +119,8 @@ def blocks(page: str) -> list[Block]:
             current.append(line.removeprefix(indent))  # a block indented in a list item
         else:
             prose.append(line)
+    if not found:
+        return []
     afters = [before for _, _, before in found[1:]] + ["\n".join(prose).strip()]
     return [
         Block(lang, tuple(lines), before, after)

@@ -27,8 +27,8 @@ from rhodos.workload.pagetrace import (
 )
 from rhodos.workload.pagetrace.format import BLOCK
 from rhodos.workload.pagetrace.lackey import synthetic_stream
+from rhodos.workload.pagetrace.regions import allocated, parse_maps
 from rhodos.workload.pagetrace.regions import classify as classify_pages
-from rhodos.workload.pagetrace.regions import parse_maps
 from rhodos.workload.program import ProgramContext, ProgramGenerator
 
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
@@ -263,7 +263,7 @@ class Observed:
                 self.seen.append((action, space.version.copy(), space.referenced.copy()))
 
 
-def replay(trace: PageTrace, profile: str, ips: float = 2e6, loops: int = 1) -> Observed:
+def replay(trace: PageTrace, profile: str, ips: float | None = 2e6, loops: int = 1) -> Observed:
     cluster = boot(nodes=1, seed=0, profile=load_profile(profile))
     observed = Observed(TraceReplay(trace, instructions_per_s=ips, loops=loops), cluster)
     spawn(cluster, observed, 0)
@@ -300,6 +300,27 @@ def test_a_replay_references_exactly_the_recorded_pages_window_by_window(tmp_pat
         assert (after - before).tolist() == expected.tolist()
         referenced[reads] = referenced[writes] = True
         assert observed.seen[2 * window.index + 1][2].tolist() == referenced.tolist()
+    assert isinstance(observed.seen[-1][0], Exit)
+
+
+@pytest.mark.parametrize("profile", ["sparc-ethernet", "sun3-ethernet"])
+def test_a_shipped_trace_replays_exactly_its_recorded_pages_on_a_profile(profile: str) -> None:
+    """A real program's trace on a machine profile: each window computes its instructions at
+    the profile's speed, then reads and writes exactly the recorded pages, as that machine's
+    pages (4 KiB on a SPARCstation, 8 KiB on a Sun-3), and each written page's version rises."""
+    trace = PageTrace(shipped_traces()["sort"])
+    machine = load_profile(profile)
+    observed = replay(trace, profile, ips=None)
+    pagemap = PageMap.build(trace, machine.page_size_bytes)
+    steps = list(windows(observed))
+    assert len(steps) == len(trace) == 25
+    for window, (compute, touch, before, after) in zip(trace, steps, strict=True):
+        assert compute.seconds == window.instructions / machine.instructions_per_s
+        reads = np.unique(pagemap.first[window.reads])
+        writes = np.unique(pagemap.first[window.writes])
+        assert touch.pages[~touch.writes].tolist() == reads.tolist()
+        assert touch.pages[touch.writes].tolist() == writes.tolist()
+        assert np.flatnonzero(after != before).tolist() == writes.tolist()
     assert isinstance(observed.seen[-1][0], Exit)
 
 
@@ -355,6 +376,168 @@ def test_replay_parameters_are_checked_by_name(tmp_path: Path) -> None:
         TraceReplay(trace, instructions_per_s=1e6, loops=-1)
 
 
+def test_a_replay_without_a_speed_outside_spawn_says_what_it_needs(tmp_path: Path) -> None:
+    """A replay given no speed and started without the profile's names both ways to give one."""
+    trace = PageTrace(synthetic_trace(tmp_path / "s.trace.npz"))
+    layout = PageMap.build(trace, 4096).layout
+    context = ProgramContext(pid=1, rng=np.random.default_rng(0), layout=layout, page_size=4096)
+    with pytest.raises(ValueError, match="instructions_per_s"):
+        next(TraceReplay(trace).run(context))
+
+
+def test_a_trace_pickles_as_its_path_and_reopens(tmp_path: Path) -> None:
+    """A trace sent to a worker process is its path; it reopens with the same windows."""
+    import pickle
+
+    trace = PageTrace(synthetic_trace(tmp_path / "s.trace.npz"))
+    trace.window(3)
+    data = pickle.dumps(trace)
+    assert len(data) < 500
+    copy = pickle.loads(data)
+    assert copy.path == trace.path
+    assert [w.writes.tolist() for w in copy] == [w.writes.tolist() for w in trace]
+
+
+def test_allocated_counts_the_programs_mappings_once_and_not_valgrinds() -> None:
+    """Allocated bytes: the program's mappings with some access over every reading, each byte
+    once, by region; valgrind's tool, the untouched memory above it and the kernel's not."""
+    later = MAPS.replace(
+        "04035000-04056000 rwxp 00000000 00:00 0",
+        "04035000-04056000 rwxp 00000000 00:00 0\n04100000-04110000 rw-p 00000000 00:00 0",
+    ) + (
+        "58001000-58002000 r-xp 00001000 fe:00 341618 /usr/libexec/valgrind/lackey-amd64-linux\n"
+        "1002001000-1002101000 rwxp 00000000 00:00 0\n"
+        "1003000000-1003004000 rw-p 00000000 00:00 0\n"
+        "1002101000-1002102000 ---p 00000000 00:00 0\n"
+        "7ffd9212e000-7ffd9214f000 rw-p 00000000 00:00 0      [stack]\n"
+    )
+    touched = np.array([0x1003002000 // 4096], dtype=np.uint64)  # one page above the tool
+    held = allocated([parse_maps(MAPS), parse_maps(later)], 0x1FFF000778, touched, 4096)
+    assert held == {
+        "code": 0x2000 + 0x5000,  # the program's read-only and executable mappings
+        # its data, an anonymous mapping, a later one, one above valgrind's tool it touched
+        "heap": 0x1000 + 0x21000 + 0x10000 + 0x4000,
+        "stack": 0x1FFF001000 - 0x1FFEFFE000,
+        "mapped": 0x1000,  # the locale file
+    }
+
+
+def test_trace_workloads_are_named_and_checked() -> None:
+    """trace:NAME is a workload; an unknown trace lists the shipped ones; a trace sets its own
+    size, so a scenario refuses memory_bytes for it, and loops for anything but a trace."""
+    from rhodos.experiment import Scenario
+    from rhodos.kernel import ConfigError
+    from rhodos.workload import make_workload
+
+    workload = make_workload("trace:sqlite", loops=2)
+    assert workload.name == "trace:sqlite"
+    with pytest.raises(ValueError, match=r"unknown trace 'sqlit' \(did you mean 'sqlite'\?\)"):
+        make_workload("trace:sqlit")
+    with pytest.raises(ValueError, match="loop"):
+        make_workload("trace:sqlite", loop=2)
+    with pytest.raises(ConfigError, match="memory_bytes, dirty_rate cannot be set for trace:xz"):
+        Scenario(workload="trace:xz", memory_bytes="4MiB", dirty_rate=5.0)
+    with pytest.raises(ConfigError, match="loops applies to a recorded program"):
+        Scenario(workload="memory-writer", loops=3)
+
+
+def test_a_trace_row_reports_the_traces_own_figures() -> None:
+    """A migration of trace:sqlite reports the replayed space and the trace's dirty rate on
+    the profile, not the synthetic defaults."""
+    from rhodos.experiment import Scenario, run_migration, scenario_row
+
+    scenario = Scenario(profile="modern-10gbe", workload="trace:sqlite", migrate_at=0.005)
+    row = scenario_row(scenario, run_migration(scenario, "eager", baseline=1.0))
+    trace = PageTrace(shipped_traces()["sqlite"])
+    writes = sum(w.writes.size for w in trace)
+    seconds = int(trace.instructions.sum()) / load_profile("modern-10gbe").instructions_per_s
+    assert row["memory_bytes"] == trace.pages.size * 4096
+    assert row["dirty_rate"] == pytest.approx(writes / seconds, rel=1e-6)
+    assert row["pages_bytes"] == trace.pages.size * 4096
+
+
+def test_a_sweep_over_a_trace_gives_the_same_rows_on_two_workers(tmp_path: Path) -> None:
+    """A sweep of trace:sqlite run on two worker processes writes the rows it writes serially."""
+    from rhodos.experiment.config import SweepConfig
+    from rhodos.experiment.executor import PoolExecutor, SerialExecutor
+    from rhodos.experiment.sweep import run_sweep
+
+    config = SweepConfig.from_dict(
+        {
+            "sweep": {
+                "profile": "modern-10gbe",
+                "workload": "trace:sqlite",
+                "strategy": ["eager", "postcopy"],
+                "migrate_at": [0.004, 0.01],
+            }
+        }
+    )
+    run_sweep(config, tmp_path / "serial", executor=SerialExecutor())
+    with PoolExecutor(2) as pool:
+        run_sweep(config, tmp_path / "pool", executor=pool)
+
+    def rows(folder: Path) -> list[str]:
+        lines = (folder / "results.csv").read_text().splitlines()[1:]
+        return sorted(lines, key=lambda line: int(line.split(",")[0]))
+
+    assert len(rows(tmp_path / "serial")) == 4
+    assert rows(tmp_path / "pool") == rows(tmp_path / "serial")
+
+
+def test_a_sweep_refuses_a_migration_after_the_trace_ends() -> None:
+    """migrate_at past a trace's CPU time on the profile is refused before anything runs."""
+    from rhodos.experiment.config import SweepConfig
+    from rhodos.experiment.schema import SweepConfigError
+
+    config = SweepConfig.from_dict(
+        {"sweep": {"profile": "modern-10gbe", "workload": "trace:sqlite", "migrate_at": 1.0}}
+    )
+    with pytest.raises(SweepConfigError, match="not before trace:sqlite ends"):
+        config.plan()
+
+
+def test_load_sharing_can_share_real_programs() -> None:
+    """Four sqlite jobs on a SPARCstation share two machines; a trace's size is not a knob."""
+    from rhodos.experiment.loadsharing import load_sharing
+
+    sparc = load_profile("sparc-ethernet")
+    result = load_sharing(sparc, nodes=2, jobs=4, workload="trace:sqlite", strategy="postcopy")
+    assert result.migrations == 2 and 1.0 < result.speedup < 2.0
+    with pytest.raises(ValueError, match="cannot be set for trace:sqlite"):
+        load_sharing(sparc, workload="trace:sqlite", cpu_seconds=1.0)
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_trace_show_prints_a_summary_and_draws(tmp_path: Path) -> None:
+    """rhodos trace show NAME prints the summary; an unknown name exits 2 with one line."""
+    from typer.testing import CliRunner
+
+    from rhodos.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["trace", "show", "sqlite", "--plot", str(tmp_path / "t.png")])
+    assert result.exit_code == 0, result.output
+    assert "56,080,425 instructions" in result.output
+    assert (tmp_path / "t.png").stat().st_size > 10_000
+    result = runner.invoke(app, ["trace", "show", "nonesuch"])
+    assert result.exit_code == 2
+    assert "unknown trace 'nonesuch'" in result.output
+
+
+def test_trace_record_without_valgrind_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no valgrind on the PATH, rhodos trace record exits 2 saying how to install it."""
+    from typer.testing import CliRunner
+
+    from rhodos.cli import app
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = CliRunner().invoke(app, ["trace", "record", "--out", "x.npz", "--", "true"])
+    assert result.exit_code == 2
+    assert "'valgrind' is not installed" in result.output
+
+
 # -- shipped traces ------------------------------------------------------------------------------
 def test_shipped_traces_are_small_and_described() -> None:
     """Each shipped trace opens, is under 1 MiB, and has its line in the folder's README."""
@@ -368,10 +551,27 @@ def test_shipped_traces_are_small_and_described() -> None:
         assert f"`{name}`" in readme
 
 
+def test_the_real_programs_experiment_divides_by_each_traces_allocated_bytes() -> None:
+    """experiments/real-programs writes each trace's allocated bytes into its claims: they are
+    the shipped traces' own (re-recording a trace must update them)."""
+    import tomllib
+
+    from rhodos.experiment.reproduce import experiments_root
+
+    data = tomllib.loads((experiments_root() / "real-programs/experiment.toml").read_text())
+    claims = {c["id"]: c["value"] for c in data["claims"]}
+    for name, path in shipped_traces().items():
+        allocated = PageTrace(path).meta["allocated_bytes"]
+        assert claims[f"fetched-{name}"] == f"100 * {name}.pages_bytes / {allocated}"
+        assert f"{name}.pages_bytes / {allocated}" in claims["fetched"]
+
+
 # -- recording (needs valgrind) -------------------------------------------------------------------
 @needs_valgrind
 def test_recording_a_deterministic_command_twice_gives_the_same_pages(tmp_path: Path) -> None:
-    """Two recordings of one command hold the same windows, pages and regions, byte for byte."""
+    """Two recordings of one command hold the same windows, pages, regions and metadata; only
+    the allocated bytes, sampled from the memory map every 20 ms, may differ (one run may
+    catch a short-lived mapping the other misses), and both cover every page touched."""
     command = ["sort", "/etc/services"] if Path("/etc/services").exists() else ["true"]
     first = record(command, tmp_path / "a.trace.npz", window=50_000)
     second = record(command, tmp_path / "b.trace.npz", window=50_000)
@@ -380,7 +580,12 @@ def test_recording_a_deterministic_command_twice_gives_the_same_pages(tmp_path: 
     assert a.pages.tolist() == b.pages.tolist()
     assert [w.reads.tolist() for w in a] == [w.reads.tolist() for w in b]
     assert [w.writes.tolist() for w in a] == [w.writes.tolist() for w in b]
-    assert first.path.read_bytes() == second.path.read_bytes()
+    sampled = ("allocated_bytes", "allocated_by_region")
+    assert {k: v for k, v in a.meta.items() if k not in sampled} == {
+        k: v for k, v in b.meta.items() if k not in sampled
+    }
+    for trace in (a, b):
+        assert trace.meta["allocated_bytes"] >= trace.pages.size * trace.page_size
     counts = a.meta["pages_by_region"]
     assert counts["code"] > 0 and counts["stack"] > 0 and counts["heap"] > 0
 

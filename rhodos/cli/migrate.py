@@ -109,6 +109,9 @@ HomeCallsOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Root seed.")]
 AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the migration request.")]
+LoopsOption = Annotated[
+    int, typer.Option("--loops", help="Runs through a trace:NAME workload's trace (0: for ever).")
+]
 
 
 def _scenario(options: Mapping[str, Any]) -> Scenario:
@@ -130,11 +133,22 @@ def _scenario(options: Mapping[str, Any]) -> Scenario:
         home_calls_per_s=options["home_calls"],
         seed=options["seed"],
         migrate_at=options["at"],
+        loops=options["loops"],
     )
 
 
 def _describe(scenario: Scenario) -> str:
     """One line: the workload, its process and the machines."""
+    figures = scenario.trace_figures()
+    if figures is not None:
+        knobs = (
+            f"{format_size(figures.memory_bytes)}, dirty {figures.dirty_rate:.4g} pages/s, "
+            f"{scenario.loops} loop{'s' if scenario.loops != 1 else ''}"
+        )
+        return (
+            f"{scenario.workload} ({knobs}) on {scenario.nodes} {scenario.profile.name} "
+            f"nodes, seed {scenario.seed}"
+        )
     knobs = f"{format_size(scenario.memory_bytes)}"
     if scenario.workload in ("memory-writer", "cpu-bound"):
         knobs += f", {scenario.process_cpu_seconds:g} CPU-s"
@@ -190,6 +204,7 @@ def migrate_command(
     home_calls: HomeCallsOption = 0.0,
     seed: SeedOption = 0,
     at: AtOption = 0.5,
+    loops: LoopsOption = 1,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Strategy parameter key=value.")
     ] = None,
@@ -323,6 +338,7 @@ def compare_command(
     home_calls: HomeCallsOption = 0.0,
     seed: SeedOption = 0,
     at: AtOption = 0.5,
+    loops: LoopsOption = 1,
     metric_names: MetricOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,

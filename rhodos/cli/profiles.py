@@ -25,6 +25,8 @@ def _profile_row(profile: MachineProfile) -> dict[str, Any]:
 def _fmt(value: Any, unit: str) -> str:
     if unit == "bit/s":
         return f"{value / 1e6:g} Mb/s"
+    if unit == "instructions/s":
+        return f"{value / 1e6:,g} MIPS"
     if unit == "s":
         return f"{value * 1e3:g} ms" if value >= 1e-3 else f"{value * 1e6:g} µs"
     if unit == "bytes" and isinstance(value, int):

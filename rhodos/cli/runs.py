@@ -56,6 +56,12 @@ def workloads() -> None:
             lines.append(f"{field.name}={shown}")
         doc = _plain((factory.__doc__ or "").strip().splitlines()[0])
         table.add_row(name, "\n".join(lines), doc)
+    from rhodos.workload.pagetrace import shipped_traces
+
+    for name in shipped_traces():
+        table.add_row(
+            f"trace:{name}", "loops=1 (--loops)", "a recorded real program (rhodos trace show)"
+        )
     console.print(table)
 
 

@@ -17,7 +17,7 @@ A list of plugin files at the top of the file (``plugins = ["mine.py"]``, relati
 the config file) adds their strategies and workloads (see :mod:`rhodos.plugins`).
 The keys of ``[sweep]`` are the fields of :class:`~rhodos.experiment.Scenario`
 (``profile``, ``workload``, ``memory_bytes``, ``dirty_rate``, ``touch_fraction``,
-``cpu_seconds``, ``migrate_at``, ``nodes``, ``topology``, ``home_calls_per_s``), plus
+``cpu_seconds``, ``migrate_at``, ``nodes``, ``topology``, ``home_calls_per_s``, ``loops``), plus
 ``strategy`` (default: every registered strategy), ``replications``, ``seed`` and
 ``name`` (see :mod:`rhodos.experiment.schema`). Everything is checked before anything
 runs: an unknown key is named with the nearest valid one, a wrong type with the key, the
@@ -270,5 +270,16 @@ def _scenario(origin: str, knobs: dict[str, Any]) -> Scenario:
         raise SweepConfigError(
             f"{origin}: migrate_at = {scenario.migrate_at:g} s is not before the process ends "
             f"(cpu_seconds = {scenario.process_cpu_seconds:g} s): the migration would never happen"
+        )
+    figures = scenario.trace_figures()
+    if (
+        figures is not None
+        and scenario.loops
+        and (scenario.migrate_at >= figures.cpu_seconds * scenario.loops)
+    ):
+        raise SweepConfigError(
+            f"{origin}: migrate_at = {scenario.migrate_at:g} s is not before {scenario.workload} "
+            f"ends ({scenario.loops} x {figures.cpu_seconds:.4g} s of CPU on "
+            f"{scenario.profile.name}): the migration would never happen"
         )
     return scenario

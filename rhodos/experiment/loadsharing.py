@@ -5,6 +5,10 @@ sharing they share node 0's CPU; with it, node 0's Migration Manager sends all b
 its share away at once, round-robin, with the given strategy. The speedup is the
 makespan without sharing over the makespan with it: the migration overhead (latency,
 the source's CPU spent on transfers, remote faults) is what keeps it below ``nodes``.
+
+``workload="trace:NAME"`` makes every job a recorded real program (its trace replayed
+once) instead of the synthetic CPU-bound job; ``cpu_seconds`` and ``memory_bytes`` then
+come from the trace and may not be given.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import attrs
 from rhodos.kernel import ClusterConfig, MachineProfile
 from rhodos.system import boot, migrate, spawn
 from rhodos.workload import Computer, ReferenceModel
+from rhodos.workload.catalog import TracedProgram, is_trace
 
 __all__ = ["LoadSharingResult", "load_sharing"]
 
@@ -43,14 +48,17 @@ def _makespan(
     memory_bytes: int,
     strategy: str | None,
     seed: int,
+    workload: str | None = None,
 ) -> tuple[float, list[float]]:
     cluster = boot(ClusterConfig(nodes=nodes, profile=profile, seed=seed))
-    program = Computer(
+    program: Any = Computer(
         name="job",
         cpu_seconds=cpu_seconds,
         memory_bytes=memory_bytes,
         refs=ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1),
     )
+    if workload is not None:
+        program = TracedProgram(workload.removeprefix("trace:")).program()
     pids = [spawn(cluster, program, 0)[0] for _ in range(jobs)]
     latencies: list[float] = []
     if strategy is not None:
@@ -84,9 +92,18 @@ def load_sharing(
     memory_bytes: int = 256 * 1024,
     strategy: str = "eager",
     seed: int = 0,
+    workload: str | None = None,
 ) -> LoadSharingResult:
     """Run the jobs without and with load sharing; see the module docstring."""
-    alone, _ = _makespan(profile, nodes, jobs, cpu_seconds, memory_bytes, None, seed)
-    shared, latencies = _makespan(profile, nodes, jobs, cpu_seconds, memory_bytes, strategy, seed)
+    if workload is not None:
+        if not is_trace(workload):
+            raise ValueError(f"workload must be trace:NAME or trace:PATH, got {workload!r}")
+        if (cpu_seconds, memory_bytes) != (2.0, 256 * 1024):
+            raise ValueError(
+                f"cpu_seconds and memory_bytes cannot be set for {workload}: the trace sets them"
+            )
+    args = (profile, nodes, jobs, cpu_seconds, memory_bytes)
+    alone, _ = _makespan(*args, None, seed, workload)
+    shared, latencies = _makespan(*args, strategy, seed, workload)
     mean = sum(latencies) / len(latencies) if latencies else 0.0
     return LoadSharingResult(alone, shared, mean, len(latencies))

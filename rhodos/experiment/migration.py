@@ -10,6 +10,7 @@ scenario with the same seed, so the differences are the strategies' alone.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from rhodos.units import format_size, parse_size
 from rhodos.validators import did_you_mean, non_negative, positive, positive_fraction
 from rhodos.workload import make_workload
 from rhodos.workload import registered as registered_workloads
+from rhodos.workload.catalog import TRACE_PREFIX, is_trace
+from rhodos.workload.pagetrace import TraceFigures, open_trace, trace_figures
 
 __all__ = [
     "Observer",
@@ -54,10 +57,13 @@ def _profile(value: MachineProfile | str) -> MachineProfile:
 
 def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     workloads = registered_workloads()
-    if value not in workloads:
+    if is_trace(value):
+        open_trace(value.removeprefix(TRACE_PREFIX))  # names the shipped traces if absent
+    elif value not in workloads:
         raise ValueError(
             f"unknown workload {value!r}{did_you_mean(value, workloads)}; "
-            f"workloads are: {', '.join(sorted(workloads))}"
+            f"workloads are: {', '.join(sorted(workloads))}, or trace:NAME / trace:PATH "
+            "(a recorded program)"
         )
 
 
@@ -77,6 +83,16 @@ SCENARIO_SETS: dict[str, dict[str, str]] = {
         "working_set": "touch_fraction",
     },
 }
+
+#: The knobs of the synthetic workloads, which a recorded program (``trace:``) sets itself.
+SYNTHETIC_KNOBS = (
+    "memory_bytes",
+    "dirty_rate",
+    "touch_fraction",
+    "cpu_seconds",
+    "home_calls_per_s",
+)
+
 
 #: The CPU time of the migrated process when ``cpu_seconds`` is not given: at least
 #: this many seconds ...
@@ -115,6 +131,14 @@ class Scenario:
         node_memory_bytes: memory of each node (``None``: the profile's).
         workload_params: the workload's other parameters (``rounds`` of pingpong...);
             those a field above sets are refused here.
+        loops: how many times a recorded program (``trace:NAME``) runs through its
+            trace (0: for ever); traces only.
+
+    A ``trace:`` workload is a recorded program: its trace sets its address space, its
+    dirty rate, what it touches and its CPU time, so ``memory_bytes``, ``dirty_rate``,
+    ``touch_fraction``, ``cpu_seconds`` and ``home_calls_per_s`` are refused with it
+    (a value equal to the default cannot be told from no value, and passes); the rows
+    report the trace's own figures instead (:meth:`trace_figures`).
     """
 
     profile: MachineProfile = attrs.field(
@@ -134,6 +158,7 @@ class Scenario:
         default=None, converter=_optional_size, validator=_optional(positive)
     )
     workload_params: dict[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+    loops: int = attrs.field(default=1, validator=non_negative)
 
     def __attrs_post_init__(self) -> None:
         if self.nodes < 2:
@@ -144,7 +169,8 @@ class Scenario:
                 f"node_memory_bytes must be a whole number of {format_size(page)} pages "
                 f"(the page size of {self.profile.name}), got {self.node_memory_bytes:,}"
             )
-        sets = SCENARIO_SETS.get(self.workload, {"memory_bytes": "memory_bytes"})
+        self._check_trace_knobs()
+        sets = self._sets()
         for key in self.workload_params:
             if key in sets:
                 raise ConfigError(
@@ -152,6 +178,42 @@ class Scenario:
                     f"set it there (--{sets[key].replace('_', '-')})"
                 )
         make_workload(self.workload, **self.workload_arguments())  # bad ones fail now
+
+    def _sets(self) -> dict[str, str]:
+        """The workload's parameters that a scenario field sets (see :data:`SCENARIO_SETS`)."""
+        if is_trace(self.workload):
+            return {"loops": "loops"}
+        return SCENARIO_SETS.get(self.workload, {"memory_bytes": "memory_bytes"})
+
+    def _check_trace_knobs(self) -> None:
+        """``loops`` only with a trace; a trace's own knobs never set by the scenario."""
+        if not is_trace(self.workload):
+            if self.loops != 1:
+                raise ConfigError(
+                    f"loops = {self.loops}: loops applies to a recorded program "
+                    f"(trace:NAME) only, not to {self.workload!r}"
+                )
+            return
+        defaults = {f.name: f.default for f in attrs.fields(Scenario)}
+        given = [k for k in SYNTHETIC_KNOBS if getattr(self, k) != defaults[k]]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} cannot be set for {self.workload}: a recorded program's "
+                "trace sets its address space, dirty rate, touched pages and CPU time "
+                "(vary the profile, migrate_at or loops instead)"
+            )
+
+    def trace_figures(self) -> TraceFigures | None:
+        """A ``trace:`` workload's own figures on this profile (None for other workloads)."""
+        if not is_trace(self.workload):
+            return None
+        return _figures(self.workload, self.profile)
+
+    @property
+    def process_memory_bytes(self) -> int:
+        """The migrated process's address space: ``memory_bytes``, or a trace's own."""
+        figures = self.trace_figures()
+        return self.memory_bytes if figures is None else figures.memory_bytes
 
     @property
     def process_cpu_seconds(self) -> float:
@@ -170,7 +232,7 @@ class Scenario:
         """The time the whole address space takes on the network, headers included (an
         estimate: it leaves out protocol CPU costs and other traffic)."""
         profile = self.profile
-        return profile.wire_bytes(self.memory_bytes) / profile.bandwidth_bytes_per_s
+        return profile.wire_bytes(self.process_memory_bytes) / profile.bandwidth_bytes_per_s
 
     def cluster_config(self) -> ClusterConfig:
         """The cluster this scenario runs on."""
@@ -183,8 +245,7 @@ class Scenario:
 
     def workload_arguments(self) -> dict[str, Any]:
         """The workload's parameters: those the scenario's fields set, then its own."""
-        sets = SCENARIO_SETS.get(self.workload, {"memory_bytes": "memory_bytes"})
-        arguments = {key: getattr(self, field) for key, field in sets.items()}
+        arguments = {key: getattr(self, field) for key, field in self._sets().items()}
         if "cpu_seconds" in arguments:
             arguments["cpu_seconds"] = self.process_cpu_seconds
         return {**arguments, **self.workload_params}
@@ -193,12 +254,12 @@ class Scenario:
         """Raise :class:`ConfigError` when the migrated process cannot fit in a node."""
         profile = self.cluster_config().profile
         page = profile.page_size_bytes
-        needed = Layout.from_bytes(self.memory_bytes, page).pages * page
+        needed = Layout.from_bytes(self.process_memory_bytes, page).pages * page
         if needed > profile.memory_bytes:
             mib = 1 << 20
             suggestion = format_size(-(-needed // mib) * mib).replace(" ", "")
             raise ConfigError(
-                f"a {format_size(self.memory_bytes)} process does not fit in the "
+                f"a {format_size(self.process_memory_bytes)} process does not fit in the "
                 f"{format_size(profile.memory_bytes)} of a {profile.name} node: give the "
                 f"nodes more memory with --node-memory {suggestion} (node_memory_bytes)"
             )
@@ -315,15 +376,21 @@ def scenario_value(scenario: Scenario, key: str) -> Any:
 
 
 def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
-    """One result row: the scenario's knobs, then the record's metrics."""
+    """One result row: the scenario's knobs, then the record's metrics.
+
+    For a recorded program (``trace:``) the knobs are the trace's own figures on the
+    profile: its replayed address space and dirty rate; its touched fraction is 1 (its
+    address space holds only the pages it touches).
+    """
     metrics = record.metrics()
+    figures = scenario.trace_figures()
     return {
         "strategy": record.strategy,
         "profile": scenario.profile.name,
         "workload": scenario.workload,
-        "memory_bytes": scenario.memory_bytes,
-        "dirty_rate": scenario.dirty_rate,
-        "touch_fraction": scenario.touch_fraction,
+        "memory_bytes": scenario.memory_bytes if figures is None else figures.memory_bytes,
+        "dirty_rate": scenario.dirty_rate if figures is None else round(figures.dirty_rate, 3),
+        "touch_fraction": scenario.touch_fraction if figures is None else 1.0,
         "seed": scenario.seed,
         **{k: v for k, v in metrics.items() if k != "strategy"},
     }
@@ -349,7 +416,7 @@ def refusal_advice(scenario: Scenario, record: MigrationRecord) -> str:
         life = f"it computes for {scenario.process_cpu_seconds:g} CPU-seconds, and its "
         return (
             f"the process ended before its migration did: {life if computes else 'its '}"
-            f"{format_size(scenario.memory_bytes)} take about "
+            f"{format_size(scenario.process_memory_bytes)} take about "
             f"{scenario.copy_estimate_s():.2g} s to cross the network (precopy sends them "
             f"more than once): {more}"
         )
@@ -361,3 +428,9 @@ def refusal_advice(scenario: Scenario, record: MigrationRecord) -> str:
     if reason.startswith("not enough memory"):
         return "give the nodes more memory with --node-memory (node_memory_bytes)"
     return ""
+
+
+@functools.lru_cache(maxsize=64)
+def _figures(workload: str, profile: MachineProfile) -> TraceFigures:
+    trace = open_trace(workload.removeprefix(TRACE_PREFIX))
+    return trace_figures(trace, profile.page_size_bytes, profile.instructions_per_s)

@@ -59,6 +59,7 @@ SCENARIO_KEYS: dict[str, str] = {
     "nodes": _INTEGER,
     "topology": _STRING,
     "home_calls_per_s": _NUMBER,
+    "loops": _INTEGER,
 }
 #: The keys of [sweep] that set up the sweep itself (never axes).
 SETTING_KEYS: dict[str, str] = {"name": _STRING, "seed": _INTEGER, "replications": _INTEGER}

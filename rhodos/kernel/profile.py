@@ -3,7 +3,8 @@
 A :class:`MachineProfile` describes the hardware of one simulated cluster: page size,
 memory per node, network bandwidth and latency, protocol overhead per packet and per
 message, the CPU cost of traps, context switches and of extracting and installing a
-process's state, and the speed of the file server. The kernel charges simulated time
+process's state, the speed of the file server, and how many instructions per second the CPU
+executes (what a replayed page trace needs). The kernel charges simulated time
 only through these numbers, so the same workload run under two profiles compares two
 machines, and a published measurement can be reproduced by describing the machine the
 paper used.
@@ -95,6 +96,15 @@ class MachineProfile:
     )
     cpu_speed: float = attrs.field(
         **number("", positive, "Relative CPU speed: t CPU-seconds take t / cpu_speed.")
+    )
+    instructions_per_s: float = attrs.field(
+        **number(
+            "instructions/s",
+            positive,
+            "Instructions the CPU executes per second of CPU time at cpu_speed 1 (a MIPS "
+            "rating x 1e6): a replayed page trace's window of n instructions computes "
+            "n / instructions_per_s CPU-seconds.",
+        )
     )
     network_bandwidth_bps: float = attrs.field(
         **number("bit/s", positive, "Capacity of the shared segment or of each link.")

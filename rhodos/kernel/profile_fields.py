@@ -43,6 +43,7 @@ _UNIT_WORDS = {
     "bytes": "bytes",
     "bit/s": "bits per second",
     "s": "seconds",
+    "instructions/s": "instructions per second",
     "": "dimensionless",
 }
 

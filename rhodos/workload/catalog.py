@@ -10,6 +10,10 @@ makes it available by name, as the built-ins below are. Workloads of other packa
 come in through the entry-point group ``rhodos.workloads`` (``[project.entry-points.
 "rhodos.workloads"] my-name = "my_package.module:MyWorkload"``), or from a file with
 ``rhodos --plugin FILE.py``.
+
+``trace:NAME`` (a shipped trace: ``trace:sqlite``) or ``trace:PATH`` (a trace file) is a
+real program's recorded page references replayed as one process
+(:class:`TracedProgram`); its only parameters are ``loops`` and ``instructions_per_s``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import attrs
 
 from rhodos.kernel import Cluster
 from rhodos.validators import did_you_mean, fraction, non_negative, positive
+from rhodos.workload.pagetrace.replay import TraceReplay
+from rhodos.workload.pagetrace.shipped import open_trace, shipped_traces
 from rhodos.workload.programs import (
     Client,
     Computer,
@@ -34,14 +40,20 @@ from rhodos.workload.programs import (
 from rhodos.workload.reference import ReferenceModel
 
 __all__ = [
+    "TRACE_PREFIX",
     "WORKLOADS",
+    "TracedProgram",
     "UnknownWorkload",
     "Workload",
+    "is_trace",
     "make_workload",
     "register",
     "registered",
     "unregister",
 ]
+
+#: A workload name ``trace:NAME`` or ``trace:PATH`` replays a recorded page trace.
+TRACE_PREFIX = "trace:"
 
 KIB = 1024
 
@@ -245,14 +257,56 @@ class Stream:
         return [sender, receiver]
 
 
+def _trace_exists(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    open_trace(value)  # a ValueError naming the shipped traces when there is no such trace
+
+
+@attrs.frozen
+class TracedProgram:
+    """A recorded real program (``trace:NAME``): its page references replayed, window by window."""
+
+    trace: str = attrs.field(validator=_trace_exists)
+    loops: int = attrs.field(default=1, validator=non_negative)
+    instructions_per_s: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(positive)
+    )
+
+    @property
+    def name(self) -> str:
+        return TRACE_PREFIX + self.trace
+
+    def program(self) -> TraceReplay:
+        """The process it runs (at the profile's speed unless ``instructions_per_s``)."""
+        return TraceReplay(
+            open_trace(self.trace),
+            instructions_per_s=self.instructions_per_s,
+            loops=self.loops,
+            name=self.name,
+        )
+
+    def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
+        return [_spawn(cluster, self.program(), nodes[0])]
+
+
+def is_trace(name: str) -> bool:
+    """Whether a workload name replays a trace (``trace:NAME`` or ``trace:PATH``)."""
+    return name.startswith(TRACE_PREFIX)
+
+
 def make_workload(name: str, **params: Any) -> Workload:
     """The workload called ``name`` with ``params``; clear errors for unknown names or params."""
     workloads = registered()
-    factory = workloads.get(name)
+    if is_trace(name):
+        factory: Any = TracedProgram
+        params = {"trace": name.removeprefix(TRACE_PREFIX), **params}
+    else:
+        factory = workloads.get(name)
     if factory is None:
         hint = did_you_mean(name, workloads)
+        traces = ", ".join(TRACE_PREFIX + t for t in shipped_traces())
         raise UnknownWorkload(
-            f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(workloads))}"
+            f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(workloads))}, "
+            f"and a recorded program: {traces} or trace:PATH"
         )
     allowed = [field.name for field in attrs.fields(factory) if field.name != "name"]
     for key in params:

@@ -17,13 +17,15 @@ ProgramGenerator = Generator[Action, Any, None]
 
 @attrs.frozen(eq=False)
 class ProgramContext:
-    """What a program knows when it starts: its pid, its random stream, its memory."""
+    """What a program knows when it starts: its pid, its random stream, its memory, and
+    its machine's speed in instructions per second (what a replayed trace needs)."""
 
     pid: int
     rng: np.random.Generator
     layout: Layout
     page_size: int
     peers: dict[str, int] = attrs.field(factory=dict)
+    instructions_per_s: float | None = None
 
 
 class Program(Protocol):

@@ -136,6 +136,16 @@ class PageTrace:
     def __len__(self) -> int:
         return int(self.instructions.size)
 
+    def __repr__(self) -> str:
+        return f"PageTrace({str(self.path)!r})"
+
+    # A trace holds an open file: it pickles as its path and reopens (parallel sweeps).
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
+
     @property
     def page_size(self) -> int:
         """Bytes per recorded page."""

@@ -35,7 +35,7 @@ import numpy as np
 
 from rhodos.workload.pagetrace.format import REGIONS, write_trace
 from rhodos.workload.pagetrace.lackey import WindowFolder
-from rhodos.workload.pagetrace.regions import Mapping, classify, parse_maps
+from rhodos.workload.pagetrace.regions import Mapping, allocated, classify, parse_maps
 
 __all__ = ["DEFAULT_ENV", "SAMPLE_S", "RecordError", "Recording", "record", "valgrind_version"]
 
@@ -253,6 +253,7 @@ def _write(
         pages, page_size, sightings, folder.fetched, folder.first_data_address, ever_written
     )
     counts = {name: int(np.count_nonzero(regions == i)) for i, name in enumerate(REGIONS)}
+    held = allocated(sightings, folder.first_data_address, pages, page_size)
     meta = {
         "command": list(command),
         "tool": "lackey",
@@ -267,6 +268,8 @@ def _write(
         "pages_by_region": counts,
         "pages_written": int(np.count_nonzero(ever_written)),
         "unmapped_pages": unmapped,
+        "allocated_bytes": sum(held.values()),
+        "allocated_by_region": held,
         "exit_code": exit_code,
     }
     index = [np.searchsorted(pages, s).astype(np.uint32) for s in reads]

@@ -26,7 +26,7 @@ from rhodos.workload.pagetrace.recorder import DEFAULT_ENV, RecordError, record
 from rhodos.workload.pagetrace.shipped import TRACES_DIR
 from rhodos.workload.pagetrace.show import plot
 
-__all__ = ["RECIPES", "Recipe", "main", "readme_row", "record_one", "words"]
+__all__ = ["RECIPES", "Recipe", "command_of", "main", "readme_row", "record_one", "words"]
 
 
 def words(lines: int, seed: int) -> str:
@@ -148,14 +148,19 @@ def _digest(path: Path) -> str:
         return "absent"
 
 
+def command_of(recipe: Recipe) -> list[str]:
+    """The recipe's command with gcc's compiler and multiarch filled in."""
+    fill = {"{cc1}": _gcc("-print-prog-name=cc1"), "{multiarch}": _gcc("-print-multiarch")}
+    return [fill.get(part, part) for part in recipe.command]
+
+
 def record_one(recipe: Recipe, out: Path = TRACES_DIR) -> Path:
     """Record ``recipe`` into ``out``; print what it took; return the trace's path."""
     with tempfile.TemporaryDirectory(prefix=f"rhodos-trace-{recipe.name}-") as tmp:
         scratch = Path(tmp)
         for name, make in recipe.inputs.items():
             (scratch / name).write_text(make())
-        fill = {"{cc1}": _gcc("-print-prog-name=cc1"), "{multiarch}": _gcc("-print-multiarch")}
-        command = [fill.get(part, part) for part in recipe.command]
+        command = command_of(recipe)
         versions = {
             "program": _version(recipe.version),
             "libc": _version(("ldd", "--version")),
@@ -197,6 +202,7 @@ def readme_row(recipe: Recipe, path: Path) -> str:
         f"ld.so.cache {versions.get('ld.so.cache', '?')} "
         f"| {meta['instructions']:,} "
         f"| {meta['pages']:,} ({regions}); {meta['pages_written']:,} written "
+        f"| {meta['allocated_bytes'] / 2**20:.1f} MiB "
         f"| {path.stat().st_size / 1024:.0f} KiB |"
     )
 
@@ -213,11 +219,20 @@ deterministically (or shipped, `inputs/`); programs run with `PATH`, `LC_ALL=C` 
 with the same versions gives the same files -- provided the dynamic linker's cache
 `/etc/ld.so.cache` is the same too (its SHA-256 prefix is in each trace's
 `meta["versions"]`): the linker searches it at start-up, and installing any library
-changes a few hundred instructions and a few pages of the first window. Instructions
-are those lackey counted on x86-64.
+changes a few hundred instructions and a few pages of the first window. Even then,
+`python`, `sort` and `xz` recorded again on the same machine have differed by a few
+dozen instructions (of tens of millions), with the same pages: something they read
+varies between runs; `cc1` and `sqlite` came back with the same windows. Instructions
+are those lackey counted on x86-64. "Allocated" is every byte the program had mapped
+at any reading of its memory map (its executable, libraries, heap, stack and mapped
+files, whether touched or not; valgrind's own memory excluded: see
+`rhodos/workload/pagetrace/regions.py`), the denominator of "fraction of allocated
+memory"; the readings are 20 ms apart, so a recording may catch a short-lived mapping
+another misses, and the figure is a lower bound.
 
-| trace | program and exact command | versions | instructions | pages touched (by region) | file |
-| --- | --- | --- | --- | --- | --- |
+| trace | program and exact command | versions | instructions | pages touched (by region) \
+| allocated | file |
+| --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
 The SQL of `sqlite` and the inputs of `xz` and `sort` are in

@@ -88,13 +88,16 @@ class TraceReplay:
 
     Attributes:
         trace: the recorded trace.
-        instructions_per_s: the simulated CPU's speed, in instructions per second.
+        instructions_per_s: the simulated CPU's speed, in instructions per second; by
+            default the machine profile's (``MachineProfile.instructions_per_s``).
         loops: how many times to run through the trace (0: for ever).
         name: what the process is called.
     """
 
     trace: PageTrace
-    instructions_per_s: float = attrs.field(validator=positive)
+    instructions_per_s: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(positive)
+    )
     loops: int = attrs.field(default=1, validator=non_negative)
     name: str = attrs.field(default="")
 
@@ -118,10 +121,16 @@ class TraceReplay:
                 f"{self.name} needs the layout {pagemap.layout}, the process got {ctx.layout}: "
                 "start it with rhodos.system.spawn, which asks the program for its layout"
             )
+        speed = self.instructions_per_s or ctx.instructions_per_s
+        if speed is None:
+            raise ValueError(
+                f"{self.name} needs a speed: give instructions_per_s, or start it with "
+                "rhodos.system.spawn, which passes the profile's"
+            )
         loop = 0
         while len(self.trace) and (self.loops == 0 or loop < self.loops):
             for window in self.trace:
-                yield Compute(window.instructions / self.instructions_per_s)
+                yield Compute(window.instructions / speed)
                 reads = pagemap.simulated(window.reads)
                 writes = pagemap.simulated(window.writes)
                 flags = np.zeros(reads.size + writes.size, dtype=np.bool_)

@@ -114,6 +114,15 @@ def describe(trace: PageTrace) -> str:
         f"{s.written_mean:.0f} written (max {s.written_max:,})",
         f"  recorded with {trace.meta['valgrind']} ({trace.meta['tool']})",
     ]
+    held = trace.meta.get("allocated_by_region")
+    if held:
+        total = sum(held.values())
+        parts = ", ".join(f"{r} {held[r] / 2**20:.2f}" for r in _ORDER if r in held)
+        lines.insert(
+            4,
+            f"  allocated (mapped at any time): {total / 2**20:.2f} MiB ({parts} MiB); "
+            f"touched {s.pages['total'] * s.page_size / max(total, 1):.0%} of it",
+        )
     return "\n".join(lines)
 
 
