@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: run test fuzz fuzz-cli lint typecheck bench lock clean simgrid traces images
+.PHONY: run test fuzz fuzz-cli lint typecheck bench lock clean simgrid traces images timelines
 
 $(STAMP): pyproject.toml requirements.lock
 ifdef UV
@@ -61,6 +61,19 @@ images: $(STAMP)
 	$(BIN)/rhodos compare --plot docs/images/compare.png
 	$(BIN)/rhodos map --out results/map
 	cp results/map/strategy-map-*.png docs/images/
+
+# The message-sequence charts of docs/how-to/timeline.md: every built-in strategy on
+# migrate's default scenario, each picture with its data beside it (msc-NAME.json, which
+# tests/test_timeline.py regenerates and compares: the test fails when they are stale).
+timelines: $(STAMP)
+	$(BIN)/rhodos migrate --strategy eager --timeline docs/images/msc-eager.png
+	$(BIN)/rhodos migrate --strategy eager-dirty --timeline docs/images/msc-eager-dirty.png
+	$(BIN)/rhodos migrate --strategy precopy --timeline docs/images/msc-precopy.png
+	$(BIN)/rhodos migrate --strategy copy-on-reference --timeline docs/images/msc-copy-on-reference.png
+	$(BIN)/rhodos migrate --strategy flushing --timeline docs/images/msc-flushing.png
+	$(BIN)/rhodos migrate --strategy freeze-free --timeline docs/images/msc-freeze-free.png
+	$(BIN)/rhodos migrate --strategy postcopy --timeline docs/images/msc-postcopy.png
+	$(BIN)/rhodos migrate --strategy auto --timeline docs/images/msc-auto.png
 
 # Regenerate the lock file from the current environment (after changing dependencies).
 lock: $(STAMP)

@@ -40,6 +40,7 @@ from typer.testing import CliRunner
 from rhodos.cli import app
 from rhodos.cli.application import console, err_console
 from rhodos.migration_manager.map import MapGrid
+from rhodos.plugins import isolated
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))]
@@ -65,6 +66,8 @@ SKIPPED = {
     "node.pem --tls-key node.key": "a server that runs until stopped",
     "rhodos sweep examples/sweep-small.toml --scheduler tls://HOST:8786 --out "
     "results/sweep-small": "needs the TLS Dask cluster above (tests/test_dask_tls.py)",
+    "make timelines": "draws every strategy's chart (tests/test_timeline.py regenerates "
+    "their data and compares it with docs/images)",
 }
 
 #: The value each option of the command table takes in the walk.
@@ -85,6 +88,7 @@ OPTION_VALUES = {
     "--seed": "1",
     "--param": "max_rounds=3",
     "--trace": "walk-trace.json",
+    "--timeline": "walk-chart.png",
     "--check": "rhodos/kernel/profiles/sun3-ethernet.toml",
     "-m": "latency_s",
     "--csv": "walk.csv",
@@ -259,7 +263,8 @@ def run(command: Command, folder: Path) -> None:
     assert args[0] == "rhodos", f"the walk cannot run {command.line!r}: add it to SKIPPED"
     if args[1] == "map" and "--quick" not in args:
         args.append("--quick")
-    result = CliRunner().invoke(app, args[1:])
+    with isolated():  # a --plugin's strategies last one command, as in a shell
+        result = CliRunner().invoke(app, args[1:])
     shown = list(command.shown or ())
     expected = 2 if any(s.startswith("error:") for s in shown) else 0
     expected = 3 if any(s.startswith("refused:") for s in shown) else expected

@@ -119,6 +119,18 @@ def test_eager_latency_is_fixed_costs_plus_the_address_space_over_the_bandwidth(
         assert record.bytes_by_kind["pages"] == size
 
 
+def test_eager_shows_its_page_copy_as_a_phase(sun3: MachineProfile) -> None:
+    """Eager's phases name the copy: from ``page-map-sent`` to ``pages-sent`` is the request
+    for the pages and their flow, to the µs; the communication state follows."""
+    costs = Costs(sun3)
+    record = migrate_idle(sun3, 1 * MIB, "eager")
+    names = [name for name, _ in record.phases]
+    assert names.index("page-map-sent") + 1 == names.index("pages-sent")
+    assert names.index("pages-sent") + 1 == names.index("comm-moved")
+    copy = record.phase("pages-sent") - record.phase("page-map-sent")
+    assert copy == exactly(costs.local_call() + costs.remote_call(1 * MIB))
+
+
 def test_eager_latency_grows_by_exactly_the_extra_pages_on_the_wire(sun3: MachineProfile) -> None:
     """Going from 1 MiB to 4 MiB adds exactly the wire time of the 3 MiB more."""
     small = migrate_idle(sun3, 1 * MIB, "eager").latency_s

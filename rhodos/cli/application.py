@@ -160,10 +160,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 LOG_OBSERVER = "rhodos.log_observer"
 
 
-# -- global options: logging --------------------------------------------------------
+# -- global options: plugins and logging ----------------------------------------------
 @app.callback()
 def global_options(
     ctx: typer.Context,
+    plugin: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plugin",
+            help="A Python file whose @register classes add strategies or workloads "
+            "(repeat for several).",
+            dir_okay=False,
+            metavar="FILE.py",
+        ),
+    ] = None,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -181,6 +191,7 @@ def global_options(
     ] = None,
 ) -> None:
     """rhodos: a simulated microkernel distributed OS for studying process migration."""
+    _load_plugins(plugin or [])
     if not verbose and log_json is None:
         return  # nothing subscribes: the runs pay nothing for logging
     from rhodos.experiment.logs import configure
@@ -195,6 +206,19 @@ def global_options(
         except OSError as error:
             fail(f"--log-json file {log_json}: cannot write: {os_problem(error)}")
     ctx.meta[LOG_OBSERVER] = configure(verbose=verbose, json_file=stream)
+
+
+def _load_plugins(paths: list[Path]) -> None:
+    """``--plugin``: import each file before the command runs; a bad one is one line, exit 2."""
+    if not paths:
+        return
+    from rhodos.plugins import PluginError, load_plugins
+
+    try:
+        load_plugins(paths)
+    except PluginError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def run_observer(ctx: typer.Context, *more: Any) -> Any:

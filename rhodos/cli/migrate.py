@@ -47,10 +47,12 @@ if TYPE_CHECKING:
     from rhodos.experiment import Scenario
     from rhodos.migration_manager import MigrationRecord
 
-__all__ = ["REFUSED", "compare_command", "migrate_command"]
+__all__ = ["REFUSED", "VIOLATED", "compare_command", "migrate_command"]
 
 #: The exit status of ``rhodos migrate`` when the migration was refused (2 is bad input).
 REFUSED = 3
+#: The exit status of ``rhodos compare`` when a run broke an invariant.
+VIOLATED = 4
 
 
 def _key_values(option: str, values: list[str] | None, example: str) -> dict[str, Any]:
@@ -219,6 +221,16 @@ def migrate_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     trace: TraceOption = None,
+    timeline: Annotated[
+        Path | None,
+        typer.Option(
+            "--timeline",
+            help="Draw the migration as a message-sequence chart (.png, .svg or .pdf), "
+            "its data beside it (.json).",
+            dir_okay=False,
+            metavar="FILE.png",
+        ),
+    ] = None,
 ) -> None:
     """Migrate one process between two nodes; print the phase timeline and the metrics."""
     from rhodos.experiment import run_migration, scenario_row
@@ -229,7 +241,10 @@ def migrate_command(
     if trace is not None:
         writable_file(trace, "--trace file")  # checked before the run, written after it
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
-    record = run_migration(scenario, strategy, params, observe=run_observer(ctx, recorder))
+    chart = _ChartOutput(timeline, scenario) if timeline is not None else None
+    observers = run_observer(ctx, recorder, chart and chart.recorder)
+    record = run_migration(scenario, strategy, params, observe=observers)
+    drawn = chart.write(record) if chart is not None else ()
     if as_json:
         typer.echo(json.dumps(scenario_row(scenario, record)))
     else:
@@ -237,13 +252,13 @@ def migrate_command(
             f"[bold]{record.strategy}[/] migrating process {record.pid} from node "
             f"{record.source} to node {record.destination}: {_describe(scenario)}"
         )
-        timeline = Table(title="Phases (simulated time)")
-        timeline.add_column("phase")
-        timeline.add_column("t (ms)", justify="right")
-        timeline.add_column("+ since request (ms)", justify="right")
+        phases = Table(title="Phases (simulated time)")
+        phases.add_column("phase")
+        phases.add_column("t (ms)", justify="right")
+        phases.add_column("+ since request (ms)", justify="right")
         for phase, t in record.phases:
-            timeline.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
-        console.print(timeline)
+            phases.add_row(phase, f"{t * 1e3:.3f}", f"{(t - record.requested_at) * 1e3:.3f}")
+        console.print(phases)
         if record.ok:
             console.print(_one_record(record))
     # The result is printed first: a trace that cannot be written loses nothing.
@@ -251,9 +266,35 @@ def migrate_command(
         write_output(trace, "--trace file", recorder.write)
         if not as_json:
             console.print(f"wrote {trace} (open it at ui.perfetto.dev)", highlight=False)
+    if drawn and not as_json:
+        console.print(f"wrote {drawn[0]} (its data: {drawn[1]})", highlight=False)
     if not record.ok:
         _refusals(scenario, [record])
         raise typer.Exit(REFUSED)
+
+
+class _ChartOutput:
+    """``--timeline``: the path checked before the run, the recorder, the chart after it."""
+
+    def __init__(self, path: Path, scenario: Scenario) -> None:
+        from rhodos.experiment.chart import check_chart_path
+        from rhodos.experiment.sequence import SequenceRecorder
+
+        self.path = check_chart_path(path)
+        writable_file(self.path, "--timeline file")  # checked before the run
+        self.scenario = scenario
+        self.recorder = SequenceRecorder(_not_baseline)
+
+    def write(self, record: MigrationRecord) -> tuple[Path, Path]:
+        """Draw the recorded migration; the picture and its data."""
+        from rhodos.experiment.chart import write_chart
+
+        title = (
+            f"{record.strategy}: process {record.pid} from node {record.source} "
+            f"to node {record.destination}" + ("" if record.ok else " (refused)")
+        )
+        sequence = self.recorder.sequence(record, title)
+        return write_chart(sequence, self.path, subtitle=_describe(self.scenario))
 
 
 def _one_record(record: MigrationRecord) -> Table:
@@ -293,7 +334,11 @@ def comparison_tables(records: list[MigrationRecord], names: list[str], width: i
     )
 
 
-@app.command("compare")
+@app.command(
+    "compare",
+    epilog="Exit status: 0 done (refusals are results); 2 bad input; 4 a run broke an "
+    "invariant (shown).",
+)
 @clear_errors
 def compare_command(
     ctx: typer.Context,
@@ -323,6 +368,8 @@ def compare_command(
 
     A refused migration is a row marked refused (empty metrics in --json and --csv, whose
     ``refused`` column says why), counted below the table with what would let it happen.
+    After the runs, the invariants that need no oracle are checked on every one (see
+    ``rhodos.testing.audit_run``): the table says they hold, or shows each violation.
     ``--trace`` writes every strategy's run into ONE timeline file, each run in its own
     pid range (node N of the i-th strategy, counting from 1, is pid ``100 * i + N``), on
     one time axis.
@@ -341,8 +388,14 @@ def compare_command(
         if path is not None:
             writable_file(path, what)  # checked before the runs, written after them
     recorder = TraceRecorder(_not_baseline) if trace is not None else None
+    runs: dict[str, Any] = {}
+
+    def keep(label: str, cluster: Any) -> None:
+        runs[label] = cluster
+
     with progress_bar("compare", enabled=console.is_terminal and not as_json) as update:
-        records = compare(scenario, observe=run_observer(ctx, recorder), progress=update)
+        records = compare(scenario, observe=run_observer(ctx, recorder, keep), progress=update)
+    violations = _audit(records, runs)
     rows = [scenario_row(scenario, r) for r in records]
 
     def write_csv(path: Path) -> None:
@@ -373,6 +426,18 @@ def compare_command(
                 f"({', '.join(refused)}): no metric for them",
                 highlight=False,
             )
+        from rhodos.testing.audit import AUDITED
+
+        checked = f"Checked on every run: {', '.join(AUDITED)}:"
+        if violations:
+            broke = sorted({strategy for strategy, _ in violations})
+            console.print(
+                f"{checked} [bold red]{len(violations)} violated[/] ({', '.join(broke)}), "
+                "shown below.",
+                highlight=False,
+            )
+        else:
+            console.print(f"{checked} all hold.", highlight=False)
     # The results are printed first: a file that cannot be written loses nothing.
     for path, what, write in writers:
         if path is not None:
@@ -380,3 +445,22 @@ def compare_command(
             if not as_json:
                 console.print(f"wrote {path}", highlight=False)
     _refusals(scenario, records)
+    for strategy, problem in violations:
+        said = problem if problem.startswith(f"{strategy} ") else f"{strategy}: {problem}"
+        err_console.print(f"[bold red]invariant violated:[/] {said}", highlight=False)
+    if violations:
+        raise typer.Exit(VIOLATED)
+
+
+def _audit(records: list[MigrationRecord], runs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The violations :func:`rhodos.testing.audit_run` finds in the runs of ``records``,
+    each with its strategy."""
+    from rhodos.migration_manager import registered
+    from rhodos.testing.audit import audit_run
+
+    strategies = registered()
+    return [
+        (record.strategy, problem)
+        for record in records
+        for problem in audit_run(runs[record.strategy], record, strategies[record.strategy])
+    ]

@@ -16,7 +16,7 @@ from rhodos.cli.application import ProfileOption, app, clear_errors, console
 from rhodos.cli.tables import Column, fitted
 from rhodos.kernel import ClusterConfig, MachineProfile
 from rhodos.units import format_size
-from rhodos.workload import WORKLOADS
+from rhodos.workload import registered as registered_workloads
 
 __all__ = ["run", "strategies", "workloads"]
 
@@ -40,7 +40,7 @@ def workloads() -> None:
     table.add_column("name", no_wrap=True)
     table.add_column("parameters (default in migrate, compare)")
     table.add_column("what it is")
-    for name, factory in sorted(WORKLOADS.items()):
+    for name, factory in sorted(registered_workloads().items()):
         used = Scenario(workload=name).workload_arguments()
         sets = SCENARIO_SETS.get(name, {"memory_bytes": "memory_bytes"})
         lines = []

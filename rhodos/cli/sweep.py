@@ -101,6 +101,8 @@ def _plan_table(config: Any, plan: Any) -> Table:
     table = Table(title=f"Sweep {config.name!r}: {len(plan)} runs")
     table.add_column("key")
     table.add_column("values")
+    for path in config.plugins:
+        table.add_row("plugin", path)
     for axis in config.all_axes:
         table.add_row(f"{axis.name} (axis)", ", ".join(map(str, axis.values)))
     for key, value in config.fixed.items():

@@ -13,6 +13,8 @@ A sweep config is a TOML file with a ``[sweep]`` table and, optionally, one
     [params.precopy]
     max_rounds = 3                      # a list here is an axis of precopy's points only
 
+A list of plugin files at the top of the file (``plugins = ["mine.py"]``, relative to
+the config file) adds their strategies and workloads (see :mod:`rhodos.plugins`).
 The keys of ``[sweep]`` are the fields of :class:`~rhodos.experiment.Scenario`
 (``profile``, ``workload``, ``memory_bytes``, ``dirty_rate``, ``touch_fraction``,
 ``cpu_seconds``, ``migrate_at``, ``nodes``, ``topology``, ``home_calls_per_s``, ``loops``), plus
@@ -44,6 +46,7 @@ import numpy as np
 from rhodos.experiment.migration import Scenario, scenario_value
 from rhodos.experiment.plan import Axis, Group, Run, SweepPlan
 from rhodos.experiment.schema import (
+    PLUGINS,
     SCENARIO_KEYS,
     SETTING_KEYS,
     TABLES,
@@ -51,6 +54,7 @@ from rhodos.experiment.schema import (
     apply_override,
     as_values,
     check_value,
+    load_config_plugins,
     parse_params,
     typed,
 )
@@ -89,6 +93,8 @@ class SweepConfig:
     #: Per strategy: its fixed parameters, and its own axes.
     params: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     param_axes: dict[str, tuple[Axis, ...]] = attrs.field(factory=dict)
+    #: The plugin files the config names, as absolute paths (loaded when it is read).
+    plugins: tuple[str, ...] = ()
 
     @classmethod
     def from_toml(cls, path: str | Path, overrides: Sequence[str] = ()) -> SweepConfig:
@@ -103,7 +109,12 @@ class SweepConfig:
     def from_dict(cls, data: Mapping[str, Any], origin: str = "<config>") -> SweepConfig:
         """Validate the config ``data`` (as TOML would give it) and build the sweep."""
         plain: dict[str, Any] = copy.deepcopy(dict(data))
+        base = Path(origin).parent if origin != "<config>" else Path()
+        # Plugins first: the strategies and workloads they register are checked below.
+        plugins = load_config_plugins(plain.get(PLUGINS, []), base, origin)
         for table in plain:
+            if table == PLUGINS:
+                continue
             if table not in TABLES:
                 hint = did_you_mean(table, TABLES, show=lambda near: f"[{near}]")
                 raise SweepConfigError(
@@ -115,6 +126,11 @@ class SweepConfig:
             raise SweepConfigError(f"{origin}: no [sweep] table")
         valid = {**SCENARIO_KEYS, **SETTING_KEYS}
         for key in sweep:
+            if key == PLUGINS:
+                raise SweepConfigError(
+                    f"{origin}: [sweep] {PLUGINS}: plugins = [...] goes at the top of the "
+                    "file, before [sweep]"
+                )
             if key not in valid:
                 raise SweepConfigError(
                     f"{origin}: unknown key [sweep] {key}{did_you_mean(key, valid)}; "
@@ -135,7 +151,6 @@ class SweepConfig:
             raise SweepConfigError(f"{origin}: [sweep] seed = {seed}: must be >= 0")
         if replications < 1:
             raise SweepConfigError(f"{origin}: [sweep] replications = {replications}: must be >= 1")
-        base = Path(origin).parent if origin != "<config>" else Path()
         fixed: dict[str, Any] = {}
         axes: list[Axis] = []
         if "strategy" not in sweep:
@@ -180,6 +195,7 @@ class SweepConfig:
             strategies=tuple(strategies),
             params=params,
             param_axes=param_axes,
+            plugins=plugins,
         )
 
     @property

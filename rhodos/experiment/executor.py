@@ -110,8 +110,13 @@ def run_group(group: Group, observe: Observer | None = None) -> list[dict[str, A
     return rows
 
 
-def run_groups(groups: Sequence[Group]) -> list[dict[str, Any]]:
-    """The task an executor runs: a chunk of groups; their rows."""
+def run_groups(groups: Sequence[Group], plugins: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The task an executor runs: a chunk of groups; their rows. ``plugins``: the plugin
+    files the runs need, loaded first (once per worker process)."""
+    if plugins:
+        from rhodos.plugins import load_plugins
+
+        load_plugins(plugins)
     return [row for group in groups for row in run_group(group)]
 
 
@@ -194,9 +199,9 @@ def _cancel_on_exit(futures: Sequence[Any], results: Iterator[Any]) -> Iterator[
 def _main_registers_plugins() -> bool:
     """The main script registered a strategy or a workload of its own (workers need it)."""
     from rhodos.migration_manager import registered
-    from rhodos.workload import WORKLOADS
+    from rhodos.workload import registered as registered_workloads
 
-    classes = [*registered().values(), *WORKLOADS.values()]
+    classes = [*registered().values(), *registered_workloads().values()]
     return any(cls.__module__ in ("__main__", "__mp_main__") for cls in classes)
 
 

@@ -31,7 +31,8 @@ from rhodos.migration_manager import MigrationRecord, make_strategy, registered
 from rhodos.system import boot, migrate
 from rhodos.units import format_size, parse_size
 from rhodos.validators import did_you_mean, non_negative, positive_fraction, within
-from rhodos.workload import WORKLOADS, make_workload
+from rhodos.workload import make_workload
+from rhodos.workload import registered as registered_workloads
 from rhodos.workload.catalog import TRACE_PREFIX, is_trace
 from rhodos.workload.pagetrace import TraceFigures, open_trace, trace_figures
 
@@ -82,12 +83,13 @@ def _nodes(_: Any, attribute: attrs.Attribute[int], value: int) -> None:
 
 
 def _workload(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    workloads = registered_workloads()
     if is_trace(value):
         open_trace(value.removeprefix(TRACE_PREFIX))  # names the shipped traces if absent
-    elif value not in WORKLOADS:
+    elif value not in workloads:
         raise ValueError(
-            f"unknown workload {value!r}{did_you_mean(value, WORKLOADS)}; "
-            f"workloads are: {', '.join(sorted(WORKLOADS))}, or trace:NAME / trace:PATH "
+            f"unknown workload {value!r}{did_you_mean(value, workloads)}; "
+            f"workloads are: {', '.join(sorted(workloads))}, or trace:NAME / trace:PATH "
             "(a recorded program)"
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,6 +23,7 @@ from rhodos.migration_manager import make_strategy, registered
 from rhodos.validators import did_you_mean
 
 __all__ = [
+    "PLUGINS",
     "SCENARIO_KEYS",
     "SETTING_KEYS",
     "TABLES",
@@ -29,6 +31,7 @@ __all__ = [
     "apply_override",
     "as_values",
     "check_value",
+    "load_config_plugins",
     "parse_params",
     "typed",
 ]
@@ -61,6 +64,8 @@ SCENARIO_KEYS: dict[str, str] = {
 #: The keys of [sweep] that set up the sweep itself (never axes).
 SETTING_KEYS: dict[str, str] = {"name": _STRING, "seed": _INTEGER, "replications": _INTEGER}
 TABLES = ("sweep", "params")
+#: The top-level key naming plugin files (before any table): ``plugins = ["mine.py"]``.
+PLUGINS = "plugins"
 
 
 def typed(where: str, value: Any, expected: str) -> Any:
@@ -153,6 +158,26 @@ def parse_params(
     return fixed, axes
 
 
+def load_config_plugins(value: Any, base: Path, origin: str) -> tuple[str, ...]:
+    """Load the plugin files a config names (relative to its folder); their paths."""
+    from rhodos.plugins import PluginError, load_plugin
+
+    where = f"{origin}: {PLUGINS}"
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SweepConfigError(
+            f"{where} = {value!r}: expected a list of Python files, e.g. ['mine.py']"
+        )
+    paths = []
+    for name in value:
+        path = Path(name) if Path(name).is_absolute() else base / name
+        try:
+            load_plugin(path)
+        except PluginError as error:
+            raise SweepConfigError(f"{where}: {str(error).removeprefix('--plugin ')}") from None
+        paths.append(str(path.resolve()))
+    return tuple(paths)
+
+
 def apply_override(data: dict[str, Any], item: str) -> None:
     """Apply one ``--set key=value`` to the config ``data``.
 
@@ -169,7 +194,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     path = key.split(".")
-    if path[0] not in TABLES:
+    if path[0] not in (*TABLES, PLUGINS):
         path = ["sweep", *path]
     table = data
     for part in path[:-1]:

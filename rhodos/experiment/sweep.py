@@ -11,6 +11,7 @@ stopped (``resume=True``): the rows are identical wherever and in whatever order
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from rhodos.experiment.migration import Observer
 from rhodos.experiment.plan import Group, SweepPlan
 from rhodos.experiment.results import ResultsFile, folder_lock, write_parquet, write_summary
 from rhodos.experiment.stats import summarize
+from rhodos.plugins import loaded_plugins
 
 __all__ = ["SweepConfig", "SweepResult", "run_sweep"]
 
@@ -169,7 +171,9 @@ def _execute(
     if progress:
         progress(count, len(plan))
     try:
-        stream = executor.map_unordered(run_groups, _chunks(pending, workers))
+        # The workers load every plugin file loaded here (--plugin, the config's plugins).
+        task = functools.partial(run_groups, plugins=loaded_plugins())
+        stream = executor.map_unordered(task, _chunks(pending, workers))
         if trace_run is not None:  # here, while the workers run the rest
             traced = next(g for g in plan.groups if any(r.run == trace_run for r in g.runs))
             solo = Group(traced.scenario, tuple(r for r in traced.runs if r.run == trace_run))

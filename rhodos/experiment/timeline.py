@@ -87,6 +87,8 @@ class Timeline:
             sent = self._sends.pop(f["msg"])
             self._add(self._message(sent, e.time, dropped_at=e.node))
             self.instants.append((e.time, e.node, "kernel", e))
+        elif kind == ("kernel", "local"):
+            return  # messages within a node (logged when a sequence chart asks): not drawn
         elif e.component == "migration" and "at" in f:
             self._phase(e, f)
         elif e.component == "thread":

@@ -291,7 +291,19 @@ class Cluster:
             self.log.record(src_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
             return
         if dst_id == src_id:
+            sent = self.env.now
             yield src.cpu.kernel_work(profile.local_ipc_s)
+            if self.log.messages:
+                self.log.record(
+                    src_id,
+                    "kernel",
+                    "local",
+                    msg=msg.msg_id,
+                    kind=msg.kind,
+                    account=msg.account,
+                    sent=sent,
+                    **self._addressing(msg),
+                )
         else:
             cpu_cost = profile.message_cpu_s(msg.size_bytes)
             yield src.cpu.kernel_work(cpu_cost)
@@ -306,6 +318,7 @@ class Cluster:
                 traffic=msg.traffic,
                 bytes=msg.size_bytes,
                 account=msg.account,
+                **(self._addressing(msg) if self.log.messages else {}),
             )
             yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
             dst_node = self.all_nodes[dst_id]
@@ -368,6 +381,16 @@ class Cluster:
                 return
         if not answered.triggered:
             answered.succeed(self.env.now)
+
+    def _addressing(self, msg: Message) -> dict[str, Any]:
+        """Where a message goes, for the log's :attr:`~EventLog.messages`: the port, its
+        owner (a server's role, ``reply``...), the reply port of a request."""
+        port = self._ports.get(msg.dst)
+        return {
+            "port": msg.dst,
+            "to": port.owner if port is not None else None,
+            "reply_to": msg.reply_to,
+        }
 
     # -- running -------------------------------------------------------------------
     def run(self, until: float | simpy.events.Event | None = None) -> None:

@@ -3,6 +3,13 @@
 The log is the single source for determinism checks (same seed, same config ->
 identical log), for trace export and for structlog output. Recording is a tuple append;
 listeners (a structlog bridge, a trace exporter) subscribe to the same events.
+
+By default the kernel logs the messages that cross the network (``network`` ``send`` and
+``arrive``). A listener that draws who asked whom (a message-sequence chart) turns on
+:attr:`EventLog.messages` before the run: the kernel then also logs every message
+between two servers of one node (``kernel`` ``local``), and each message names the port
+it goes to, the server or port owner there (``to``) and, for a request, the port its
+answer will come to (``reply_to``), so that every reply is paired with its request.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ class EventLog:
         self._keep = keep
         self._events: list[LogEvent] = []
         self._listeners: list[Listener] = []
+        #: Log every kernel message, local ones too, with its addressing (off: the
+        #: network's messages only).
+        self.messages = False
 
     def record(self, node: int, component: str, event: str, **fields: Any) -> None:
         """Record ``event`` of ``component`` on ``node`` at the current simulated time."""

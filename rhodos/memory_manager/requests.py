@@ -27,12 +27,14 @@ __all__ = [
     "Free",
     "InstallPages",
     "InstallSpace",
+    "Invalidate",
     "PageCopies",
     "PageHolder",
     "PageSet",
     "Push",
     "Release",
     "Relocate",
+    "Select",
     "SendPages",
     "SpaceInfo",
     "WaitReleased",
@@ -231,6 +233,17 @@ class Relocate(Request):
     new: int
 
 
+@attrs.frozen(eq=False)
+class Invalidate(Request):
+    """Migration Manager -> destination Memory Manager: the copies of ``pages`` held here are
+    stale (written at the source since they were copied): drop them; they are at node
+    ``holder``, whence a fault or a transfer will bring them. Reply how many were dropped."""
+
+    pid: int
+    pages: npt.NDArray[np.int64]
+    holder: int
+
+
 @attrs.frozen
 class Push(Request):
     """Migration Manager -> source Memory Manager: move every resident page to ``dest`` in
@@ -259,6 +272,16 @@ class Describe(Request):
     space of it here)."""
 
     pid: int
+
+
+@attrs.frozen
+class Select(Request):
+    """Migration Manager -> Memory Manager: reply the page numbers of ``pid``'s set ``which``
+    as an array (``None``: no space of it here), for a strategy that computes its own page
+    sets."""
+
+    pid: int
+    which: PageSet = attrs.field(validator=attrs.validators.instance_of(PageSet))
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ from collections.abc import Generator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import simpy
 
 from rhodos.kernel import Handler, PageFault, Request
@@ -36,9 +37,11 @@ from rhodos.memory_manager.requests import (
     Free,
     InstallPages,
     InstallSpace,
+    Invalidate,
     Push,
     Release,
     Relocate,
+    Select,
     SendPages,
     SpaceInfo,
     WaitReleased,
@@ -64,9 +67,11 @@ class MemoryManager(Faults, Transfers):
             ExportCritical: self._export_critical,
             Adopt: self._adopt,
             Relocate: self._relocate,
+            Invalidate: self._invalidate,
             Push: self._push,
             Flush: self._flush,
             Describe: self._describe,
+            Select: self._select,
             WaitReleased: self._wait_released,
             Free: self._free,
             Release: self._release,
@@ -129,3 +134,7 @@ class MemoryManager(Faults, Transfers):
 
     def _describe(self, req: Describe) -> SpaceInfo | None:
         return self.space_info(req.pid) if req.pid in self.spaces else None
+
+    def _select(self, req: Select) -> npt.NDArray[np.int64] | None:
+        space = self.spaces.get(req.pid)
+        return None if space is None else space.select(req.which)

@@ -23,6 +23,7 @@ from rhodos.memory_manager.requests import (
     Flush,
     InstallPages,
     InstallSpace,
+    Invalidate,
     PageCopies,
     PageHolder,
     PageSet,
@@ -205,6 +206,17 @@ class Transfers(SpaceTable):
         self._counts["pages_received"] += int(copies.pages.size)
         self.log("adopt", pid=pid, pages=int(copies.pages.size))
         return int(copies.pages.size)
+
+    def _invalidate(self, req: Invalidate) -> int:
+        space = self.spaces.get(req.pid)
+        if space is None:
+            return 0
+        pages = np.asarray(req.pages, dtype=np.int64)
+        stale = pages[space.resident[pages]]
+        space.evict(stale, req.holder)
+        self.node.free_frames(int(stale.size))
+        self.log("invalidate", pid=req.pid, pages=int(stale.size), holder=req.holder)
+        return int(stale.size)
 
     def _relocate(self, req: Relocate) -> int:
         space = self.spaces.get(req.pid)

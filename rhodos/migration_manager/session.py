@@ -100,10 +100,10 @@ class Session:
                 return at
         return None
 
-    def _ask(self, node: int, role: str, request: Request) -> Generator[Any, Any, Any]:
+    def _ask(self, node: int, role: str, request: Request, **size: Any) -> Generator[Any, Any, Any]:
         port = self.node.role_port(role, node)
         try:
-            reply: Message = yield self.node.call(port, request, account=self.pid)
+            reply: Message = yield self.node.call(port, request, account=self.pid, **size)
         except RequestFailed as failed:
             raise MigrationFailed(f"node {node}: {failed}") from failed
         return reply.body
@@ -198,6 +198,28 @@ class Session:
             self.source, "memory", mm.SendPages(self.pid, self.dest, which, keep, overwrite)
         )
         return self._still_there(pages)
+
+    def pages(self, which: PageSet) -> Generator[Any, Any, npt.NDArray[np.int64]]:
+        """The page numbers of the set ``which`` as the source holds it now, as an array
+        (a local request): a strategy computes its own page sets from them and sends
+        them with :meth:`send_pages` (``np.setdiff1d``, ``np.intersect1d``...)."""
+        pages = yield from self._ask(self.source, "memory", mm.Select(self.pid, which))
+        selected: npt.NDArray[np.int64] = self._still_there(pages)
+        return selected
+
+    def invalidate(self, pages: npt.NDArray[np.int64]) -> Steps:
+        """The destination drops its copies of ``pages``, stale since they were copied (the
+        process wrote them at the source): it will find them at the source, where a fault
+        fetches one and :meth:`send_pages` moves them. Returns how many it dropped; the
+        page numbers cross the network, 4 bytes each."""
+        dropped: int = yield from self._ask(
+            self.dest,
+            "memory",
+            mm.Invalidate(self.pid, pages, self.source),
+            size_bytes=64 + 4 * int(np.size(pages)),
+            traffic="state",
+        )
+        return dropped
 
     def flush(self, which: PageSet | npt.NDArray[np.int64] = PageSet.DIRTY) -> Steps:
         """Write a page set from the source to the file server; returns pages.

@@ -6,7 +6,7 @@ differently (each is a generator of simpy events; use ``yield from session.x()``
 1. ``before_freeze`` -- work while the process still runs (precopy's rounds). Default: none.
 2. ``detach``  -- hold the process's messages and freeze it. Default: both.
 3. ``transfer`` -- move the address space. Default: the page map, then every resident
-   page as one flow (eager).
+   page as one flow (eager), marking ``pages-sent`` when they have arrived.
 4. ``redirect`` -- move the communication state. Default: the IPC Manager's migrate_out.
 5. ``resume``  -- move the execution state and run the process again. Default: the
    Process Manager's migrate_out with start.
@@ -100,6 +100,7 @@ class BaseStrategy:
     def transfer(self, session: Session) -> Steps:
         yield from session.export_space()
         yield from session.send_pages(PageSet.RESIDENT)
+        session.mark("pages-sent")  # the copy is a phase of its own: it is the freeze
 
     def redirect(self, session: Session) -> Steps:
         yield from session.move_comm()

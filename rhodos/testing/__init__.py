@@ -35,8 +35,11 @@ It holds, one module each:
 * :mod:`~rhodos.testing.fuzz` -- the migration fuzzer (``python -m rhodos.testing.fuzz``,
   ``make fuzz``), with its :mod:`~rhodos.testing.population` and its hostile patterns
   (:mod:`~rhodos.testing.hostile`).
+* :mod:`~rhodos.testing.audit` -- :func:`audit_run`, the checks of a finished run that
+  need no oracle, cheap enough to run after every comparison (``rhodos compare`` does).
 """
 
+from rhodos.testing.audit import AUDITED, audit_run
 from rhodos.testing.checks import (
     FAILURE_EVENTS,
     REFUSALS_IN_FLIGHT,
@@ -75,6 +78,7 @@ from rhodos.testing.oracles import (
 from rhodos.testing.profiles import fuzz_profile, slow_latency, zero_cost, zero_cpu
 
 __all__ = [
+    "AUDITED",
     "FAILURE_EVENTS",
     "REFUSALS_IN_FLIGHT",
     "TIME_TOLERANCE_S",
@@ -89,6 +93,7 @@ __all__ = [
     "StreamReceiver",
     "StreamSender",
     "Talker",
+    "audit_run",
     "check_failures",
     "check_ipc",
     "check_quiescent",

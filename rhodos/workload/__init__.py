@@ -1,6 +1,14 @@
 """Programs that processes run, reference models, and named workloads."""
 
-from rhodos.workload.catalog import WORKLOADS, UnknownWorkload, Workload, make_workload
+from rhodos.workload.catalog import (
+    WORKLOADS,
+    UnknownWorkload,
+    Workload,
+    make_workload,
+    register,
+    registered,
+    unregister,
+)
 from rhodos.workload.program import Program, ProgramContext, ProgramGenerator
 from rhodos.workload.programs import (
     Client,
@@ -31,4 +39,7 @@ __all__ = [
     "UnknownWorkload",
     "Workload",
     "make_workload",
+    "register",
+    "registered",
+    "unregister",
 ]

@@ -4,6 +4,13 @@
 spawns its processes. An unknown name lists the ones that exist; an unknown parameter
 lists the parameters the workload takes.
 
+A workload is an attrs class whose fields are its parameters (``name`` the first, its
+default the workload's name) with a ``start`` method; the :func:`register` decorator
+makes it available by name, as the built-ins below are. Workloads of other packages
+come in through the entry-point group ``rhodos.workloads`` (``[project.entry-points.
+"rhodos.workloads"] my-name = "my_package.module:MyWorkload"``), or from a file with
+``rhodos --plugin FILE.py``.
+
 ``trace:NAME`` (a shipped trace: ``trace:sqlite``) or ``trace:PATH`` (a trace file) is a
 real program's recorded page references replayed as one process
 (:class:`TracedProgram`); its only parameters are ``loops`` and ``instructions_per_s``.
@@ -12,6 +19,7 @@ real program's recorded page references replayed as one process
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any, Protocol
 
 import attrs
@@ -39,6 +47,9 @@ __all__ = [
     "Workload",
     "is_trace",
     "make_workload",
+    "register",
+    "registered",
+    "unregister",
 ]
 
 #: A workload name ``trace:NAME`` or ``trace:PATH`` replays a recorded page trace.
@@ -61,6 +72,56 @@ class Workload(Protocol):
         ...
 
 
+#: Workload name -> its class, in the order registered (the built-ins below first); its
+#: parameters are the class's fields. :func:`registered` adds the entry points' too.
+WORKLOADS: dict[str, type[Any]] = {}
+_PLUGINS_LOADED = False
+
+
+def register(cls: type[Any]) -> type[Any]:
+    """Class decorator: make a workload available under its name (its ``name`` field's
+    default); its other fields are its parameters, ``memory_bytes`` among them."""
+    if not attrs.has(cls):
+        raise ValueError(
+            f"workload class {cls.__name__} must be an attrs class (its fields are its parameters)"
+        )
+    field = attrs.fields_dict(cls).get("name")
+    name = field.default if field is not None else None
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f'workload class {cls.__name__} needs a field `name: str = "its-name"`: the '
+            "name it is chosen by"
+        )
+    if "memory_bytes" not in attrs.fields_dict(cls):
+        raise ValueError(
+            f"workload {name!r} needs a field `memory_bytes`: the address space of its "
+            "processes, which a scenario (--memory) sets"
+        )
+    if not callable(getattr(cls, "start", None)):
+        raise ValueError(
+            f"workload {name!r} needs a method start(cluster, nodes) that spawns its "
+            "processes and returns their pids (the first is the one migrated)"
+        )
+    WORKLOADS[name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a workload (tests that register a temporary one)."""
+    WORKLOADS.pop(name, None)
+
+
+def registered() -> dict[str, type[Any]]:
+    """Every registered workload, by name: the built-ins, then those of the entry-point
+    group ``rhodos.workloads`` (loaded on the first call) and of plugin files."""
+    global _PLUGINS_LOADED
+    if not _PLUGINS_LOADED:
+        _PLUGINS_LOADED = True
+        for entry in metadata.entry_points(group="rhodos.workloads"):
+            register(entry.load())
+    return dict(WORKLOADS)
+
+
 def _spawn(cluster: Cluster, program: Any, node: int, **kwargs: Any) -> int:
     from rhodos.system import spawn  # the system assembles servers; imported late
 
@@ -68,6 +129,7 @@ def _spawn(cluster: Cluster, program: Any, node: int, **kwargs: Any) -> int:
     return pid
 
 
+@register
 @attrs.frozen
 class CpuBound:
     """CPU-bound processes (``processes`` of them) sharing the first node."""
@@ -87,6 +149,7 @@ class CpuBound:
         return [_spawn(cluster, program, nodes[0]) for _ in range(self.processes)]
 
 
+@register
 @attrs.frozen
 class MemoryWriter:
     """One process writing ``dirty_rate`` pages per second over its working set."""
@@ -112,6 +175,7 @@ class MemoryWriter:
         return [_spawn(cluster, program, nodes[0])]
 
 
+@register
 @attrs.frozen
 class PingPong:
     """A communicating pair: the pinger on the first node, the ponger on the second."""
@@ -133,6 +197,7 @@ class PingPong:
         return [ping, pong]
 
 
+@register
 @attrs.frozen
 class ServerClients:
     """A request/reply server on the first node and one client on each other node."""
@@ -162,6 +227,7 @@ class ServerClients:
         return pids
 
 
+@register
 @attrs.frozen
 class Stream:
     """A stream connection: the sender on the first node, the receiver on the second.
@@ -227,28 +293,19 @@ def is_trace(name: str) -> bool:
     return name.startswith(TRACE_PREFIX)
 
 
-#: Workload name -> its class; parameters are the class's fields.
-WORKLOADS: dict[str, type[Any]] = {
-    "cpu-bound": CpuBound,
-    "memory-writer": MemoryWriter,
-    "pingpong": PingPong,
-    "server": ServerClients,
-    "stream": Stream,
-}
-
-
 def make_workload(name: str, **params: Any) -> Workload:
     """The workload called ``name`` with ``params``; clear errors for unknown names or params."""
+    workloads = registered()
     if is_trace(name):
         factory: Any = TracedProgram
         params = {"trace": name.removeprefix(TRACE_PREFIX), **params}
     else:
-        factory = WORKLOADS.get(name)
+        factory = workloads.get(name)
     if factory is None:
-        hint = did_you_mean(name, WORKLOADS)
+        hint = did_you_mean(name, workloads)
         traces = ", ".join(TRACE_PREFIX + t for t in shipped_traces())
         raise UnknownWorkload(
-            f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(WORKLOADS))}, "
+            f"unknown workload {name!r}{hint}; workloads are: {', '.join(sorted(workloads))}, "
             f"and a recorded program: {traces} or trace:PATH"
         )
     allowed = [field.name for field in attrs.fields(factory) if field.name != "name"]
