@@ -1,0 +1,171 @@
+"""Migrating big address spaces: one 1 GiB process per strategy, and k at once.
+
+``migrate_1gib``: a 1 GiB memory writer on a switched ``modern-10gbe`` cluster is
+migrated at 0.5 s with each registered strategy; the row is the wall time from boot to
+the migration's record (which is complete when the source holds nothing the process
+needs: a postcopy's push included) and the peak resident memory above the start.
+
+``concurrent_migrations``: k idle processes of 1 GiB each on node 0 of a
+``modern-10gbe`` cluster whose two nodes share one 10 Gb/s segment are all migrated to
+node 1 with ``precopy`` at once; the row is the wall time from boot to the last record
+and the peak resident memory of this Python process. SimGrid's figure for the same k
+comes from its VM live-migration plugin when a driver that migrates k VMs is built
+(see :func:`simgrid_wall_s`); otherwise it is null with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import simpy
+
+from benchmarks.measure import Stopwatch, interleaved, median, raw_pingpong
+from rhodos.kernel import Exit, Sleep, load_profile
+from rhodos.migration_manager import registered
+from rhodos.system import boot, migrate, spawn
+from rhodos.workload import Computer, ProgramContext, ProgramGenerator, ReferenceModel
+
+__all__ = ["Idle", "concurrent", "main_concurrent", "main_migrate", "migrate_one", "simgrid_wall_s"]
+
+GIB = 1 << 30
+#: From this many concurrent migrations a row takes minutes: measured once.
+BIG = 1000
+ROOT = Path(__file__).resolve().parent.parent
+SIMGRID_DRIVER = ROOT / "experiments" / "simgrid-crosscheck" / "build" / "driver"
+
+
+@attrs.frozen
+class Idle:
+    """A process that only sleeps: nothing runs, nothing is dirtied while it migrates."""
+
+    name: str = "idle"
+    memory_bytes: int = GIB
+    sleep_s: float = 1000.0
+
+    def run(self, ctx: ProgramContext) -> ProgramGenerator:
+        yield Sleep(self.sleep_s)
+        yield Exit(0)
+
+
+def migrate_one(strategy: str) -> dict[str, Any]:
+    """Boot, spawn a 1 GiB memory writer, migrate it at 0.5 s; wall time and extra memory."""
+    writer = Computer(
+        name="memory-writer",
+        cpu_seconds=2.0,
+        memory_bytes=GIB,
+        refs=ReferenceModel(working_set=0.5, dirty_rate=20.0, refs_per_s=80.0),
+    )
+    with Stopwatch() as watch:
+        cluster = boot(nodes=2, profile="modern-10gbe", seed=0)
+        pid, _ = spawn(cluster, writer, 0)
+        cluster.run(until=0.5)
+        done = migrate(cluster, pid, 1, strategy)
+        cluster.run(until=done)
+        record = done.value
+    if not record.ok:
+        raise RuntimeError(f"{strategy}: the 1 GiB migration was refused: {record.refused}")
+    return {"wall_s": watch.wall_s, "extra_rss_mib": watch.extra_rss_mib}
+
+
+def concurrent(k: int) -> dict[str, Any]:
+    """k precopy migrations of idle 1 GiB processes over one shared 10 Gb/s segment."""
+    base = load_profile("modern-10gbe")
+    profile = attrs.evolve(base, memory_bytes=max(base.memory_bytes, (k + 1) * GIB))
+    with Stopwatch() as watch:
+        cluster = boot(nodes=2, profile=profile, topology="shared", seed=0)
+        pids = [spawn(cluster, Idle(), 0)[0] for _ in range(k)]
+        cluster.run(until=0.01)
+        migrations = [migrate(cluster, pid, 1, "precopy") for pid in pids]
+        cluster.run(until=simpy.AllOf(cluster.env, migrations))
+    refused = [m.value.refused for m in migrations if not m.value.ok]
+    if refused:
+        raise RuntimeError(f"{len(refused)} of {k} migrations were refused: {refused[0]}")
+    simulated = max(m.value.total_s for m in migrations)
+    return {
+        "wall_s": watch.wall_s,
+        "peak_rss_mib": watch.peak_rss_mib,
+        "simulated_s": simulated,
+    }
+
+
+def simgrid_wall_s(k: int) -> tuple[float | None, str | None]:
+    """SimGrid's wall time for the same k migrations, or None and why it is not measured.
+
+    The driver of ``experiments/simgrid-crosscheck`` (``make simgrid``) migrates one VM;
+    a driver binary that accepts ``--vms=K`` is run when present.
+    """
+    if not SIMGRID_DRIVER.exists():
+        return None, f"SimGrid driver not built ({SIMGRID_DRIVER.relative_to(ROOT)}: make simgrid)"
+    probe = subprocess.run(
+        [str(SIMGRID_DRIVER), "--help"], capture_output=True, text=True, check=False
+    )
+    if "--vms" not in probe.stdout + probe.stderr:
+        return None, "the SimGrid driver migrates one VM: it has no --vms option for k at once"
+    command = [
+        str(SIMGRID_DRIVER),
+        f"--vms={k}",
+        f"--ram-bytes={GIB}",
+        "--intensity=0",
+        f"--working-set-bytes={GIB // 2}",
+        "--bandwidth-bps=1e10",
+        "--latency-s=5e-06",
+        "--migrate-at=0.01",
+        "--log=root.thres:warning",
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, env=dict(os.environ)
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        return None, f"the SimGrid driver failed ({done.returncode}): {done.stderr.strip()[:200]}"
+    return wall, None
+
+
+def main_migrate(quick: bool = False, repeats: int = 3) -> dict[str, dict[str, float]]:
+    """``migrate_1gib``: per strategy, the medians of ``repeats`` interleaved runs."""
+    strategies = list(registered())
+    results = interleaved(repeats, strategies, migrate_one)
+    return {
+        name: {
+            "wall_s": median([r["wall_s"] for r in results[name]]),
+            "extra_rss_mib": median([r["extra_rss_mib"] for r in results[name]]),
+        }
+        for name in strategies
+    }
+
+
+def main_concurrent(
+    quick: bool = False, repeats: int = 3, ks: tuple[int, ...] | None = None
+) -> list[dict[str, Any]]:
+    """``concurrent_migrations``: one row per k, medians of ``repeats`` interleaved runs."""
+    counts = ks or ((16,) if quick else (16, 100, 1000))
+    small = tuple(k for k in counts if k < BIG)
+
+    def measure(k: int) -> dict[str, Any]:
+        return {**concurrent(k), "raw_msgs_per_s": raw_pingpong(16, 100, 1e-4)}
+
+    results = interleaved(repeats, small, measure)
+    results.update(interleaved(1, tuple(k for k in counts if k >= BIG), measure))
+    rows = []
+    for k in counts:
+        runs = results[k]
+        simgrid, reason = simgrid_wall_s(k)
+        rows.append(
+            {
+                "k": k,
+                "wall_s": median([r["wall_s"] for r in runs]),
+                "peak_rss_mib": median([r["peak_rss_mib"] for r in runs]),
+                "simulated_s": runs[0]["simulated_s"],
+                "raw_msgs_per_s": median([r["raw_msgs_per_s"] for r in runs]),
+                "repeats": len(runs),
+                "simgrid_wall_s": simgrid,
+                "simgrid_reason": reason,
+            }
+        )
+    return rows
