@@ -1,22 +1,28 @@
 """Migrating big address spaces: one 1 GiB process per strategy, and k at once.
 
 ``migrate_1gib``: a 1 GiB memory writer on a switched ``modern-10gbe`` cluster is
-migrated at 0.5 s with each registered strategy; the row is the wall time from boot to
-the migration's record (which is complete when the source holds nothing the process
-needs: a postcopy's push included) and the peak resident memory above the start.
+migrated at 0.5 s with each registered strategy; ``wall_s`` (and ``cpu_s``) is the time
+from boot to the migration's record, which is complete when the source holds nothing
+the process needs (a postcopy's push included): the median of interleaved repeats.
+``extra_rss_mib`` is the peak resident memory above the start, measured once per
+strategy in a fresh interpreter (in this process, memory freed by earlier rows would
+be reused and hide part of it).
 
 ``concurrent_migrations``: k idle processes of 1 GiB each on node 0 of a
 ``modern-10gbe`` cluster whose two nodes share one 10 Gb/s segment are all migrated to
-node 1 with ``precopy`` at once; the row is the wall time from boot to the last record
-and the peak resident memory of this Python process. SimGrid's figure for the same k
-comes from its VM live-migration plugin when a driver that migrates k VMs is built
-(see :func:`simgrid_wall_s`); otherwise it is null with the reason.
+node 1 with ``precopy`` at once. Each repeat runs in a fresh interpreter; ``wall_s`` is
+from boot to the last record, ``peak_rss_mib`` the interpreter's whole peak resident
+memory (comparable to a C++ simulator's). SimGrid's figure for the same k comes from
+its VM live-migration plugin when a driver that migrates k VMs is built (see
+:func:`simgrid_run`); otherwise it is null with the reason.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import resource
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +36,14 @@ from rhodos.migration_manager import registered
 from rhodos.system import boot, migrate, spawn
 from rhodos.workload import Computer, ProgramContext, ProgramGenerator, ReferenceModel
 
-__all__ = ["Idle", "concurrent", "main_concurrent", "main_migrate", "migrate_one", "simgrid_wall_s"]
+__all__ = [
+    "Idle",
+    "concurrent",
+    "main_concurrent",
+    "main_migrate",
+    "migrate_one",
+    "simgrid_run",
+]
 
 GIB = 1 << 30
 #: From this many concurrent migrations a row takes minutes: measured once.
@@ -53,7 +66,7 @@ class Idle:
 
 
 def migrate_one(strategy: str) -> dict[str, Any]:
-    """Boot, spawn a 1 GiB memory writer, migrate it at 0.5 s; wall time and extra memory."""
+    """Boot, spawn a 1 GiB memory writer, migrate it at 0.5 s; time and extra memory."""
     writer = Computer(
         name="memory-writer",
         cpu_seconds=2.0,
@@ -69,7 +82,7 @@ def migrate_one(strategy: str) -> dict[str, Any]:
         record = done.value
     if not record.ok:
         raise RuntimeError(f"{strategy}: the 1 GiB migration was refused: {record.refused}")
-    return {"wall_s": watch.wall_s, "extra_rss_mib": watch.extra_rss_mib}
+    return {"wall_s": watch.wall_s, "cpu_s": watch.cpu_s, "extra_rss_mib": watch.extra_rss_mib}
 
 
 def concurrent(k: int) -> dict[str, Any]:
@@ -85,27 +98,53 @@ def concurrent(k: int) -> dict[str, Any]:
     refused = [m.value.refused for m in migrations if not m.value.ok]
     if refused:
         raise RuntimeError(f"{len(refused)} of {k} migrations were refused: {refused[0]}")
-    simulated = max(m.value.total_s for m in migrations)
     return {
         "wall_s": watch.wall_s,
+        "cpu_s": watch.cpu_s,
         "peak_rss_mib": watch.peak_rss_mib,
-        "simulated_s": simulated,
+        "simulated_s": max(m.value.total_s for m in migrations),  # the last one's
     }
 
 
-def simgrid_wall_s(k: int) -> tuple[float | None, str | None]:
+def _warm_up() -> None:
+    """Import and run what the first measurement would otherwise load (lazy imports)."""
+    cluster = boot(nodes=2, profile="modern-10gbe", seed=0)
+    pid, _ = spawn(cluster, Idle(memory_bytes=1 << 20), 0)
+    cluster.run(until=0.01)
+    done = migrate(cluster, pid, 1, "eager")
+    cluster.run(until=done)
+
+
+def in_fresh_interpreter(function: str, argument: Any) -> dict[str, Any]:
+    """Run ``benchmarks.migration.<function>(argument)`` in a new Python; its result."""
+    code = (
+        "import json, sys\n"
+        "from benchmarks import migration\n"
+        "migration._warm_up()\n"
+        f"print(json.dumps(migration.{function}({argument!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{function}({argument!r}) failed:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def simgrid_run(k: int) -> dict[str, Any]:
     """SimGrid's wall time for the same k migrations, or None and why it is not measured.
 
-    The driver of ``experiments/simgrid-crosscheck`` (``make simgrid``) migrates one VM;
-    a driver binary that accepts ``--vms=K`` is run when present.
+    The driver of ``experiments/simgrid-crosscheck`` (built by ``make simgrid``) migrates
+    one VM; a driver that accepts ``--vms=K`` is run when present.
     """
     if not SIMGRID_DRIVER.exists():
-        return None, f"SimGrid driver not built ({SIMGRID_DRIVER.relative_to(ROOT)}: make simgrid)"
+        reason = f"SimGrid driver not built ({SIMGRID_DRIVER.relative_to(ROOT)}: make simgrid)"
+        return {"simgrid_wall_s": None, "simgrid_reason": reason}
     probe = subprocess.run(
-        [str(SIMGRID_DRIVER), "--help"], capture_output=True, text=True, check=False
+        [str(SIMGRID_DRIVER), "--vms=1", "--help"], capture_output=True, text=True, check=False
     )
-    if "--vms" not in probe.stdout + probe.stderr:
-        return None, "the SimGrid driver migrates one VM: it has no --vms option for k at once"
+    if "unknown option --vms" in probe.stderr or "--vms" not in probe.stdout + probe.stderr:
+        reason = "the SimGrid driver migrates one VM: it has no --vms option for k at once"
+        return {"simgrid_wall_s": None, "simgrid_reason": reason}
     command = [
         str(SIMGRID_DRIVER),
         f"--vms={k}",
@@ -118,54 +157,55 @@ def simgrid_wall_s(k: int) -> tuple[float | None, str | None]:
         "--log=root.thres:warning",
     ]
     started = time.perf_counter()
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=False, env=dict(os.environ)
-    )
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        return None, f"the SimGrid driver failed ({done.returncode}): {done.stderr.strip()[:200]}"
-    return wall, None
+        reason = f"the SimGrid driver failed ({done.returncode}): {done.stderr.strip()[-200:]}"
+        return {"simgrid_wall_s": None, "simgrid_reason": reason}
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"simgrid_wall_s": wall, "simgrid_peak_rss_mib": peak, "simgrid_reason": None}
 
 
 def main_migrate(quick: bool = False, repeats: int = 3) -> dict[str, dict[str, float]]:
-    """``migrate_1gib``: per strategy, the medians of ``repeats`` interleaved runs."""
+    """``migrate_1gib``: per strategy, time (median of interleaved repeats) and memory."""
     strategies = list(registered())
     results = interleaved(repeats, strategies, migrate_one)
-    return {
-        name: {
-            "wall_s": median([r["wall_s"] for r in results[name]]),
-            "extra_rss_mib": median([r["extra_rss_mib"] for r in results[name]]),
+    rows = {}
+    for name in strategies:
+        runs = results[name]
+        rows[name] = {
+            "wall_s": median([r["wall_s"] for r in runs]),
+            "cpu_s": median([r["cpu_s"] for r in runs]),
+            "extra_rss_mib": in_fresh_interpreter("migrate_one", name)["extra_rss_mib"],
         }
-        for name in strategies
-    }
+    return rows
 
 
 def main_concurrent(
     quick: bool = False, repeats: int = 3, ks: tuple[int, ...] | None = None
 ) -> list[dict[str, Any]]:
-    """``concurrent_migrations``: one row per k, medians of ``repeats`` interleaved runs."""
+    """``concurrent_migrations``: one row per k, medians of interleaved fresh-interpreter runs."""
     counts = ks or ((16,) if quick else (16, 100, 1000))
-    small = tuple(k for k in counts if k < BIG)
 
     def measure(k: int) -> dict[str, Any]:
-        return {**concurrent(k), "raw_msgs_per_s": raw_pingpong(16, 100, 1e-4)}
+        raw = raw_pingpong(16, 100, 1e-4)
+        return {**in_fresh_interpreter("concurrent", k), "raw_msgs_per_s": raw}
 
-    results = interleaved(repeats, small, measure)
+    results = interleaved(repeats, tuple(k for k in counts if k < BIG), measure)
     results.update(interleaved(1, tuple(k for k in counts if k >= BIG), measure))
     rows = []
     for k in counts:
         runs = results[k]
-        simgrid, reason = simgrid_wall_s(k)
         rows.append(
             {
                 "k": k,
                 "wall_s": median([r["wall_s"] for r in runs]),
+                "cpu_s": median([r["cpu_s"] for r in runs]),
                 "peak_rss_mib": median([r["peak_rss_mib"] for r in runs]),
                 "simulated_s": runs[0]["simulated_s"],
                 "raw_msgs_per_s": median([r["raw_msgs_per_s"] for r in runs]),
                 "repeats": len(runs),
-                "simgrid_wall_s": simgrid,
-                "simgrid_reason": reason,
+                **simgrid_run(k),
             }
         )
     return rows
