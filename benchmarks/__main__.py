@@ -94,18 +94,22 @@ def summary_lines(out: dict[str, Any]) -> list[str]:
             lines.append(
                 f"  {row:<6} {m[f'{row}_msgs_per_s']:10,.0f} msgs/s, raw simpy "
                 f"{m[f'{row}_raw_msgs_per_s']:10,.0f} msgs/s: ratio {m[f'{row}_msgs_ratio']:.4f}"
+                f" (CPU time: {m[f'{row}_msgs_ratio_cpu']:.4f})"
             )
     if "migrate_1gib" in out:
         lines.append("migrate a 1 GiB process (modern-10gbe):")
         for name, row in out["migrate_1gib"].items():
-            lines.append(f"  {name:<18} {row['wall_s']:8.3f} s  +{row['extra_rss_mib']:7.1f} MiB")
+            lines.append(
+                f"  {name:<18} {row['wall_s']:8.3f} s (CPU {row['cpu_s']:8.3f} s)"
+                f"  +{row['extra_rss_mib']:7.1f} MiB"
+            )
     if "scale" in out:
         lines.append("cluster run, 100 processes per node, first 0.1 s simulated:")
         for row in out["scale"]:
             lines.append(
                 f"  {row['nodes']:>5} nodes {row['processes']:>7} processes "
                 f"{row['wall_s']:9.2f} s {row['us_per_process']:9.1f} us/process "
-                f"({row['events']:,} events)"
+                f"(CPU {row['cpu_us_per_process']:9.1f} us/process, {row['events']:,} events)"
             )
     if "concurrent_migrations" in out:
         lines.append("k concurrent precopy migrations of idle 1 GiB processes, shared 10 Gb/s:")
@@ -116,7 +120,8 @@ def summary_lines(out: dict[str, Any]) -> list[str]:
                 else f"SimGrid: {row['simgrid_reason']}"
             )
             lines.append(
-                f"  k={row['k']:<5} {row['wall_s']:8.2f} s  peak {row['peak_rss_mib']:8.1f} MiB"
+                f"  k={row['k']:<5} {row['wall_s']:8.2f} s (CPU {row['cpu_s']:8.2f} s)"
+                f"  peak {row['peak_rss_mib']:8.1f} MiB"
                 f"  ({simgrid})"
             )
     return lines
