@@ -47,7 +47,7 @@ from typing import Any, cast
 import attrs
 import simpy
 
-from rhodos.kernel.sharing import Flow, ProcessorSharing, negligible
+from rhodos.kernel.sharing import Flow, Link, ProcessorSharing, negligible
 
 __all__ = ["Flow", "FluidScheduler", "FluidStatistics", "Link"]
 
@@ -58,29 +58,6 @@ def _check_capacity(capacity: float) -> float:
     if not (math.isfinite(capacity) and capacity >= 0.0):
         raise ValueError(f"capacity must be a finite number >= 0, got {capacity!r}")
     return capacity
-
-
-@attrs.define(eq=False)
-class Link:
-    """A shared resource that moves at most ``capacity`` units per second in total.
-
-    Change the capacity through :meth:`FluidScheduler.set_capacity`, never by
-    assigning the attribute, so that progress is booked and rates recomputed.
-
-    Attributes:
-        name: Unique name within its scheduler (statistics are keyed by it).
-        capacity: Units per second (bytes/s for a network link); 0 pauses every flow
-            crossing the link.
-    """
-
-    name: str
-    capacity: float
-    # While no multi-link flow crosses the link, its flows share it in closed form here.
-    _sharing: ProcessorSharing = attrs.field(repr=False)
-    # Otherwise every flow crossing it is in the general model, listed here.
-    _flows: dict[Flow, None] = attrs.field(factory=dict, init=False, repr=False)
-    _multi: int = attrs.field(default=0, init=False, repr=False)
-    _moved: float = attrs.field(default=0.0, init=False, repr=False)
 
 
 @attrs.frozen

@@ -1,4 +1,8 @@
-"""Processor sharing in closed form: flows that share one capacity equally, by virtual time.
+"""Flows, links, and processor sharing in closed form by virtual time.
+
+A :class:`Flow` is an amount of units moving through one or more :class:`Link` s (the
+network's links, a disk) or through a CPU; :mod:`rhodos.kernel.fluid` gives flows their
+max-min fair rates. This module holds the special case that needs no water-filling.
 
 When n flows share one capacity C and nothing else limits them -- the processes of a
 CPU, the transfers on one shared Ethernet segment, the requests at one disk -- each
@@ -31,15 +35,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import attrs
 import simpy
 
-if TYPE_CHECKING:
-    from rhodos.kernel.fluid import Link
-
-__all__ = ["Flow", "ProcessorSharing"]
+__all__ = ["Flow", "Link", "ProcessorSharing"]
 
 #: Relative tolerance under which a flow's remaining amount counts as zero.
 RELATIVE_EPSILON = 1e-12
@@ -140,6 +141,29 @@ class Flow:
             self._on_done(self)
         if self._done is not None:
             self._done.succeed(self)
+
+
+@attrs.define(eq=False)
+class Link:
+    """A shared resource that moves at most ``capacity`` units per second in total.
+
+    Change the capacity through :meth:`FluidScheduler.set_capacity`, never by
+    assigning the attribute, so that progress is booked and rates recomputed.
+
+    Attributes:
+        name: Unique name within its scheduler (statistics are keyed by it).
+        capacity: Units per second (bytes/s for a network link); 0 pauses every flow
+            crossing the link.
+    """
+
+    name: str
+    capacity: float
+    # While no multi-link flow crosses the link, its flows share it in closed form here.
+    _sharing: ProcessorSharing = attrs.field(repr=False)
+    # Otherwise every flow crossing it is in the general model, listed here.
+    _flows: dict[Flow, None] = attrs.field(factory=dict, init=False, repr=False)
+    _multi: int = attrs.field(default=0, init=False, repr=False)
+    _moved: float = attrs.field(default=0.0, init=False, repr=False)
 
 
 class ProcessorSharing:
