@@ -12,18 +12,16 @@ be reused and hide part of it).
 ``modern-10gbe`` cluster whose two nodes share one 10 Gb/s segment are all migrated to
 node 1 with ``precopy`` at once. Each repeat runs in a fresh interpreter; ``wall_s`` is
 from boot to the last record, ``peak_rss_mib`` the interpreter's whole peak resident
-memory (comparable to a C++ simulator's). SimGrid's figure for the same k comes from
-its VM live-migration plugin when a driver that migrates k VMs is built (see
-:func:`simgrid_run`); otherwise it is null with the reason.
+memory (comparable to a C++ simulator's). SimGrid's figures for the same k come from
+its VM live-migration plugin (``simgrid_migrations.cpp``, built when SimGrid is
+installed; see :func:`simgrid_run`); otherwise they are null with the reason.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +40,14 @@ __all__ = [
     "main_concurrent",
     "main_migrate",
     "migrate_one",
+    "simgrid_driver",
     "simgrid_run",
 ]
 
 GIB = 1 << 30
 #: From this many concurrent migrations a row takes minutes: measured once.
 BIG = 1000
-ROOT = Path(__file__).resolve().parent.parent
-SIMGRID_DRIVER = ROOT / "experiments" / "simgrid-crosscheck" / "build" / "driver"
+HERE = Path(__file__).resolve().parent
 
 
 @attrs.frozen
@@ -130,52 +128,90 @@ def in_fresh_interpreter(function: str, argument: Any) -> dict[str, Any]:
     return result
 
 
-def simgrid_run(k: int) -> dict[str, Any]:
-    """SimGrid's wall time for the same k migrations, or None and why it is not measured.
+def simgrid_driver() -> tuple[Path | None, str | None]:
+    """The k-VM SimGrid driver (``simgrid_migrations.cpp``), built on first use; or why not.
 
-    The driver of ``experiments/simgrid-crosscheck`` (built by ``make simgrid``) migrates
-    one VM; a driver that accepts ``--vms=K`` is run when present.
+    SimGrid comes from Debian's ``libsimgrid-dev``, which ``make simgrid`` installs to
+    build the cross-check's one-VM driver; this driver uses the same library.
     """
-    if not SIMGRID_DRIVER.exists():
-        reason = f"SimGrid driver not built ({SIMGRID_DRIVER.relative_to(ROOT)}: make simgrid)"
-        return {"simgrid_wall_s": None, "simgrid_reason": reason}
-    probe = subprocess.run(
-        [str(SIMGRID_DRIVER), "--vms=1", "--help"], capture_output=True, text=True, check=False
+    binary = HERE / "build" / "simgrid_migrations"
+    source = HERE / "simgrid_migrations.cpp"
+    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return binary, None
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "simgrid"], capture_output=True, text=True
     )
-    if "unknown option --vms" in probe.stderr or "--vms" not in probe.stdout + probe.stderr:
-        reason = "the SimGrid driver migrates one VM: it has no --vms option for k at once"
-        return {"simgrid_wall_s": None, "simgrid_reason": reason}
+    if flags.returncode != 0 and not Path("/usr/include/simgrid/s4u.hpp").exists():
+        return None, "SimGrid is not installed (make simgrid installs Debian's libsimgrid-dev)"
+    binary.parent.mkdir(exist_ok=True)
+    command = ["c++", "-std=c++17", "-O2", str(source), "-o", str(binary)]
+    command += flags.stdout.split() if flags.returncode == 0 else ["-lsimgrid"]
+    built = subprocess.run(command, capture_output=True, text=True)
+    if built.returncode != 0:
+        return None, f"building {source.name} failed: {built.stderr.strip()[-300:]}"
+    return binary, None
+
+
+def simgrid_run(k: int) -> dict[str, Any]:
+    """SimGrid's VM live-migration plugin on the same k migrations: wall time and memory.
+
+    Idle VMs of 1 GiB, one shared 10 Gb/s link with the profile's 5 us latency, all
+    migrations requested at once; the program's whole wall time and peak resident
+    memory. Without SimGrid the figures are None and ``simgrid_reason`` says why.
+    """
+    driver, reason = simgrid_driver()
+    if driver is None:
+        return {"simgrid_wall_s": None, "simgrid_peak_rss_mib": None, "simgrid_reason": reason}
     command = [
-        str(SIMGRID_DRIVER),
+        str(driver),
         f"--vms={k}",
         f"--ram-bytes={GIB}",
-        "--intensity=0",
-        f"--working-set-bytes={GIB // 2}",
         "--bandwidth-bps=1e10",
         "--latency-s=5e-06",
         "--migrate-at=0.01",
         "--log=root.thres:warning",
     ]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        reason = f"the SimGrid driver failed ({done.returncode}): {done.stderr.strip()[-200:]}"
-        return {"simgrid_wall_s": None, "simgrid_reason": reason}
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"simgrid_wall_s": wall, "simgrid_peak_rss_mib": peak, "simgrid_reason": None}
+    code = (
+        "import json, resource, subprocess, sys, time\n"
+        "started = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "wall = time.perf_counter() - started\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(json.dumps([done.returncode, wall, peak, done.stdout, done.stderr[-300:]]))\n"
+    )
+    # A fresh parent, so that the children's peak memory is the driver's alone.
+    watched = subprocess.run(
+        [sys.executable, "-c", code, *command], capture_output=True, text=True, check=True
+    )
+    returncode, wall, peak, stdout, stderr = json.loads(watched.stdout)
+    if returncode != 0:
+        reason = f"the SimGrid driver failed ({returncode}): {stderr.strip()}"
+        return {"simgrid_wall_s": None, "simgrid_peak_rss_mib": None, "simgrid_reason": reason}
+    result = json.loads(stdout.strip().splitlines()[-1])
+    return {
+        "simgrid_wall_s": wall,
+        "simgrid_peak_rss_mib": peak,
+        "simgrid_simulated_s": result["simulated_s"],
+        "simgrid_version": result["simgrid_version"],
+        "simgrid_reason": None,
+    }
 
 
 def main_migrate(quick: bool = False, repeats: int = 3) -> dict[str, dict[str, float]]:
     """``migrate_1gib``: per strategy, time (median of interleaved repeats) and memory."""
     strategies = list(registered())
-    results = interleaved(repeats, strategies, migrate_one)
+
+    def measure(strategy: str) -> dict[str, Any]:
+        return {"raw_msgs_per_s": raw_pingpong(16, 100, 1e-4), **migrate_one(strategy)}
+
+    results = interleaved(repeats, strategies, measure)
     rows = {}
     for name in strategies:
         runs = results[name]
         rows[name] = {
             "wall_s": median([r["wall_s"] for r in runs]),
             "cpu_s": median([r["cpu_s"] for r in runs]),
+            "raw_msgs_per_s": median([r["raw_msgs_per_s"] for r in runs]),
             "extra_rss_mib": in_fresh_interpreter("migrate_one", name)["extra_rss_mib"],
         }
     return rows
