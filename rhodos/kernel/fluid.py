@@ -371,7 +371,7 @@ class FluidScheduler:
                     link._moved += flow._remaining
                 if multi:
                     link._multi -= 1
-                    if not link._multi:
+                    if not link._multi and link._flows:
                         emptied[link] = None
         for link in emptied:
             self._to_sharing(link)
@@ -387,8 +387,12 @@ class FluidScheduler:
             for link in flow.links:
                 link._moved += moved
 
-    def _component(self, seeds: Iterable[Link]) -> list[Flow]:
+    def _component(self, seeds: Sequence[Link]) -> list[Flow]:
         """The general flows connected to ``seeds`` through shared links, in start order."""
+        if all(len(link._flows) <= 1 for link in seeds):  # the common case: alone, or none
+            alone = {flow: None for link in seeds for flow in link._flows}
+            if all(len(link._flows) == 1 for flow in alone for link in flow.links):
+                return sorted(alone, key=lambda flow: flow._seq) if len(alone) > 1 else [*alone]
         links = list(dict.fromkeys(seeds))
         seen = set(links)
         flows: dict[Flow, None] = {}
@@ -402,7 +406,7 @@ class FluidScheduler:
                             links.append(other)
         return sorted(flows, key=lambda flow: flow._seq)
 
-    def _rebalance(self, seeds: Iterable[Link], completed: Sequence[Flow] = ()) -> None:
+    def _rebalance(self, seeds: Sequence[Link], completed: Sequence[Flow] = ()) -> None:
         """Book, complete and water-fill the component of ``seeds``; re-arm the wake-up.
 
         ``completed`` are flows already taken off that complete now too: every flow
@@ -473,7 +477,7 @@ class FluidScheduler:
             self._book(flow, now)
             seeds.update((link, None) for link in flow.links)
         self._remove(due, completed=True)
-        self._rebalance(seeds, completed=due)
+        self._rebalance(list(seeds), completed=due)
 
 
 def _water_fill(flows: Sequence[Flow]) -> None:
