@@ -143,6 +143,7 @@ def raw_pingpong_rates(pairs: int, rounds: int, compute_s: float) -> tuple[float
             yield env.timeout(compute_s)
             yield outbox.put(("pong", message[1]))
 
+    gc.collect()  # earlier runs' garbage is not this run's to collect
     env = simpy.Environment()
     for _ in range(pairs):
         ping, pong = simpy.Store(env), simpy.Store(env)

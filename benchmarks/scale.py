@@ -13,6 +13,7 @@ many messages raw simpy exchanged in the same time), the least machine-dependent
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -64,6 +65,7 @@ def main(
 
     def measure(count: int) -> dict[str, Any]:
         raw = raw_pingpong(16, 100, 1e-4)
+        gc.collect()  # the previous row's cluster is garbage: not this row's to collect
         row = cluster_run(count, 0.1)
         # The cost of a process in raw simpy messages: what the machine did meanwhile.
         per_process = row["wall_s"] * raw / row["processes"]
