@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rhodos.kernel import CPU
 from rhodos.system import boot, processes, spawn
@@ -166,3 +170,101 @@ def test_two_programs_on_one_node_share_the_cpu() -> None:
     # Each exits about T later than alone; at most one process's messages apart.
     assert min(times) >= 2.0
     assert max(times) - min(times) <= LOCAL_MESSAGES_PER_PROCESS * ipc + 1e-9
+
+
+# -- virtual time against a step-by-step processor-sharing model ------------------------
+
+
+def reference_cpu(ops: list[tuple[float, str, Any]]) -> tuple[dict[int, float], dict[int, float]]:
+    """Processor sharing stepped from change to change, every job's remainder updated.
+
+    ``ops`` are (time, "job", (id, seconds)), (time, "kernel", seconds) or
+    (time, "preempt", id), in time order, on a CPU of speed 1. Returns when each job
+    ended and what each pre-empted job still needed.
+    """
+    left: dict[int, float] = {}
+    ended: dict[int, float] = {}
+    owed: dict[int, float] = {}
+    kernel: list[float] = []  # durations of the pieces waiting, the first one running
+    kernel_ends = math.inf
+    now, pending = 0.0, list(ops)
+    while pending or left or kernel:
+        rate = 0.0 if kernel else 1.0 / max(1, len(left))
+        job_ends = (
+            min((now + s / rate for s in left.values()), default=math.inf) if rate else math.inf
+        )
+        next_op = pending[0][0] if pending else math.inf
+        when = min(next_op, job_ends, kernel_ends)
+        for i in left:
+            left[i] -= rate * (when - now)
+        now = when
+        for i in [i for i, s in left.items() if s <= 1e-9]:
+            ended[i] = now
+            del left[i]
+        if kernel and kernel_ends <= now:
+            kernel.pop(0)
+            kernel_ends = now + kernel[0] if kernel else math.inf
+        if pending and pending[0][0] <= now:
+            _, kind, what = pending.pop(0)
+            if kind == "job":
+                left[what[0]] = what[1]
+            elif kind == "kernel":
+                kernel.append(what)
+                if len(kernel) == 1:
+                    kernel_ends = now + what
+            elif what in left:
+                owed[what] = left.pop(what)
+    return ended, owed
+
+
+cpu_steps = st.lists(
+    st.tuples(
+        st.floats(0.0, 1.0),  # time since the previous step
+        st.one_of(
+            st.tuples(st.just("job"), st.floats(0.01, 2.0)),
+            st.tuples(st.just("kernel"), st.floats(0.001, 0.5)),
+            st.tuples(st.just("preempt"), st.integers(0, 10)),
+        ),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=cpu_steps)
+def test_virtual_time_ends_every_job_when_step_by_step_sharing_does(
+    steps: list[tuple[float, tuple[Any, ...]]],
+) -> None:
+    """Jobs, kernel work and pre-emptions at random: every job ends (or is pre-empted
+    with what it still needed) when a model that updates every job at every change says."""
+    env, cpu = make_cpu()
+    jobs: list[Any] = []
+    owed: dict[int, float] = {}
+    ops: list[tuple[float, str, Any]] = []
+
+    def driver() -> Generator[simpy.Event, Any, None]:
+        for delay, (kind, what) in steps:
+            yield env.timeout(delay)
+            if kind == "job":
+                ops.append((env.now, "job", (len(jobs), what)))
+                jobs.append(cpu.execute(what))
+            elif kind == "kernel":
+                ops.append((env.now, "kernel", what))
+                cpu.kernel_work(what)
+            elif what < len(jobs) and not jobs[what].done.triggered:
+                ops.append((env.now, "preempt", what))
+                owed[what] = cpu.preempt(jobs[what])
+
+    env.process(driver())
+    env.run()
+    ended, expected_owed = reference_cpu(ops)
+    for i, job in enumerate(jobs):
+        if i in owed:
+            assert owed[i] == pytest.approx(expected_owed.get(i, 0.0), rel=1e-6, abs=1e-9)
+        else:
+            assert job.finished_at == pytest.approx(ended[i], rel=1e-6, abs=1e-9)
+    assert cpu.runnable == 0
+    stats = cpu.statistics()
+    work = sum(job.amount for job in jobs) - sum(owed.values())
+    assert stats.user_seconds == pytest.approx(work, rel=1e-6, abs=1e-9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
@@ -303,3 +304,150 @@ def test_allocation_is_feasible_max_min_fair_and_every_flow_completes(
     for link in links:
         expected = sum(flow.amount for flow in started if link in flow.links)
         assert stats.units_moved_by_link[link.name] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+# -- the incremental model against a from-scratch fluid --------------------------------
+
+
+def reference_rates(paths: list[list[int]], capacities: list[float]) -> list[float]:
+    """Max-min fair rates by progressive filling over every flow, from scratch."""
+    rates: list[float | None] = [None] * len(paths)
+    spare = list(capacities)
+    while any(rate is None for rate in rates):
+        unfixed = [i for i, rate in enumerate(rates) if rate is None]
+        crossing = {link: [i for i in unfixed if link in paths[i]] for link in range(len(spare))}
+        share, bottleneck = min(
+            (spare[link] / len(flows), link) for link, flows in crossing.items() if flows
+        )
+        for i in crossing[bottleneck]:
+            rates[i] = share
+            for link in paths[i]:
+                spare[link] = max(0.0, spare[link] - share)
+    return [rate for rate in rates if rate is not None]
+
+
+def reference_run(
+    capacities: list[float], ops: list[tuple[float, str, Any]]
+) -> tuple[dict[int, float], dict[int, float]]:
+    """A from-scratch fluid: water-fill every flow at every change, step to each end.
+
+    ``ops`` are (time, "start", (id, amount, path)), (time, "cancel", id) or
+    (time, "capacity", (link, value)), in time order. Returns the completion time of
+    every flow that completed and the units left of every flow cancelled.
+    """
+    capacity = list(capacities)
+    left: dict[int, float] = {}
+    paths: dict[int, list[int]] = {}
+    ended: dict[int, float] = {}
+    cancelled: dict[int, float] = {}
+    now, pending = 0.0, list(ops)
+    while pending or left:
+        ids = sorted(left)
+        rates = dict(zip(ids, reference_rates([paths[i] for i in ids], capacity), strict=True))
+        finish = min((now + left[i] / rates[i] for i in ids if rates[i] > 0), default=math.inf)
+        if pending and pending[0][0] <= finish:
+            when, kind, what = pending.pop(0)
+        elif finish < math.inf:
+            when, kind, what = finish, "end", None
+        else:
+            break  # paused for ever: the caller resumes every link
+        for i in ids:
+            left[i] = max(0.0, left[i] - rates[i] * (when - now))
+        now = when
+        for i in ids:
+            if left[i] <= 1e-9 * (1 + left[i]) or (
+                kind == "end" and rates[i] > 0 and left[i] <= 1e-9 * rates[i]
+            ):
+                ended[i] = now
+                del left[i]
+        if kind == "start":
+            flow_id, amount, path = what
+            if amount == 0.0:
+                ended[flow_id] = now
+            else:
+                left[flow_id], paths[flow_id] = amount, path
+        elif kind == "cancel" and what in left:
+            cancelled[what] = left.pop(what)
+        elif kind == "capacity":
+            link, value = what
+            capacity[link] = value
+    return ended, cancelled
+
+
+steps = st.lists(
+    st.tuples(
+        st.floats(0.0, 3.0),  # time since the previous step
+        st.one_of(
+            st.tuples(
+                st.just("start"),
+                st.one_of(st.just(0.0), st.floats(1e-3, 100.0)),
+                st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True),
+            ),
+            st.tuples(st.just("cancel"), st.integers(0, 20)),
+            st.tuples(
+                st.just("capacity"),
+                st.integers(0, 4),
+                st.one_of(st.just(0.0), st.floats(0.5, 50.0)),
+            ),
+        ),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(capacities=st.lists(st.floats(0.5, 50.0), min_size=5, max_size=5), steps=steps)
+def test_incremental_rates_and_ends_equal_a_from_scratch_fluid(
+    capacities: list[float], steps: list[tuple[float, tuple[Any, ...]]]
+) -> None:
+    """After random starts, cancellations and capacity changes, every rate equals a
+    from-scratch water-fill of all active flows, and every flow ends (or is cancelled
+    with what it had left) when a from-scratch fluid says."""
+    env = simpy.Environment()
+    fluid = FluidScheduler(env)
+    links = [fluid.add_link(f"l{i}", capacity) for i, capacity in enumerate(capacities)]
+    flows: list[Flow] = []
+    ops: list[tuple[float, str, Any]] = []
+    returned: dict[int, float] = {}
+
+    def check_rates() -> None:
+        active = fluid.active
+        index = {link: i for i, link in enumerate(links)}
+        expected = reference_rates(
+            [[index[link] for link in flow.links] for flow in active],
+            [link.capacity for link in links],
+        )
+        assert [flow.rate for flow in active] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+    def driver() -> Generator[simpy.Event, Any, None]:
+        for delay, (kind, *args) in steps:
+            yield env.timeout(delay)
+            if kind == "start":
+                amount, path = args
+                ops.append((env.now, "start", (len(flows), amount, path)))
+                flows.append(fluid.start(amount, [links[i] for i in path]))
+            elif kind == "cancel" and args[0] < len(flows):
+                ops.append((env.now, "cancel", args[0]))
+                returned[args[0]] = fluid.cancel(flows[args[0]])
+            elif kind == "capacity":
+                link, value = args
+                ops.append((env.now, "capacity", (link, value)))
+                fluid.set_capacity(links[link], value)
+            check_rates()
+        for i, link in enumerate(links):  # let everything finish
+            if link.capacity == 0.0:
+                ops.append((env.now, "capacity", (i, 1.0)))
+                fluid.set_capacity(link, 1.0)
+                check_rates()
+
+    env.process(driver())
+    env.run()
+    ended, cancelled = reference_run(capacities, ops)
+    for i, flow in enumerate(flows):
+        if flow.cancelled:
+            assert returned[i] == pytest.approx(cancelled.get(i, 0.0), rel=1e-6, abs=1e-6)
+        else:
+            assert flow.done.triggered
+            assert flow.finished_at == pytest.approx(ended[i], rel=1e-6, abs=1e-6)
+    assert fluid.active == ()

@@ -210,3 +210,34 @@ def test_bad_input_is_refused() -> None:
             packet_payload_bytes=1,
             packet_header_bytes=0,
         )
+
+
+def count_events(env: simpy.Environment) -> list[int]:
+    """Count every event ``env`` schedules from now on (the list's one item)."""
+    counter = [0]
+    schedule = env.schedule
+
+    def counting(event: simpy.Event, priority: int = 1, delay: float = 0) -> None:
+        counter[0] += 1
+        schedule(event, priority, delay)
+
+    env.schedule = counting  # type: ignore[method-assign]
+    return counter
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_a_short_transfer_costs_two_events_whatever_else_is_on_the_network(topology: str) -> None:
+    """A long transfer in progress adds no events to short ones: each costs its end and
+    its arrival (on a star they share no link; on a segment they share it in closed form)."""
+    env, network = make_network(topology)
+    network.transfer(1, 2, 100_000_000)  # 80 s on the wire
+    events = count_events(env)
+    transfers = 100
+
+    def sender() -> Any:
+        for _ in range(transfers):
+            yield network.transfer(3, 4, 100)
+
+    env.process(sender())
+    env.run(until=10.0)
+    assert events[0] <= 2 * transfers + 5

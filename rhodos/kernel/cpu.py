@@ -1,22 +1,28 @@
 """A node's processor: processor sharing for processes, priority for the kernel.
 
 User work is fluid: every runnable process gets an equal share of the CPU's speed, so
-two CPU-bound processes each take twice as long (the same max-min engine as the
-network, with one link). Kernel work -- message handling, traps, state extraction --
-runs one piece at a time and pre-empts every process while it runs: a node busy
-serving remote page faults slows its own processes, as it did on real machines.
+two CPU-bound processes each take twice as long. The sharing is computed in closed
+form by virtual time (:class:`~rhodos.kernel.sharing.ProcessorSharing`): a process
+starting or stopping costs O(log n), whatever the number of runnable processes.
+
+Kernel work -- message handling, traps, state extraction -- runs one piece at a time,
+first come first served, and pre-empts every process while it runs: virtual time stops
+for its duration, so a node busy serving remote page faults slows its own processes,
+as it did on real machines.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Generator
+from itertools import count
 from typing import Any
 
 import attrs
 import simpy
 
-from rhodos.kernel.fluid import Flow, FluidScheduler
 from rhodos.kernel.log import EventLog
+from rhodos.kernel.sharing import Flow, ProcessorSharing
 
 __all__ = ["CPU", "CPUStatistics"]
 
@@ -48,19 +54,43 @@ class CPU:
         self._log = log
         self._node = node
         self._up = True
-        self._fluid = FluidScheduler(env, name=f"{name}.cpu")
-        self._link = self._fluid.add_link(f"{name}.cpu", speed)
-        self._kernel = simpy.Resource(env, capacity=1)
+        self._sharing = ProcessorSharing(env, speed, self._completed)
+        self._order = count()
+        self._kernel_busy = False
+        self._kernel_waiting: deque[simpy.Event] = deque()  # pieces waiting for their turn
         self._kernel_seconds = 0.0
         self._kernel_requests = 0
 
     def execute(self, seconds: float, tag: Any = None) -> Flow:
         """Start ``seconds`` of user work; the flow's ``done`` event fires when it is done."""
-        return self._fluid.start(seconds, (self._link,), tag)
+        now = self.env.now
+        flow = Flow(float(seconds), (), tag, now, self, next(self._order))
+        if flow.amount <= 0.0:
+            flow._complete(now)
+        else:
+            flow._sharing = self._sharing
+            self._sharing.add(flow, flow.amount)
+        return flow
 
     def preempt(self, flow: Flow) -> float:
-        """Stop user work in progress; returns the CPU seconds it still needed."""
-        return self._fluid.cancel(flow)
+        """Stop user work in progress; returns the CPU seconds it still needed.
+
+        User work that completes at this very instant, or is already stopped, is not
+        changed: it still needed what it needed then (0 for completed work).
+        """
+        if flow.finished_at is not None:
+            return flow.remaining
+        left = self._sharing.remove(flow)
+        if flow.finished_at is not None:  # it completed at this very instant
+            return 0.0
+        flow._sharing = None
+        flow._remaining = left
+        flow.cancelled = True
+        flow.finished_at = self.env.now
+        return left
+
+    #: A flow's ``cancel()`` pre-empts it.
+    cancel = preempt
 
     def kernel_work(self, seconds: float) -> simpy.Process:
         """Run ``seconds`` of kernel work, pre-empting all user work while it runs."""
@@ -69,31 +99,45 @@ class CPU:
     def _kernel_work(self, seconds: float) -> Generator[simpy.events.Event, Any, None]:
         if seconds <= 0:
             return
-        with self._kernel.request() as turn:
+        if self._kernel_busy:  # first come, first served
+            turn = self.env.event()
+            self._kernel_waiting.append(turn)
             yield turn
-            self._fluid.set_capacity(self._link, 0.0)
-            yield self.env.timeout(seconds)
-            self._kernel_seconds += seconds
-            self._kernel_requests += 1
-            self._fluid.set_capacity(self._link, self.speed if self._up else 0.0)
-            if self._log is not None:  # the busy interval ends now (trace: the CPU lane)
-                self._log.record(self._node, "cpu", "kernel", seconds=seconds)
+        else:
+            self._kernel_busy = True
+            self._sharing.set_capacity(0.0)  # user work stops: virtual time stands still
+        yield self.env.timeout(seconds)
+        self._kernel_seconds += seconds
+        self._kernel_requests += 1
+        if self._log is not None:  # the busy interval ends now (trace: the CPU lane)
+            self._log.record(self._node, "cpu", "kernel", seconds=seconds)
+        if self._kernel_waiting:  # the next piece runs at once: user work stays stopped
+            self._kernel_waiting.popleft().succeed()
+        else:
+            self._kernel_busy = False
+            self._sharing.set_capacity(self.speed if self._up else 0.0)
 
     def set_up(self, up: bool) -> None:
         """A down CPU makes no progress on user work until it comes back."""
         self._up = up
-        self._fluid.set_capacity(self._link, self.speed if up else 0.0)
+        if not self._kernel_busy:
+            self._sharing.set_capacity(self.speed if up else 0.0)
 
     @property
     def runnable(self) -> int:
         """Number of processes currently sharing the CPU."""
-        return len(self._fluid.active)
+        return len(self._sharing)
 
     def statistics(self) -> CPUStatistics:
         """A frozen snapshot of the CPU's accounting."""
-        stats = self._fluid.statistics()
         return CPUStatistics(
-            user_seconds=float(stats.units_moved),
+            user_seconds=self._sharing.served(),
             kernel_seconds=self._kernel_seconds,
             kernel_requests=self._kernel_requests,
         )
+
+    def _completed(self, flows: list[Flow]) -> None:
+        """User work done now, in start order."""
+        now = self.env.now
+        for flow in flows:
+            flow._complete(now)

@@ -2,53 +2,54 @@
 
 A *flow* moves ``amount`` units across one or more *links*; a link moves at most
 ``capacity`` units per second in total. Instead of simulating every packet (or every
-CPU quantum), the scheduler gives each active flow a constant *rate* between two
-*changes* — a flow starts, ends or is cancelled, or a capacity changes — and the
+disk block), the scheduler gives each active flow a constant *rate* between two
+*changes* -- a flow starts, ends or is cancelled, or a capacity changes -- and the
 simulation jumps from one change to the next. This is the flow model of SimGrid's
-validated network models, and the same engine serves two masters:
-
-* the :class:`~rhodos.kernel.network.Network`, whose links carry bytes per second;
-* a CPU under processor sharing: one link of capacity = CPU speed, each runnable
-  burst a flow of CPU-seconds.
+validated network models; the :class:`~rhodos.kernel.network.Network` (links carry
+bytes per second) and the file server's disk use it.
 
 Rates are the **max-min fair** allocation, computed by progressive filling
-(water-filling): find the most constrained link — the smallest
-``spare capacity / number of flows not yet fixed`` on it — give each of its unfixed
+(water-filling): find the most constrained link -- the smallest
+``spare capacity / number of flows not yet fixed`` on it -- give each of its unfixed
 flows that share, subtract the share from every other link those flows cross, and
 repeat until every flow has a rate. No flow can then go faster without slowing a flow
 that is no faster than it; a link of capacity 0 gives its flows rate 0 (paused).
 
-Why one event per change: between two changes every rate is constant, so each flow's
-progress is ``rate * elapsed`` and its completion time is known in closed form. At a
-change the scheduler books the progress made since the previous change, recomputes
-the rates, and schedules ONE wake-up at the earliest completion time. A simpy timeout
-cannot be cancelled, so each wake-up carries a generation number and a wake-up made
-stale by a later change does nothing. The cost of a 1 GiB transfer is therefore a
-handful of events, not one per byte, page or packet.
+Incremental: a change can only alter the rates of the flows connected to it -- those
+that share a link with it, with a flow that shares a link with it, and so on (its
+*component*). Only they are booked and water-filled again; the rest of the cluster is
+not looked at. A link that only single-link flows cross (a shared Ethernet segment, a
+disk) needs no water-filling at all: its flows share it equally, in closed form
+(:class:`~rhodos.kernel.sharing.ProcessorSharing`, virtual time, O(log n) a change).
+When a flow crossing several links joins such a link, the link's flows move to the
+general model, and back when the last one leaves.
+
+Why few events: between two changes every rate is constant, so each flow's completion
+time is known in closed form. The scheduler keeps them in a heap and one simpy
+wake-up pending for the earliest; a change that brings the earliest completion forward
+schedules a new wake-up, one that does not schedules nothing. The cost of a 1 GiB
+transfer is therefore a handful of events, not one per byte, page or packet.
 
 Floating point: a flow whose remaining amount is within ``1e-12 * amount + 1e-12``
 units of zero when progress is booked is complete, and the flows a wake-up was
-scheduled for always complete at it, so completion times are exact to about 1e-12 s
-and the simulation can never stall on a residue of rounding. Flows completing at the
-same instant complete together, in start order.
+scheduled for always complete at it, so the simulation can never stall on a residue of
+rounding. Flows completing at the same instant complete together, in start order.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from itertools import count
+from typing import Any, cast
 
 import attrs
 import simpy
 
-__all__ = ["Flow", "FluidScheduler", "FluidStatistics", "Link"]
+from rhodos.kernel.sharing import Flow, Link, ProcessorSharing, negligible
 
-#: Relative tolerance under which a flow's remaining amount counts as zero.
-_RELATIVE_EPSILON = 1e-12
-#: Absolute tolerance (in units) under which a flow's remaining amount counts as zero.
-_ABSOLUTE_EPSILON = 1e-12
+__all__ = ["Flow", "FluidScheduler", "FluidStatistics", "Link"]
 
 
 def _check_capacity(capacity: float) -> float:
@@ -57,64 +58,6 @@ def _check_capacity(capacity: float) -> float:
     if not (math.isfinite(capacity) and capacity >= 0.0):
         raise ValueError(f"capacity must be a finite number >= 0, got {capacity!r}")
     return capacity
-
-
-@attrs.define(eq=False)
-class Link:
-    """A shared resource that moves at most ``capacity`` units per second in total.
-
-    Change the capacity through :meth:`FluidScheduler.set_capacity`, never by
-    assigning the attribute, so that progress is booked and rates recomputed.
-
-    Attributes:
-        name: Unique name within its scheduler (statistics are keyed by it).
-        capacity: Units per second (bytes/s for a network link, CPU-seconds per
-            second for a CPU); 0 pauses every flow crossing the link.
-    """
-
-    name: str
-    capacity: float
-
-
-@attrs.define(eq=False)
-class Flow:
-    """An amount of units moving across a set of links at a max-min fair rate.
-
-    Flows are made by :meth:`FluidScheduler.start`; their fields are the scheduler's
-    to update.
-
-    Attributes:
-        amount: Total units to move.
-        links: Every link the flow crosses, in path order.
-        tag: Free payload for the caller (message kind, ids, ...).
-        remaining: Units still to move *as of the last change*; use
-            :meth:`FluidScheduler.remaining` for the value at the current time.
-        rate: Current rate in units per second (constant until the next change).
-        started_at: Simulated time the flow started.
-        done: Succeeds with the flow itself when ``remaining`` reaches 0; never
-            triggered for a cancelled flow.
-        finished_at: Simulated time the flow completed or was cancelled, or None.
-        cancelled: Whether the flow was cancelled.
-    """
-
-    amount: float
-    links: tuple[Link, ...]
-    tag: Any
-    remaining: float
-    rate: float
-    started_at: float
-    done: simpy.Event
-    _scheduler: FluidScheduler = attrs.field(repr=False)
-    finished_at: float | None = None
-    cancelled: bool = False
-
-    def cancel(self) -> float:
-        """Cancel this flow; shorthand for :meth:`FluidScheduler.cancel`.
-
-        Returns:
-            The units not moved.
-        """
-        return self._scheduler.cancel(self)
 
 
 @attrs.frozen
@@ -128,7 +71,7 @@ class FluidStatistics:
         flows_active: Flows still moving (or paused) at the snapshot.
         units_moved: Units moved by all flows up to the snapshot.
         units_moved_by_link: Units that crossed each link, by link name (a copy).
-        recomputations: How many times the rates were recomputed.
+        recomputations: How many changes recomputed rates (each for its component).
     """
 
     flows_started: int
@@ -163,17 +106,15 @@ class FluidScheduler:
         self.env = env
         self.name = name
         self._links: dict[str, Link] = {}
-        # Active flows in start order (a dict is an ordered set with O(1) removal).
-        self._active: dict[Flow, None] = {}
-        self._last_booked = env.now
-        self._generation = 0
-        self._due: tuple[Flow, ...] = ()
+        self._order = count()
+        self._general: dict[Flow, None] = {}  # the flows in the general model
+        self._heap: list[tuple[float, int, Flow]] = []  # (finish time, start order, flow)
+        self._wakeups: list[float] = []  # times of the pending wake-ups (a heap)
         self._flows_started = 0
         self._flows_completed = 0
         self._flows_cancelled = 0
         self._recomputations = 0
-        self._units_moved = 0.0
-        self._units_by_link: dict[Link, float] = {}
+        self._units_moved = 0.0  # by the general model, booked
 
     # -- public API ---------------------------------------------------------------
 
@@ -192,9 +133,9 @@ class FluidScheduler:
         """
         if name in self._links:
             raise ValueError(f"{self.name}: a link named {name!r} already exists")
-        link = Link(name=name, capacity=_check_capacity(capacity))
+        capacity = _check_capacity(capacity)
+        link = Link(name, capacity, ProcessorSharing(self.env, capacity, self._shared_completed))
         self._links[name] = link
-        self._units_by_link[link] = 0.0
         return link
 
     def set_capacity(self, link: Link, capacity: float) -> None:
@@ -211,11 +152,20 @@ class FluidScheduler:
         """
         self._check_link(link)
         capacity = _check_capacity(capacity)
-        self._book()
+        self._recomputations += 1
         link.capacity = capacity
-        self._reallocate()
+        link._sharing.set_capacity(capacity)
+        if link._multi:
+            self._rebalance((link,))
 
-    def start(self, amount: float, links: Sequence[Link], tag: Any = None) -> Flow:
+    def start(
+        self,
+        amount: float,
+        links: Sequence[Link],
+        tag: Any = None,
+        *,
+        on_done: Callable[[Flow], Any] | None = None,
+    ) -> Flow:
         """Start a flow of ``amount`` units across ``links``.
 
         Args:
@@ -223,6 +173,9 @@ class FluidScheduler:
             links: The links the flow crosses: at least one, each once, all of this
                 scheduler.
             tag: Free payload, kept on the flow for the caller.
+            on_done: Called with the flow at the instant it completes (before the
+                processes waiting on ``flow.done`` resume); cheaper than ``done`` for
+                a caller that only needs to be told.
 
         Returns:
             The flow; ``flow.done`` succeeds with it when the last unit has moved.
@@ -238,29 +191,32 @@ class FluidScheduler:
             raise ValueError(f"{self.name}: a flow must cross at least one link")
         for link in path:
             self._check_link(link)
-        if len(set(path)) != len(path):
+        if len(path) > 1 and len(set(path)) != len(path):
             names = [link.name for link in path]
             raise ValueError(f"{self.name}: a flow crosses each link at most once, got {names}")
 
-        flow = Flow(
-            amount=amount,
-            links=path,
-            tag=tag,
-            remaining=amount,
-            rate=0.0,
-            started_at=self.env.now,
-            done=self.env.event(),
-            scheduler=self,
-        )
+        now = self.env.now
+        flow = Flow(amount, path, tag, now, self, next(self._order), on_done)
         self._flows_started += 1
         if amount == 0.0:
-            flow.finished_at = self.env.now
             self._flows_completed += 1
-            flow.done.succeed(flow)
+            flow._complete(now)
             return flow
-        self._book()
-        self._active[flow] = None
-        self._reallocate()
+        self._recomputations += 1
+        if len(path) == 1 and not path[0]._multi:
+            flow._sharing = path[0]._sharing
+            flow._sharing.add(flow, amount)
+            return flow
+        if len(path) > 1:
+            for link in path:
+                if not link._multi and len(link._sharing):
+                    self._to_general(link)
+                link._multi += 1
+        flow._remaining, flow._booked_at = amount, now
+        self._general[flow] = None
+        for link in path:
+            link._flows[flow] = None
+        self._rebalance(path)
         return flow
 
     def cancel(self, flow: Flow) -> float:
@@ -279,19 +235,28 @@ class FluidScheduler:
         Raises:
             ValueError: If the flow belongs to another scheduler.
         """
-        if flow._scheduler is not self:
+        if flow._owner is not self:
             raise ValueError(f"{self.name}: flow {flow!r} belongs to another scheduler")
-        if flow not in self._active:
+        if flow.finished_at is not None:
             return flow.remaining
-        self._book()
-        if flow in self._active:  # else it completed at this very instant
-            del self._active[flow]
-            flow.rate = 0.0
-            flow.cancelled = True
-            flow.finished_at = self.env.now
-            self._flows_cancelled += 1
-        self._reallocate()
-        return flow.remaining
+        self._recomputations += 1
+        if flow._sharing is not None:
+            left = flow._sharing.remove(flow)
+            if flow.finished_at is not None:  # it completed at this very instant
+                return 0.0
+            flow._sharing = None
+            flow._remaining = left
+        else:
+            self._book(flow, self.env.now)
+            if negligible(flow._remaining, flow.amount):  # it completes at this very instant
+                self._rebalance(flow.links)
+                return 0.0
+            self._remove([flow], completed=False)
+            self._rebalance(flow.links)
+        flow.cancelled = True
+        flow.finished_at = self.env.now
+        self._flows_cancelled += 1
+        return flow._remaining
 
     def remaining(self, flow: Flow) -> float:
         """The units a flow still has to move at the current simulated time.
@@ -305,14 +270,20 @@ class FluidScheduler:
         Returns:
             Units still to move now (never negative).
         """
-        if flow not in self._active:
-            return flow.remaining
-        return max(0.0, flow.remaining - flow.rate * (self.env.now - self._last_booked))
+        if flow._sharing is not None:
+            return flow._sharing.remaining(flow)
+        if flow not in self._general:
+            return flow._remaining
+        elapsed = self.env.now - flow._booked_at
+        return max(0.0, flow._remaining - flow._rate * elapsed)
 
     @property
     def active(self) -> tuple[Flow, ...]:
         """The flows still moving (or paused), in start order."""
-        return tuple(self._active)
+        flows = list(self._general)
+        for link in self._links.values():
+            flows.extend(link._sharing.flows)
+        return tuple(sorted(flows, key=lambda flow: flow._seq))
 
     @property
     def links(self) -> tuple[Link, ...]:
@@ -321,12 +292,18 @@ class FluidScheduler:
 
     def statistics(self) -> FluidStatistics:
         """Take a snapshot of the counters, progress since the last change included."""
-        elapsed = self.env.now - self._last_booked
+        now = self.env.now
         units_moved = self._units_moved
-        by_link = {link.name: units for link, units in self._units_by_link.items()}
-        if elapsed > 0.0:
-            for flow in self._active:
-                moved = min(flow.rate * elapsed, flow.remaining)
+        by_link = {}
+        active = len(self._general)
+        for link in self._links.values():
+            served = link._sharing.served()
+            units_moved += served
+            by_link[link.name] = link._moved + served
+            active += len(link._sharing)
+        for flow in self._general:
+            moved = min(flow._rate * (now - flow._booked_at), flow._remaining)
+            if moved > 0.0:
                 units_moved += moved
                 for link in flow.links:
                     by_link[link.name] += moved
@@ -334,7 +311,7 @@ class FluidScheduler:
             flows_started=self._flows_started,
             flows_completed=self._flows_completed,
             flows_cancelled=self._flows_cancelled,
-            flows_active=len(self._active),
+            flows_active=active,
             units_moved=units_moved,
             units_moved_by_link=by_link,
             recomputations=self._recomputations,
@@ -347,118 +324,200 @@ class FluidScheduler:
         if self._links.get(link.name) is not link:
             raise ValueError(f"{self.name}: link {link.name!r} belongs to another scheduler")
 
-    def _book(self, due: Iterable[Flow] = ()) -> None:
-        """Book the progress made since the last change and complete finished flows.
+    def _completed(self, flows: Iterable[Flow]) -> None:
+        """Count and announce flows that completed now (in start order)."""
+        now = self.env.now
+        for flow in flows:
+            self._flows_completed += 1
+            flow._complete(now)
 
-        A flow completes if its remaining amount is within the epsilon of zero, or if
-        it is one of ``due`` (the flows the current wake-up was scheduled for).
+    def _shared_completed(self, flows: Iterable[Flow]) -> None:
+        """Flows sharing a link in closed form completed now: its rates change."""
+        self._recomputations += 1
+        self._completed(flows)
+
+    def _to_general(self, link: Link) -> None:
+        """A multi-link flow joins ``link``: its closed-form flows become general flows."""
+        now = self.env.now
+        for flow, left in link._sharing.drain():
+            flow._sharing = None
+            flow._rate, flow._remaining, flow._booked_at = 0.0, left, now
+            self._general[flow] = None
+            link._flows[flow] = None
+
+    def _to_sharing(self, link: Link) -> None:
+        """The last multi-link flow left ``link``: its flows share it in closed form again."""
+        now = self.env.now
+        for flow in sorted(link._flows, key=lambda flow: flow._seq):
+            self._book(flow, now)
+            del self._general[flow]
+            flow._rate, flow._finish_at = 0.0, math.inf
+            flow._sharing = link._sharing
+            link._sharing.add(flow, flow._remaining)
+        link._flows.clear()
+
+    def _remove(self, flows: Iterable[Flow], *, completed: bool) -> None:
+        """Take general flows off their links (completed ones credit their residue)."""
+        emptied: dict[Link, None] = {}
+        for flow in flows:
+            del self._general[flow]
+            flow._rate, flow._finish_at = 0.0, math.inf
+            if completed:
+                self._units_moved += flow._remaining  # the residue of rounding
+            multi = len(flow.links) > 1
+            for link in flow.links:
+                del link._flows[flow]
+                if completed:
+                    link._moved += flow._remaining
+                if multi:
+                    link._multi -= 1
+                    if not link._multi and link._flows:
+                        emptied[link] = None
+        for link in emptied:
+            self._to_sharing(link)
+
+    def _book(self, flow: Flow, now: float) -> None:
+        """Book a general flow's progress since its last booking."""
+        elapsed = now - flow._booked_at
+        flow._booked_at = now
+        if elapsed > 0.0 and flow._rate > 0.0:
+            moved = min(flow._rate * elapsed, flow._remaining)
+            flow._remaining -= moved
+            self._units_moved += moved
+            for link in flow.links:
+                link._moved += moved
+
+    def _component(self, seeds: Sequence[Link]) -> list[Flow]:
+        """The general flows connected to ``seeds`` through shared links, in start order."""
+        if all(len(link._flows) <= 1 for link in seeds):  # the common case: alone, or none
+            alone = {flow: None for link in seeds for flow in link._flows}
+            if all(len(link._flows) == 1 for flow in alone for link in flow.links):
+                return sorted(alone, key=lambda flow: flow._seq) if len(alone) > 1 else [*alone]
+        links = list(dict.fromkeys(seeds))
+        seen = set(links)
+        flows: dict[Flow, None] = {}
+        for link in links:  # the list grows as the search goes
+            for flow in link._flows:
+                if flow not in flows:
+                    flows[flow] = None
+                    for other in flow.links:
+                        if other not in seen:
+                            seen.add(other)
+                            links.append(other)
+        return sorted(flows, key=lambda flow: flow._seq)
+
+    def _rebalance(self, seeds: Sequence[Link], completed: Sequence[Flow] = ()) -> None:
+        """Book, complete and water-fill the component of ``seeds``; re-arm the wake-up.
+
+        ``completed`` are flows already taken off that complete now too: every flow
+        completing at this instant is announced at the end, in start order.
         """
         now = self.env.now
-        elapsed = now - self._last_booked
-        self._last_booked = now
-        forced = set(due)
-        if elapsed <= 0.0 and not forced:
+        flows = self._component(seeds)
+        for flow in flows:
+            self._book(flow, now)
+        done = [flow for flow in flows if negligible(flow._remaining, flow.amount)]
+        if done:
+            self._remove(done, completed=True)
+            flows = [flow for flow in flows if flow in self._general]
+        if flows:
+            _water_fill(flows)
+        heap = self._heap
+        for flow in flows:
+            if flow._rate > 0.0:
+                flow._finish_at = now + flow._remaining / flow._rate
+                heapq.heappush(heap, (flow._finish_at, flow._seq, flow))
+            else:
+                flow._finish_at = math.inf
+        if len(heap) > 2 * len(self._general) + 64:  # too many entries made stale
+            self._heap = [entry for entry in heap if entry[2]._finish_at == entry[0]]
+            heapq.heapify(self._heap)
+        self._schedule()
+        if done or completed:
+            self._completed(sorted([*completed, *done], key=lambda flow: flow._seq))
+
+    def _schedule(self) -> None:
+        """Schedule a wake-up unless a pending one comes no later than the earliest end."""
+        heap = self._heap
+        while heap and heap[0][2]._finish_at != heap[0][0]:
+            heapq.heappop(heap)  # the entry of a flow whose rate changed since, or gone
+        if not heap:
             return
-        finished: list[Flow] = []
-        for flow in self._active:
-            if elapsed > 0.0 and flow.rate > 0.0:
-                moved = min(flow.rate * elapsed, flow.remaining)
-                flow.remaining -= moved
-                self._credit(flow, moved)
-            if flow in forced or flow.remaining <= (
-                _RELATIVE_EPSILON * flow.amount + _ABSOLUTE_EPSILON
-            ):
-                finished.append(flow)
-        for flow in finished:  # start order, as self._active is
-            self._credit(flow, flow.remaining)
-            flow.remaining = 0.0
-            flow.rate = 0.0
-            flow.finished_at = now
-            del self._active[flow]
-            self._flows_completed += 1
-            flow.done.succeed(flow)
-
-    def _credit(self, flow: Flow, moved: float) -> None:
-        """Add ``moved`` units of ``flow`` to the totals and to each link it crosses."""
-        if moved <= 0.0:
+        when = heap[0][0]
+        if self._wakeups and self._wakeups[0] <= when:
             return
-        self._units_moved += moved
-        for link in flow.links:
-            self._units_by_link[link] += moved
-
-    def _reallocate(self) -> None:
-        """Recompute the max-min fair rates, then schedule the next wake-up."""
-        self._recomputations += 1
-        self._water_fill()
-        self._schedule_wakeup()
-
-    def _water_fill(self) -> None:
-        """Give every active flow its max-min fair rate by progressive filling.
-
-        Each round takes the link with the smallest fair share ``spare / unfixed``,
-        gives that share to its unfixed flows and takes it off the other links they
-        cross. The links wait in a heap keyed by (share, first-met order), so ties go
-        to the first link met and the result is deterministic; an entry made stale by
-        a later round (its link's share grew) is skipped when popped.
-        """
-        flows_on: dict[Link, list[Flow]] = {}
-        for flow in self._active:
-            for link in flow.links:
-                flows_on.setdefault(link, []).append(flow)
-        order = {link: index for index, link in enumerate(flows_on)}
-        spare = {link: link.capacity for link in flows_on}
-        unfixed = {link: len(flows) for link, flows in flows_on.items()}
-        heap = [(spare[link] / unfixed[link], order[link], link) for link in flows_on]
-        heapq.heapify(heap)
-        fixed: set[Flow] = set()
-        while heap:
-            share, _, bottleneck = heapq.heappop(heap)
-            count = unfixed[bottleneck]
-            if count == 0 or share != spare[bottleneck] / count:
-                continue  # stale entry
-            touched: dict[Link, None] = {}
-            for flow in flows_on[bottleneck]:
-                if flow in fixed:
-                    continue
-                fixed.add(flow)
-                flow.rate = share
-                for link in flow.links:
-                    spare[link] = max(0.0, spare[link] - share)
-                    unfixed[link] -= 1
-                    touched[link] = None
-            for link in touched:
-                if unfixed[link]:
-                    heapq.heappush(heap, (spare[link] / unfixed[link], order[link], link))
-
-    def _schedule_wakeup(self) -> None:
-        """Schedule one wake-up at the earliest completion; older wake-ups go stale."""
-        self._generation += 1
-        soonest = math.inf
-        first: Flow | None = None
-        for flow in self._active:
-            if flow.rate > 0.0:
-                delay = flow.remaining / flow.rate
-                if delay < soonest:
-                    soonest, first = delay, flow
-        if first is None:
-            self._due = ()
-            return
-        self._due = tuple(
-            flow
-            for flow in self._active
-            if flow is first
-            or (
-                flow.rate > 0.0
-                and flow.remaining - flow.rate * soonest
-                <= _RELATIVE_EPSILON * flow.amount + _ABSOLUTE_EPSILON
-            )
-        )
-        wakeup = self.env.timeout(soonest, value=self._generation)
-        wakeup.callbacks.append(self._wake)
+        heapq.heappush(self._wakeups, when)
+        self.env.timeout(max(0.0, when - self.env.now), value=when).callbacks.append(self._wake)
 
     def _wake(self, event: simpy.Event) -> None:
-        """Complete the flows due now, unless a later change made this wake-up stale."""
-        if event.value != self._generation:
+        """Complete the general flows due now (the one this wake-up was for at least)."""
+        heapq.heappop(self._wakeups)
+        now = self.env.now
+        limit = max(now, cast(float, event.value))
+        heap = self._heap
+        due: list[Flow] = []
+        while heap:
+            finish, _, flow = heap[0]
+            if flow._finish_at != finish:
+                heapq.heappop(heap)
+                continue
+            if finish > limit:
+                left = flow._remaining - flow._rate * (now - flow._booked_at)
+                if not negligible(left, flow.amount):
+                    break
+            heapq.heappop(heap)
+            flow._finish_at = math.inf
+            due.append(flow)
+        if not due:
+            self._schedule()  # the earliest end moved back since: look again
             return
-        self._book(self._due)
-        self._reallocate()
+        self._recomputations += 1
+        seeds: dict[Link, None] = {}
+        for flow in due:
+            self._book(flow, now)
+            seeds.update((link, None) for link in flow.links)
+        self._remove(due, completed=True)
+        self._rebalance(list(seeds), completed=due)
+
+
+def _water_fill(flows: Sequence[Flow]) -> None:
+    """Give every flow of ``flows`` (a union of components) its max-min fair rate.
+
+    Progressive filling: each round takes the link with the smallest fair share
+    ``spare / unfixed``, gives that share to its unfixed flows and takes it off the other
+    links they cross. The links wait in a heap keyed by (share, first-met order), so
+    ties go to the first link met and the result is deterministic; an entry made stale
+    by a later round (its link's share grew) is skipped when popped.
+    """
+    if len(flows) == 1:  # alone: the narrowest link it crosses
+        flow = flows[0]
+        flow._rate = min(link.capacity for link in flow.links)
+        return
+    flows_on: dict[Link, list[Flow]] = {}
+    for flow in flows:
+        for link in flow.links:
+            flows_on.setdefault(link, []).append(flow)
+    order = {link: index for index, link in enumerate(flows_on)}
+    spare = {link: link.capacity for link in flows_on}
+    unfixed = {link: len(on) for link, on in flows_on.items()}
+    heap = [(spare[link] / unfixed[link], order[link], link) for link in flows_on]
+    heapq.heapify(heap)
+    fixed: set[Flow] = set()
+    while heap:
+        share, _, bottleneck = heapq.heappop(heap)
+        unfixed_here = unfixed[bottleneck]
+        if unfixed_here == 0 or share != spare[bottleneck] / unfixed_here:
+            continue  # stale entry
+        touched: dict[Link, None] = {}
+        for flow in flows_on[bottleneck]:
+            if flow in fixed:
+                continue
+            fixed.add(flow)
+            flow._rate = share
+            for link in flow.links:
+                spare[link] = max(0.0, spare[link] - share)
+                unfixed[link] -= 1
+                touched[link] = None
+        for link in touched:
+            if unfixed[link]:
+                heapq.heappush(heap, (spare[link] / unfixed[link], order[link], link))

@@ -39,6 +39,21 @@ __all__ = ["TOPOLOGIES", "Network", "NetworkStatistics"]
 TOPOLOGIES = ("shared", "star")
 
 
+class _Arrival(simpy.Event):
+    """The arrival of a transfer: made when it is sent, triggered when its last bit left.
+
+    Like simpy's ``Timeout``, it succeeds after a delay (the latency), but the delay
+    starts only when the flow completes: one event per transfer instead of a timeout
+    and an event.
+    """
+
+    def succeed_in(self, delay: float) -> None:
+        """Succeed (with value None) ``delay`` seconds from now."""
+        self._ok = True
+        self._value = None
+        self.env.schedule(self, delay=delay)
+
+
 @attrs.frozen
 class NetworkStatistics:
     """A snapshot of the network's counters, taken at one simulated instant.
@@ -208,28 +223,24 @@ class Network:
         self._wire_bytes_by_kind[kind] = self._wire_bytes_by_kind.get(kind, 0) + wire
         self._messages_by_kind[kind] = self._messages_by_kind.get(kind, 0) + 1
 
-        arrived = self.env.event()
+        arrived = _Arrival(self.env)
+        arrived.callbacks.append(self._arrived)
         self._in_flight += 1
         if self._flows_active == 0:
             self._busy_since = self.env.now
         self._flows_active += 1
 
-        def _on_arrival(_: simpy.Event) -> None:
-            self._in_flight -= 1
-            arrived.succeed()
-
-        def _on_last_bit(_: simpy.Event) -> None:
+        def _on_last_bit(_: Flow) -> None:
             self._flows_active -= 1
             if self._flows_active == 0:
                 self._busy_time += self.env.now - self._busy_since
-            if self.latency_s > 0.0:
-                self.env.timeout(self.latency_s).callbacks.append(_on_arrival)
-            else:
-                _on_arrival(arrived)
+            arrived.succeed_in(self.latency_s)
 
-        flow: Flow = self.fluid.start(wire, path, tag=(kind, src, dst))
-        flow.done.callbacks.append(_on_last_bit)
+        self.fluid.start(wire, path, tag=(kind, src, dst), on_done=_on_last_bit)
         return arrived
+
+    def _arrived(self, _: simpy.Event) -> None:
+        self._in_flight -= 1
 
     def set_link_up(self, node_id: int, up: bool) -> None:
         """Cut or restore a node's attachment to the network.
