@@ -16,7 +16,8 @@ QUIET = {"offer_period_s": 1e6}
 
 def phase(cluster: Cluster, node: int, nth: int) -> float:
     """The ``nth`` (0-based) uniform number of ``node``'s Load Manager stream: the phases of
-    its periodic work, drawn in the order it starts them (offers first, then information)."""
+    its periodic work, drawn in the order it starts them (offers first when it shares,
+    then information)."""
     return float(cluster.rng("load", node).random(nth + 1)[nth])
 
 
@@ -34,12 +35,25 @@ def network_control(cluster: Cluster) -> tuple[int, int]:
 
 def test_broadcast_costs_n_minus_1_messages_per_node_per_period() -> None:
     """Four nodes broadcasting every second for 10 s send exactly 4 x 3 x 10 reports, each a
-    network message of the report's size (plus the three boot offers to the trader)."""
+    network message of the report's size (nodes that never share make no offers)."""
     settings = policy_settings("none", information="broadcast", **QUIET)
     cluster = load_cluster(4, settings)
     cluster.run(until=10.0)
     assert reports(cluster) == (120, 120)
-    assert network_control(cluster) == (120 + 3, 120 * SIZES["report"] + 3 * SIZES["offer"])
+    assert network_control(cluster) == (120, 120 * SIZES["report"])
+
+
+def test_nodes_that_share_offer_themselves_to_the_trader() -> None:
+    """Sharing nodes export an offer at boot (the trader's own, node 0's, is local) and
+    then every offer period."""
+    settings = policy_settings("none", transfer="always", offer_period_s=2.0)
+    cluster = load_cluster(4, settings)
+    cluster.run(until=9.0)
+    exported = [node.statistics("load").offers_exported for node in cluster.nodes]
+    first = [2.0 * phase(cluster, node, 0) for node in range(4)]
+    assert exported == [1 + sum(1 for k in range(5) if at + 2 * k < 9) for at in first]
+    remote = sum(exported[1:])
+    assert network_control(cluster) == (remote, remote * SIZES["offer"])
 
 
 def test_exchange_costs_fanout_messages_per_node_per_period() -> None:
@@ -90,7 +104,7 @@ def test_a_decision_sees_the_load_as_it_was_when_it_was_sent(cost: str) -> None:
     after it is unknown to node 0 until the next one, and the report carries its instant."""
     settings = policy_settings("none", information="broadcast", **QUIET)
     cluster = load_cluster(2, settings, cost=cost)
-    tick = phase(cluster, 1, 1)  # node 1 broadcasts at tick, tick + 1, tick + 2 ...
+    tick = phase(cluster, 1, 0)  # node 1 broadcasts at tick, tick + 1, tick + 2 ...
     jobs = [Job(at=0.0, node=1, cpu_s=100.0), Job(at=tick + 1.2, node=1, cpu_s=100.0)]
     exec_jobs(cluster, jobs)
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from load_helpers import Job, exec_jobs, load_cluster
 
-from rhodos.load import Offer, TraderTable
+from rhodos.load import Offer, TraderTable, policy_settings
 from rhodos.load.requests import Import
 
 ARCHITECTURES = ("m68k", "sparc", "x86")
@@ -33,6 +33,7 @@ def offers(draw: st.DrawFn) -> list[Offer]:
     return draw(st.permutations(made))
 
 
+@settings(max_examples=60)
 @given(
     offers(),
     st.sampled_from((*ARCHITECTURES, "mips")),
@@ -115,7 +116,7 @@ def test_offers_go_stale_between_exports() -> None:
     A node exports at boot and then every offer period from a random phase (the first
     number of its own stream); three long jobs start on node 1 between the two exports.
     """
-    cluster = load_cluster(2, "none")
+    cluster = load_cluster(2, policy_settings("none", transfer="always"))  # shares nothing
     period = 5.0
     first_export = period * cluster.rng("load", 1).random()
     jobs = [Job(at=0.3 * first_export, node=1, cpu_s=100.0) for _ in range(3)]

@@ -94,6 +94,14 @@ def loadshare(
         str | None,
         typer.Option("--information", help="Replace the information policy (none, probe, ...)."),
     ] = None,
+    transfer: Annotated[
+        str | None,
+        typer.Option("--transfer", help="Replace the transfer policy (sender, receiver, ...)."),
+    ] = None,
+    location: Annotated[
+        str | None,
+        typer.Option("--location", help="Replace the location policy (random, shortest, ...)."),
+    ] = None,
     selection: Annotated[
         str | None,
         typer.Option("--selection", help="Replace the selection policy (birth, newest, ...)."),
@@ -141,6 +149,8 @@ def loadshare(
         threshold=threshold,
         probe_limit=probe_limit,
         information=information,
+        transfer=transfer,
+        location=location,
         selection=selection,
         strategy=strategy,
         migration_cost=migration_cost,

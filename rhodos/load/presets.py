@@ -2,9 +2,10 @@
 information policy that belong together, as the literature names them.
 
 ``rhodos loadshare --policy NAME`` picks one; ``--threshold``, ``--probe-limit`` and
-``--d`` set the parameters of the policies that take them, and ``--information`` or
-``--selection`` replace one part. Every preset is built from the registry, so a
-policy added by a plugin can be combined the same way (:func:`policy_settings`).
+``--d`` set the parameters of the policies that take them, and ``--information``,
+``--transfer``, ``--location`` or ``--selection`` replace one part. Every preset is
+built from the registry, so a policy added by a plugin combines the same way
+(:func:`policy_settings`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def policy_settings(
     probe_limit: int | None = None,
     d: int | None = None,
     information: str | None = None,
+    transfer: str | None = None,
+    location: str | None = None,
     selection: str | None = None,
     strategy: Any = None,
     trader: int = 0,
@@ -116,8 +119,8 @@ def policy_settings(
     knobs = {"threshold": threshold, "probe_limit": probe_limit, "d": d}
     return Settings(
         information=_build("information", information or preset.information, knobs),
-        transfer=_build("transfer", preset.transfer, knobs),
-        location=_build("location", preset.location, knobs),
+        transfer=_build("transfer", transfer or preset.transfer, knobs),
+        location=_build("location", location or preset.location, knobs),
         selection=_build("selection", selection or preset.selection, knobs),
         strategy=strategy,
         trader=trader,

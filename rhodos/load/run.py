@@ -119,6 +119,8 @@ class LoadShareConfig:
     threshold: int | None = None
     probe_limit: int | None = None
     information: str | None = None
+    transfer: str | None = None
+    location: str | None = None
     selection: str | None = None
     strategy: str = "eager"
     migration_cost: str = "zero"
@@ -152,6 +154,8 @@ class LoadShareConfig:
             probe_limit=self.probe_limit,
             d=self.d,
             information=self.information,
+            transfer=self.transfer,
+            location=self.location,
             selection=self.selection,
             strategy=make_strategy(self.strategy),
             trader=self.trader,

@@ -271,8 +271,9 @@ class LoadManager(Server):
         self.view = LoadView(nodes)
         if self.node_id == settings.trader:
             self.trader = TraderTable(nodes)
-        self._export()
-        self.every(settings.offer_period_s, self._export)
+        if settings.shares:  # a node that never shares has no use for the trader
+            self._export()
+            self.every(settings.offer_period_s, self._export)
         settings.information.start(self)
         period = settings.transfer.period_s
         if period is not None:
