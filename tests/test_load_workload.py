@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from scipy import integrate
 
+from rhodos.load.run import LoadShareConfig, run_loadshare
 from rhodos.load.workload import (
     BoundedPareto,
     Exponential,
     ServiceError,
     TraceDemands,
+    TraceReplay,
     parse_service,
     read_trace,
     trace_cpu_times,
@@ -112,3 +114,27 @@ def test_trace_demands_keep_the_traces_shape_at_the_mean_asked_for() -> None:
     assert np.isin(np.round(draws / demands.scale, 9), np.round(times, 9)).all()
     # a heavy tail: the sample mean wanders, so only loosely
     assert draws.mean() == pytest.approx(2.0, rel=0.1)
+
+
+@needs_trace
+def test_a_replay_is_a_window_of_the_trace_sped_up_in_time_order() -> None:
+    """Replaying ten minutes of the trace ten times faster: the window's processes arrive in
+    time order within one simulated minute, each on its host's node, with its CPU time."""
+    replay = TraceReplay(str(TRACE), start_s=3600.0, span_s=600.0, speedup=10.0)
+    arrivals = replay.arrivals(nodes=6)
+    window = [r for r in read_trace(TRACE) if 3600.0 <= r.time_s < 4200.0]
+    assert len(arrivals) == len(window) > 100
+    assert [a[0] for a in arrivals] == sorted(a[0] for a in arrivals)
+    assert arrivals[0][0] >= 0 and arrivals[-1][0] < replay.duration_s == 60.0
+    assert sorted((a[1], a[2]) for a in arrivals) == sorted((r.host, r.cpu_s) for r in window)
+    assert replay.load(6) == pytest.approx(sum(r.cpu_s for r in window) / (6 * 60.0))
+
+
+@needs_trace
+def test_a_study_can_replay_the_trace() -> None:
+    """Every process of the replayed window is measured (warm-up 0, duration its length)."""
+    replay = TraceReplay(str(TRACE), start_s=3600.0, span_s=300.0, speedup=5.0)
+    config = LoadShareConfig(nodes=6, replay=replay, duration_s=60.0, warmup_s=0.0, seed=1)
+    result = run_loadshare(config)
+    assert result.processes == len(replay.arrivals(6))
+    assert result.mean_slowdown >= 1.0 and result.frac_migrated == 0.0

@@ -45,7 +45,7 @@ from rhodos.load.presets import policy_settings
 from rhodos.load.requests import Configure, Exec, Placed
 from rhodos.load.server import LoadStatistics
 from rhodos.load.settings import Settings
-from rhodos.load.workload import Exponential, Service, job, parse_service
+from rhodos.load.workload import Exponential, Service, TraceReplay, job, parse_service
 from rhodos.migration_manager import make_strategy
 from rhodos.system import boot
 
@@ -133,10 +133,16 @@ class LoadShareConfig:
     architectures: tuple[str, ...] | None = attrs.field(default=None, converter=_to_tags)
     trader: int = 0
     offer_period_s: float = 5.0
+    #: Replay a trace's arrivals instead of Poisson streams (``arrival_rate`` and
+    #: ``service`` are then unused).
+    replay: TraceReplay | None = None
 
     @property
     def rho(self) -> float:
-        """The offered load per node: arrival rate times mean demand."""
+        """The offered load per node: arrival rate times mean demand (or the replayed
+        trace's CPU seconds per node and second)."""
+        if self.replay is not None:
+            return self.replay.load(self.nodes)
         return self.arrival_rate * self.service.mean
 
     def machine(self) -> MachineProfile:
@@ -169,7 +175,7 @@ class LoadShareConfig:
             found.append(f"--nodes must be an integer >= 1, got {self.nodes!r}")
         if not (math.isfinite(self.arrival_rate) and self.arrival_rate > 0):
             found.append(f"--arrival-rate must be a number > 0, got {self.arrival_rate!r}")
-        elif self.rho >= 1:
+        elif self.replay is None and self.rho >= 1:
             found.append(
                 f"the offered load per node is {self.rho:.3g} (arrival rate {self.arrival_rate:g} "
                 f"x mean demand {self.service.mean:.3g} s): at 1 or more the queues grow without "
@@ -337,8 +343,6 @@ class _Driver:
         cfg = self.config
         arrivals = self.cluster.rng("arrivals", node)
         demands = self.cluster.rng("demands", node)
-        target = self.cluster.node(node)
-        architecture = target.architecture
         gaps: list[float] = []
         needs: list[float] = []
         while not self.done.triggered:
@@ -348,17 +352,32 @@ class _Driver:
             yield self.env.timeout(gaps.pop())
             if self.done.triggered:
                 return
-            now = self.env.now
-            demand = needs.pop()
-            pid = self.cluster.new_pid()
-            exec_ = Exec(pid, "job", job(demand), self.layout, architecture)
-            placed = target.submit("load", exec_)
-            if cfg.warmup_s <= now < cfg.duration_s:
-                self.outstanding += 1
-                placed.callbacks.append(self._placed_callback())
-                self.cluster.exit_event(pid).callbacks.append(
-                    self._exit_callback(pid, node, now, demand)
-                )
+            self._exec(node, needs.pop())
+
+    def replay(self, replay: TraceReplay) -> Generator[simpy.events.Event, Any, None]:
+        """The trace's users: each exec at its (rescaled) instant, on its host's node."""
+        for at, node, demand in replay.arrivals(len(self.cluster.nodes)):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            if self.done.triggered:
+                return
+            self._exec(node, demand)
+
+    def _exec(self, node: int, demand: float) -> None:
+        """A user of ``node`` execs a process needing ``demand`` CPU seconds; measure it if
+        it arrives in the measured window."""
+        cfg = self.config
+        now = self.env.now
+        target = self.cluster.nodes[node]
+        pid = self.cluster.new_pid()
+        exec_ = Exec(pid, "job", job(demand), self.layout, target.architecture)
+        placed = target.submit("load", exec_)
+        if cfg.warmup_s <= now < cfg.duration_s:
+            self.outstanding += 1
+            placed.callbacks.append(self._placed_callback())
+            self.cluster.exit_event(pid).callbacks.append(
+                self._exit_callback(pid, node, now, demand)
+            )
 
     def _placed_callback(self) -> Callable[[simpy.Event], None]:
         def placed(event: simpy.Event) -> None:
@@ -428,8 +447,11 @@ def run_replication(config: LoadShareConfig, replication: int = 0) -> Replicatio
     )
     configure(cluster, config.settings())
     driver = _Driver(cluster, config)
-    for node in cluster.nodes:
-        cluster.env.process(driver.arrivals(node.node_id))
+    if config.replay is not None:
+        cluster.env.process(driver.replay(config.replay))
+    else:
+        for node in cluster.nodes:
+            cluster.env.process(driver.arrivals(node.node_id))
     cluster.env.process(driver.at_duration())
     began, began_cpu = time.perf_counter(), time.process_time()
     horizon = cluster.env.timeout(HORIZON * config.duration_s)

@@ -14,6 +14,7 @@ CPU speed); its spec is the command line's ``--service``:
 :func:`read_trace` reads the trace of Harchol-Balter & Downey (``csd-trace.csv.xz``:
 columns ``hour,min,unk,sec,prog``) lazily, through :mod:`lzma`, one record at a time.
 The column names are misleading; :class:`TraceRecord` says how they are read and why.
+:class:`TraceReplay` replays the trace's own arrivals instead: a window of it, sped up.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "ServiceError",
     "TraceDemands",
     "TraceRecord",
+    "TraceReplay",
     "job",
     "parse_service",
     "read_trace",
@@ -225,6 +227,64 @@ class TraceDemands:
         """``count`` CPU times of the trace, at random, rescaled."""
         times = trace_cpu_times(self.path)
         return times[rng.integers(0, times.size, count)] * self.scale
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise ServiceError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+
+
+@attrs.frozen
+class TraceReplay:
+    """The trace's own arrivals: a window of it, replayed faster or slower.
+
+    The processes that arrived in ``[start_s, start_s + span_s)`` of the trace arrive
+    again, in time order, ``speedup`` times faster (the *sample*: a window; the
+    *rescale*: the speed-up, which multiplies the load, since demands are kept), each
+    on node ``host % nodes`` with the CPU time it used. The trace is read lazily and
+    the window kept, once per replay.
+    """
+
+    path: str
+    start_s: float = attrs.field(default=0.0, validator=_non_negative)
+    span_s: float = attrs.field(default=480 * 60.0, validator=_positive)
+    speedup: float = attrs.field(default=1.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if not Path(self.path).is_file():
+            raise ServiceError(f"trace file {self.path!r} does not exist")
+
+    def window(self) -> list[TraceRecord]:
+        """The window's records, in time order."""
+        return _window(self.path, self.start_s, self.span_s)
+
+    def arrivals(self, nodes: int) -> list[tuple[float, int, float]]:
+        """``(instant, node, cpu seconds)`` of every replayed arrival, in time order."""
+        return [
+            ((r.time_s - self.start_s) / self.speedup, r.host % nodes, r.cpu_s)
+            for r in self.window()
+        ]
+
+    @property
+    def duration_s(self) -> float:
+        """How long the replayed window lasts in simulated time."""
+        return self.span_s / self.speedup
+
+    def load(self, nodes: int) -> float:
+        """CPU seconds per node per second of the replay: its offered load per node."""
+        return sum(r.cpu_s for r in self.window()) / (nodes * self.duration_s)
+
+
+@functools.lru_cache(maxsize=8)
+def _window(path: str, start_s: float, span_s: float) -> list[TraceRecord]:
+    stop = start_s + span_s
+    kept = [r for r in read_trace(path) if start_s <= r.time_s < stop]
+    kept.sort(key=lambda r: (r.time_s, r.host))
+    return kept
 
 
 def _number(text: str, what: str) -> float:
