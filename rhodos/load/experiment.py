@@ -81,13 +81,31 @@ class Sizes:
     market: tuple[int, float, float, int] = (500, 100.0, 200.0, 3)
 
 
-def _scaled(seconds: float, scale: float, floor: float) -> float:
-    return max(floor, seconds * scale)
-
-
-def _reps(replications: int, scale: float) -> int:
-    """The replications at ``scale``: all of them at full scale, one below it."""
-    return replications if scale >= 1 else 1
+def _study(
+    nodes: int,
+    rho: float,
+    policy: str,
+    run: tuple[float, float, int],
+    scale: float,
+    seed: int,
+    **knobs: int,
+) -> LoadShareConfig:
+    """A study of ``run`` = (warm-up s, measured s, replications) at ``scale``: the times
+    shrink with the scale (never below a few seconds), one replication below scale 1."""
+    warmup, measured, replications = run
+    warm = max(10.0, warmup * scale)
+    return LoadShareConfig(
+        nodes=nodes,
+        arrival_rate=rho,
+        policy=policy,
+        duration_s=warm + max(20.0, measured * scale),
+        warmup_s=warm,
+        replications=replications if scale >= 1 else 1,
+        seed=seed,
+        d=knobs.get("d"),
+        threshold=knobs.get("threshold"),
+        probe_limit=knobs.get("probe_limit"),
+    )
 
 
 def _per_node_interval(result: LoadShareResult) -> tuple[float, float]:
@@ -115,16 +133,7 @@ Progress = Callable[[str], None]
 def _mm1_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list[Row]:
     rows = []
     for rho, (nodes, warmup, measured, reps) in sizes.mm1.items():
-        warm = _scaled(warmup, scale, 20.0)
-        config = LoadShareConfig(
-            nodes=nodes,
-            arrival_rate=rho,
-            policy="none",
-            duration_s=warm + _scaled(measured, scale, 50.0),
-            warmup_s=warm,
-            replications=_reps(reps, scale),
-            seed=seed,
-        )
+        config = _study(nodes, rho, "none", (warmup, measured, reps), scale, seed)
         progress(f"no sharing at rho {rho}")
         result = run_loadshare(config)
         mean, half = _per_node_interval(result)
@@ -142,18 +151,8 @@ def _mm1_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list
 
 
 def _elz(policy: str, rho: float, threshold: int, sizes: Sizes, scale: float, seed: int) -> float:
-    warmup, measured, reps = sizes.elz
-    warm = _scaled(warmup, scale, 10.0)
-    config = LoadShareConfig(
-        nodes=sizes.elz_nodes,
-        arrival_rate=rho,
-        policy=policy,
-        threshold=threshold,
-        probe_limit=3,
-        duration_s=warm + _scaled(measured, scale, 40.0),
-        warmup_s=warm,
-        replications=_reps(reps, scale),
-        seed=seed,
+    config = _study(
+        sizes.elz_nodes, rho, policy, sizes.elz, scale, seed, threshold=threshold, probe_limit=3
     )
     return run_loadshare(config).mean_response_s
 
@@ -221,17 +220,8 @@ def _elz_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list
 
 def _market_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list[Row]:
     nodes, warmup, measured, reps = sizes.market
-    warm = _scaled(warmup, scale, 10.0)
-    config = LoadShareConfig(
-        nodes=nodes if scale >= 1 else max(20, int(nodes * scale)),
-        arrival_rate=0.9,
-        policy="power-of-d",
-        d=2,
-        duration_s=warm + _scaled(measured, scale, 20.0),
-        warmup_s=warm,
-        replications=_reps(reps, scale),
-        seed=seed,
-    )
+    nodes = nodes if scale >= 1 else max(20, int(nodes * scale))
+    config = _study(nodes, 0.9, "power-of-d", (warmup, measured, reps), scale, seed, d=2)
     progress(f"power-of-2 on {config.nodes} nodes at rho 0.9")
     result = run_loadshare(config)
     return [
