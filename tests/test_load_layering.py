@@ -25,10 +25,11 @@ SERVER_SIDE = (
     "rhodos.load.presets",
     "rhodos.load.trader",
     "rhodos.load.view",
+    "rhodos.load.table",
     "rhodos.load.server",
 )
 #: The modules of ``rhodos.load`` that sit above the servers.
-ABOVE = ("rhodos.load.run", "rhodos.load.cli", "rhodos.load.experiment")
+ABOVE = ("rhodos.load.run", "rhodos.load.study", "rhodos.load.cli", "rhodos.load.experiment")
 
 
 @pytest.fixture
