@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import simpy
 
-from rhodos.kernel import Cluster, ClusterConfig, Layout, load_profile
+from rhodos.kernel import Cluster, ClusterConfig, Layout, MachineProfile, load_profile
 from rhodos.load import Settings, policy_settings
 from rhodos.load.requests import Exec
 from rhodos.load.run import configure, ideal_profile
@@ -24,13 +24,13 @@ def load_cluster(
     cost: str = "zero",
     architectures: Sequence[str] | None = None,
     seed: int = 0,
-    profile: str = "sun3-ethernet",
+    profile: str | MachineProfile = "sun3-ethernet",
     **knobs: Any,
 ) -> Cluster:
     """A booted cluster whose Load Managers run ``settings`` (or the preset of that name)."""
     if isinstance(settings, str):
         settings = policy_settings(settings, strategy=make_strategy("eager"), **knobs)
-    machine = load_profile(profile)
+    machine = profile if isinstance(profile, MachineProfile) else load_profile(profile)
     if cost == "zero":
         machine = ideal_profile(machine)
     config = ClusterConfig(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import attrs
 from load_helpers import Job, exec_jobs, load_cluster
 
+from rhodos.kernel import load_profile
 from rhodos.load import policy_settings
 from rhodos.load.requests import SIZES
 from rhodos.migration_manager import make_strategy
@@ -44,7 +46,7 @@ def test_a_remote_exec_costs_one_request_carrying_the_exec_and_one_reply() -> No
     jobs = [Job(at=0.5 + 0.25 * i, node=1, cpu_s=1.0) for i in range(3)]
     cluster.run(until=exec_jobs(cluster, jobs))
     stats = cluster.network.statistics()
-    trader = SIZES["offer"] + SIZES["offer"] + (SIZES["list_header"] + 4 * 2)  # export, import
+    trader = SIZES["offer"] + SIZES["import"] + (SIZES["list_header"] + 4 * 2)  # export, import
     assert stats.messages_by_kind["control"] == 3 + 3 * 2
     assert stats.bytes_by_kind["control"] == trader + 3 * (SIZES["exec"] + SIZES["exec_reply"])
     profile = cluster.profile
@@ -56,6 +58,20 @@ def test_a_remote_exec_costs_one_request_carrying_the_exec_and_one_reply() -> No
     created = {snap.pid: snap.created_at for snap in processes(cluster)}
     assert all(created[j.pid] - j.at >= crossing for j in jobs)
     assert {cluster.home_of[j.pid] for j in jobs} == {0}
+
+
+def test_an_exec_that_fits_nowhere_is_refused_with_the_reason() -> None:
+    """Nodes of four page frames hold one smallest process (three pages) each: a remote
+    node that is full sends the exec back, and an exec that fits nowhere is refused."""
+    small = attrs.evolve(load_profile("sun3-ethernet"), memory_bytes=4 * 8192)
+    cluster = load_cluster(2, "round-robin", profile=small, **QUIET)
+    jobs = [Job(at=0.5 + 0.01 * i, node=0, cpu_s=10.0) for i in range(3)]
+    exec_jobs(cluster, jobs)
+    cluster.run(until=1.0)
+    placed = [job.placed.value for job in jobs]
+    assert [p.node for p in placed] == [1, 0, None]
+    assert placed[2].refused == f"node 0 has 1 free page frames, process {jobs[2].pid} needs 3"
+    assert cluster.node(0).statistics("load").refused == 1
 
 
 def pulled(cost: str) -> tuple[object, list[Job], list[float]]:

@@ -77,8 +77,8 @@ class Sizes:
         }
     )
     elz_nodes: int = 20
-    elz: tuple[float, float, int] = (100.0, 1000.0, 3)  # warm-up, measured, replications
-    market: tuple[int, float, float, int] = (500, 100.0, 200.0, 3)
+    elz: tuple[float, float, int] = (100.0, 600.0, 2)  # warm-up, measured, replications
+    market: tuple[int, float, float, int] = (500, 100.0, 150.0, 2)
 
 
 def _study(

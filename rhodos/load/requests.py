@@ -44,6 +44,8 @@ SIZES = {
     "exec_reply": 16,
     # node, architecture tag, free frames, load, idle flag, when
     "offer": 48,
+    # architecture tag, pages needed, idle only
+    "import": 32,
     # a header, then 4 bytes per node named
     "list_header": 16,
     "pull": 16,

@@ -130,7 +130,7 @@ class LoadManager(LoadTable):
             return held[1]
         self._counts.imports += 1
         reply = yield self.node.call(
-            self.peer(self.settings.trader), Import(architecture, pages), size_bytes=SIZES["offer"]
+            self.peer(self.settings.trader), Import(architecture, pages), size_bytes=SIZES["import"]
         )
         nodes: npt.NDArray[np.int32] = reply.body
         others = nodes[nodes != self.node_id]
@@ -167,8 +167,11 @@ class LoadManager(LoadTable):
                 if placed.node is not None:
                     return placed
         placed = yield from self._spawn_here(job)
+        if placed.node is None:
+            self._counts.refused += 1
+            return placed
         preemptive = settings.shares and not settings.selection.at_birth
-        if placed.node is not None and preemptive and settings.transfer.sender(self.load):
+        if preemptive and settings.transfer.sender(self.load):
             self.env.process(self._send_away(job.architecture, job.layout.pages))
         return placed
 
@@ -192,7 +195,6 @@ class LoadManager(LoadTable):
         node = self.node
         pages = job.layout.pages
         if pages + self._pending_pages > node.frames_free:
-            self._counts.refused += 1
             reason = (
                 f"node {self.node_id} has {node.frames_free - self._pending_pages} free page "
                 f"frames, process {job.pid} needs {pages}"
