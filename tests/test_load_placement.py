@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 from load_helpers import Job, exec_jobs, load_cluster
 
 from rhodos.kernel import load_profile
 from rhodos.load import policy_settings
 from rhodos.load.requests import SIZES
-from rhodos.migration_manager import make_strategy
+from rhodos.migration_manager import make_strategy, registered
 from rhodos.system import processes
 
 #: Offers are exported at boot only, so the network carries nothing else periodic.
@@ -74,9 +75,10 @@ def test_an_exec_that_fits_nowhere_is_refused_with_the_reason() -> None:
     assert cluster.node(0).statistics("load").refused == 1
 
 
-def pulled(cost: str) -> tuple[object, list[Job], list[float]]:
+def pulled(cost: str, strategy: str = "eager") -> tuple[object, list[Job], list[float]]:
     """Three long jobs on node 0, a short one on node 1: when it ends, idle node 1 pulls."""
-    cluster = load_cluster(2, "receiver", cost=cost, **QUIET)
+    settings = policy_settings("receiver", strategy=make_strategy(strategy), **QUIET)
+    cluster = load_cluster(2, settings, cost=cost)
     jobs = [Job(at=0.1, node=0, cpu_s=3.0 + i) for i in range(3)] + [Job(0.2, node=1, cpu_s=0.5)]
     cluster.run(until=exec_jobs(cluster, jobs))
     cpu = {snap.pid: snap.cpu_seconds for snap in processes(cluster)}
@@ -98,6 +100,16 @@ def test_a_receiver_pulls_a_process_by_migration_and_the_process_keeps_its_work(
             assert busy.freeze_s == 0.0
         else:
             assert busy.freeze_s > 0.0
+
+
+@pytest.mark.parametrize("strategy", list(registered()))
+def test_every_strategy_can_carry_a_pulled_process(strategy: str) -> None:
+    """With the Sun-3's real costs, whichever strategy migrates the pulled process, it
+    completes and every process gets exactly the CPU time it needed."""
+    cluster, jobs, cpu = pulled("model", strategy)
+    stats = cluster.node(0).statistics("load")
+    assert stats.migrations_completed >= 1 and stats.migrations_refused == 0
+    assert all(abs(got - j.cpu_s) < 1e-9 for got, j in zip(cpu, jobs, strict=True))
 
 
 def test_sender_initiated_with_a_preemptive_selection_migrates_a_running_process() -> None:
