@@ -1,8 +1,10 @@
-"""Strategies and workloads from a Python file: ``rhodos --plugin FILE.py``.
+"""Strategies, workloads and load-sharing policies from a Python file: ``rhodos --plugin
+FILE.py``.
 
 A student tries a strategy without making a package: the file defines it and decorates
-it with ``@register`` (:func:`rhodos.migration_manager.register`, or
-:func:`rhodos.workload.register` for a workload). :func:`load_plugin` imports the file
+it with ``@register`` (:func:`rhodos.migration_manager.register`,
+:func:`rhodos.workload.register` for a workload, :func:`rhodos.load.register` for a
+policy). :func:`load_plugin` imports the file
 once per process, checks that it registered something and replaced nothing, and
 remembers its path. A sweep config names its plugins too (``plugins = ["mine.py"]``,
 relative to the config file). A sweep ships the paths of every plugin loaded
@@ -10,8 +12,8 @@ relative to the config file). A sweep ships the paths of every plugin loaded
 run: a strategy from a file runs in a process pool, or on a Dask cluster, where the
 file must be at the same path on every machine (a shared folder).
 
-Packages register theirs through the entry-point groups ``rhodos.strategies`` and
-``rhodos.workloads`` instead.
+Packages register theirs through the entry-point groups ``rhodos.strategies``,
+``rhodos.workloads`` and ``rhodos.policies`` instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rhodos.load import registry as policies
+from rhodos.load.policy import KINDS
 from rhodos.migration_manager import register, registered, unregister
 from rhodos.workload import catalog
 
@@ -41,17 +45,34 @@ class PluginError(ValueError):
 _LOADED: dict[str, list[str]] = {}
 
 
+#: What a plugin may register, by the words an error names it with.
+KINDS_REGISTERED = ("strategy", "workload", *(f"{kind} policy" for kind in KINDS))
+
+
 def _registries() -> dict[str, dict[str, type[Any]]]:
-    return {"strategy": registered(), "workload": catalog.registered()}
+    found = {"strategy": registered(), "workload": catalog.registered()}
+    for kind in KINDS:
+        found[f"{kind} policy"] = policies.registered(kind)
+    return found
+
+
+def _unregisters() -> list[tuple[str, Any, Any]]:
+    """Each registry's words, how a name leaves it, and how a class enters it."""
+    pairs: list[tuple[str, Any, Any]] = [
+        ("strategy", unregister, register),
+        ("workload", catalog.unregister, catalog.register),
+    ]
+    for kind in KINDS:
+        pairs.append(
+            (f"{kind} policy", lambda name, k=kind: policies.unregister(k, name), policies.register)
+        )
+    return pairs
 
 
 def _restore(before: dict[str, dict[str, type[Any]]]) -> None:
-    """Put both registries back as they were in ``before``."""
+    """Put every registry back as it was in ``before``."""
     now = _registries()
-    for kind, drop, put in (
-        ("strategy", unregister, register),
-        ("workload", catalog.unregister, catalog.register),
-    ):
+    for kind, drop, put in _unregisters():
         for name in set(now[kind]) - set(before[kind]):
             drop(name)
         for name, cls in before[kind].items():
@@ -102,7 +123,7 @@ def load_plugin(path: str | Path) -> list[str]:
         ) from None
     after = _registries()
     added = []
-    for kind in ("strategy", "workload"):
+    for kind in KINDS_REGISTERED:
         for name, cls in after[kind].items():
             old = before[kind].get(name)
             if old is not None and old is not cls:
@@ -116,8 +137,9 @@ def load_plugin(path: str | Path) -> list[str]:
                 added.append(f"{kind} {name}")
     if not added:
         raise PluginError(
-            f"--plugin {shown}: it registers no strategy and no workload (decorate a class "
-            "with @register from rhodos.migration_manager, or from rhodos.workload)"
+            f"--plugin {shown}: it registers no strategy, workload or policy (decorate a "
+            "class with @register from rhodos.migration_manager, rhodos.workload or "
+            "rhodos.load)"
         )
     _LOADED[key] = added
     return added

@@ -1,9 +1,10 @@
 """Boot a cluster with its servers, and start programs on it.
 
 The kernel knows no server; this module is where the system is assembled: every
-compute node runs a Process Manager, a Memory Manager, an IPC Manager and a Migration
-Manager, every file-server node runs the file server. It talks to the servers as the
-operator's console would: by request (:class:`~rhodos.process_manager.requests.Spawn`,
+compute node runs a Process Manager, a Memory Manager, an IPC Manager, a Migration
+Manager and a Load Manager, every file-server node runs the file server. It talks to
+the servers as the operator's console would: by request
+(:class:`~rhodos.process_manager.requests.Spawn`,
 :class:`~rhodos.migration_manager.requests.Migrate`), and it observes them through
 their frozen statistics.
 """
@@ -17,6 +18,7 @@ import simpy
 
 from rhodos.ipc_manager import IPCManager
 from rhodos.kernel import Cluster, ClusterConfig, ConfigError, FileServer, Node, OutOfMemory
+from rhodos.load import LoadManager
 from rhodos.memory_manager import MemoryManager
 from rhodos.migration_manager import Migrate, MigrationManager, MigrationRecord, make_strategy
 from rhodos.process_manager import ProcessManager, ProcessSnapshot, ProcessStatistics
@@ -26,7 +28,13 @@ from rhodos.workload.program import Program, ProgramContext, layout_for
 __all__ = ["SERVERS", "boot", "migrate", "processes", "spawn"]
 
 #: The servers every compute node runs, in start order.
-SERVERS: tuple[type[Any], ...] = (ProcessManager, MemoryManager, IPCManager, MigrationManager)
+SERVERS: tuple[type[Any], ...] = (
+    ProcessManager,
+    MemoryManager,
+    IPCManager,
+    MigrationManager,
+    LoadManager,
+)
 
 
 def boot(config: ClusterConfig | None = None, **overrides: Any) -> Cluster:

@@ -91,7 +91,7 @@ def write(folder: Path, name: str, text: str) -> Path:
         ("notes.txt", "hello", "notes.txt: a plugin is a Python file (.py)"),
         ("raises.py", "import attrs\nx = 1 / 0\n", "ZeroDivisionError: division by zero (line 2)"),
         ("broken.py", "def f(:\n", "raised SyntaxError"),
-        ("nothing.py", "import attrs\n", "it registers no strategy and no workload"),
+        ("nothing.py", "import attrs\n", "it registers no strategy, workload or policy"),
         ("taken.py", BROKEN.replace('"liar"', '"eager"'), "the strategy 'eager', which is taken"),
     ],
 )  # fmt: skip

@@ -74,6 +74,17 @@ SENDERS: dict[str, str] = {
     "negotiate": PEER,
     "migrated": PEER,
     "call_off": PEER,
+    # the Load Manager's (the trader and a central load server are Load Managers too)
+    "configure": "system",
+    "exec": "system",
+    "remote_exec": PEER,
+    "load_report": PEER,
+    "probe": PEER,
+    "least_loaded": PEER,
+    "export": PEER,
+    "import": PEER,
+    "pull": PEER,
+    "handover": PEER,
     # the file server's
     "write": "memory",
     "read": "memory",

@@ -89,8 +89,10 @@ MAX_MEMORY = 1 << 48
 
 #: Any cost of one operation, or the network's one-way latency, in seconds.
 TIME = within(0, 1)
+#: The highest bit rate a profile may have: ten times the fastest link standardised.
+MAX_RATE_BPS = 1e13
 #: A bit rate (network or file server).
-RATE = within(1e3, 1e13)
+RATE = within(1e3, MAX_RATE_BPS)
 #: A CPU's speed relative to the one the compute times are written for.
 SPEED = within(1e-4, 1e4)
 #: Instructions a CPU executes per second of CPU time.

@@ -1,0 +1,280 @@
+"""The classic-load-sharing experiment: the Load Manager against queueing theory and the
+findings of Eager, Lazowska & Zahorjan and of Mitzenmacher.
+
+Every run uses ``--migration-cost zero`` (:func:`~rhodos.load.run.ideal_profile`): the
+kernel charges nothing, so the simulated cluster *is* the queueing model and must
+reproduce it. Three parts (``experiments/classic-load-sharing/README.md`` says why
+each is sized as it is):
+
+* **No sharing is M/M/1.** A node alone is an M/M/1 queue with processor sharing: mean
+  response ``1 / (1 - rho)``. Within 2% at rho = 0.5, 0.7 and 0.9. The nodes are
+  independent, so the interval is Student-t over the per-node means.
+* **Eager, Lazowska & Zahorjan (1986).** Random, threshold and shortest placement at
+  birth (sender-initiated, threshold ``T``, probe limit 3) and receiver-initiated
+  pulling, on 20 nodes; their qualitative findings become checked claims.
+* **Mitzenmacher's supermarket model (2001).** Power-of-2 choices at 500 nodes and
+  rho = 0.9 against the mean time in system of the model's fixed point, computed by
+  integrating its differential equations (:mod:`rhodos.load.queueing`). Within 3%.
+
+:func:`classic_load_sharing` runs it at a ``scale`` (1: the sizes of the expected
+output; the tests run it at a small scale to check the machinery, not the figures)
+and returns the rows; :func:`render_rows` prints them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import attrs
+import numpy as np
+from scipy import stats
+
+from rhodos.load.queueing import mm1_response, supermarket_response
+from rhodos.load.run import LoadShareConfig, LoadShareResult, run_loadshare
+
+__all__ = ["Row", "classic_load_sharing", "render_rows"]
+
+ELZ = "Eager, Lazowska & Zahorjan, IEEE TSE 1986 (abstract)"
+MITZENMACHER = "Mitzenmacher, IEEE TPDS 2001: fixed point of the supermarket equations"
+QUEUEING = "M/M/1 (processor sharing): 1 / (1 - rho)"
+
+
+@attrs.frozen
+class Row:
+    """One claim: what the simulation gave, what it is compared with, and the verdict.
+
+    ``reference`` is a number (the row passes when within ``tolerance_pct`` of it) or
+    ``None`` for a qualitative claim, whose ``holds`` says whether the simulation shows it.
+    """
+
+    claim: str
+    simulated: float | None
+    reference: float | None
+    unit: str
+    ci95: float | None
+    tolerance_pct: float | None
+    holds: bool
+    source: str
+
+    @property
+    def deviation_pct(self) -> float | None:
+        """How far the simulation is from the reference, in percent of it."""
+        if self.simulated is None or self.reference is None:
+            return None
+        return 100.0 * (self.simulated - self.reference) / self.reference
+
+
+@attrs.frozen
+class Sizes:
+    """How big the runs are at scale 1 (nodes, seconds measured, replications)."""
+
+    mm1: dict[float, tuple[int, float, float, int]] = attrs.field(
+        factory=lambda: {  # rho: (nodes, warm-up s, measured s, replications)
+            0.5: (50, 200.0, 5000.0, 2),
+            0.7: (50, 400.0, 11300.0, 2),
+            0.9: (100, 2000.0, 13000.0, 2),
+        }
+    )
+    elz_nodes: int = 20
+    elz: tuple[float, float, int] = (100.0, 600.0, 2)  # warm-up, measured, replications
+    market: tuple[int, float, float, int] = (500, 100.0, 150.0, 2)
+
+
+def _study(
+    nodes: int,
+    rho: float,
+    policy: str,
+    run: tuple[float, float, int],
+    scale: float,
+    seed: int,
+    **knobs: int,
+) -> LoadShareConfig:
+    """A study of ``run`` = (warm-up s, measured s, replications) at ``scale``: the times
+    shrink with the scale (never below a few seconds), one replication below scale 1."""
+    warmup, measured, replications = run
+    warm = max(10.0, warmup * scale)
+    return LoadShareConfig(
+        nodes=nodes,
+        arrival_rate=rho,
+        policy=policy,
+        duration_s=warm + max(20.0, measured * scale),
+        warmup_s=warm,
+        replications=replications if scale >= 1 else 1,
+        seed=seed,
+        d=knobs.get("d"),
+        threshold=knobs.get("threshold"),
+        probe_limit=knobs.get("probe_limit"),
+    )
+
+
+def _per_node_interval(result: LoadShareResult) -> tuple[float, float]:
+    """Mean of the per-node means and its Student-t 95% half-width (nodes independent)."""
+    means = np.array([m for rep in result.replications for m in rep.node_mean_response_s])
+    means = means[np.isfinite(means)]
+    half = stats.t.ppf(0.975, means.size - 1) * means.std(ddof=1) / math.sqrt(means.size)
+    return float(means.mean()), float(half)
+
+
+def _equal(
+    claim: str, simulated: float, reference: float, ci: float | None, tol: float, source: str
+) -> Row:
+    holds = abs(simulated - reference) <= tol / 100 * reference
+    return Row(claim, simulated, reference, "s", ci, tol, holds, source)
+
+
+def _fact(claim: str, holds: bool, source: str) -> Row:
+    return Row(claim, None, None, "", None, None, holds, source)
+
+
+Progress = Callable[[str], None]
+
+
+def _mm1_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list[Row]:
+    rows = []
+    for rho, (nodes, warmup, measured, reps) in sizes.mm1.items():
+        config = _study(nodes, rho, "none", (warmup, measured, reps), scale, seed)
+        progress(f"no sharing at rho {rho}")
+        result = run_loadshare(config)
+        mean, half = _per_node_interval(result)
+        rows.append(
+            _equal(
+                f"no sharing, rho {rho}: mean response",
+                mean,
+                mm1_response(rho),
+                half,
+                2.0,
+                QUEUEING,
+            )
+        )
+    return rows
+
+
+def _elz(policy: str, rho: float, threshold: int, sizes: Sizes, scale: float, seed: int) -> float:
+    config = _study(
+        sizes.elz_nodes, rho, policy, sizes.elz, scale, seed, threshold=threshold, probe_limit=3
+    )
+    return run_loadshare(config).mean_response_s
+
+
+#: The loads and the (policy, threshold) cells of the Eager et al. part.
+ELZ_LOADS = (0.5, 0.7, 0.9)
+ELZ_CELLS = (
+    ("none", 1),
+    ("random", 1),
+    ("threshold", 1),
+    ("shortest", 1),
+    ("threshold", 2),
+    ("shortest", 2),
+    ("receiver", 1),
+)
+
+
+def elz_rows(table: dict[tuple[str, float], float]) -> list[Row]:
+    """The rows of the Eager et al. part from its mean responses, keyed (cell, rho)."""
+    rows = [
+        Row(f"{name}, rho {rho}: mean response", value, None, "s", None, None, True, ELZ)
+        for (name, rho), value in table.items()
+    ]
+
+    def every(test: Callable[[float], bool]) -> bool:
+        return all(test(rho) for rho in ELZ_LOADS)
+
+    def ordered(rho: float) -> bool:
+        return table["threshold T=1", rho] < table["random T=1", rho] < table["none T=1", rho]
+
+    rows += [
+        _fact(
+            "random beats no sharing, and threshold beats random, at every load",
+            every(ordered),
+            ELZ,
+        ),
+        _fact(
+            "threshold and shortest choose alike at T=1 (the first idle node probed)",
+            every(lambda r: table["threshold T=1", r] == table["shortest T=1", r]),
+            "by construction",
+        ),
+        _fact(
+            "little state comes close to more: threshold within 10% of shortest at T=2",
+            every(lambda r: table["threshold T=2", r] <= 1.10 * table["shortest T=2", r]),
+            ELZ,
+        ),
+        _fact(
+            "sender-initiated beats receiver-initiated at light to moderate load (rho 0.5, 0.7)",
+            all(table["threshold T=1", r] < table["receiver T=1", r] for r in (0.5, 0.7)),
+            ELZ,
+        ),
+    ]
+    return rows
+
+
+def _elz_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list[Row]:
+    table: dict[tuple[str, float], float] = {}
+    for rho in ELZ_LOADS:
+        for policy, threshold in ELZ_CELLS:
+            progress(f"{policy} T={threshold} at rho {rho}")
+            mean = _elz(policy, rho, threshold, sizes, scale, seed)
+            table[(f"{policy} T={threshold}", rho)] = mean
+    return elz_rows(table)
+
+
+def _market_rows(sizes: Sizes, scale: float, seed: int, progress: Progress) -> list[Row]:
+    nodes, warmup, measured, reps = sizes.market
+    nodes = nodes if scale >= 1 else max(20, int(nodes * scale))
+    config = _study(nodes, 0.9, "power-of-d", (warmup, measured, reps), scale, seed, d=2)
+    progress(f"power-of-2 on {config.nodes} nodes at rho 0.9")
+    result = run_loadshare(config)
+    return [
+        _equal(
+            f"power-of-2, {config.nodes} nodes, rho 0.9: mean response",
+            result.mean_response_s,
+            supermarket_response(0.9, 2),
+            result.ci95("mean_response_s"),
+            3.0,
+            MITZENMACHER,
+        )
+    ]
+
+
+PARTS = ("mm1", "elz", "market")
+
+
+def classic_load_sharing(
+    scale: float = 1.0,
+    *,
+    parts: Sequence[str] = PARTS,
+    seed: int = 1,
+    progress: Progress | None = None,
+) -> list[Row]:
+    """Run the experiment's ``parts`` at ``scale``; the rows, in the order of the table."""
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown:
+        raise ValueError(f"unknown parts {unknown}; parts: {', '.join(PARTS)}")
+    tell = progress or (lambda _: None)
+    sizes = Sizes()
+    runs = {"mm1": _mm1_rows, "elz": _elz_rows, "market": _market_rows}
+    rows: list[Row] = []
+    for part in PARTS:
+        if part in parts:
+            rows += runs[part](sizes, scale, seed, tell)
+    return rows
+
+
+def render_rows(rows: Sequence[Row]) -> str:
+    """The rows as the expected output prints them: one line each, fixed columns."""
+    lines = [f"{'claim':<88} {'simulated':>10} {'±95%':>8} {'reference':>10} {'dev %':>7}  verdict"]
+    for row in rows:
+        sim = f"{row.simulated:.4f}" if row.simulated is not None else "-"
+        ci = f"{row.ci95:.4f}" if row.ci95 is not None else "-"
+        ref = f"{row.reference:.4f}" if row.reference is not None else "-"
+        dev = f"{row.deviation_pct:+.2f}" if row.deviation_pct is not None else "-"
+        if row.reference is not None:
+            verdict = (
+                f"within {row.tolerance_pct:g}%" if row.holds else f"OFF (> {row.tolerance_pct:g}%)"
+            )
+        elif row.simulated is None:
+            verdict = "holds" if row.holds else "DOES NOT HOLD"
+        else:
+            verdict = "shown"
+        lines.append(f"{row.claim:<88} {sim:>10} {ci:>8} {ref:>10} {dev:>7}  {verdict}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,251 @@
+"""Run a load-sharing study: Poisson arrivals on every node, the Load Managers share, measure.
+
+Each node gets processes at ``arrival_rate`` per second (a Poisson stream of its own),
+each with a CPU demand drawn from the service distribution (or the arrivals of a
+replayed trace); the arrival is an exec handed to the node's Load Manager, which
+places the process or lets it run here and migrates later, as its policies say. A
+process's *response time* runs from its arrival to its exit, its *slowdown* is the
+response time over its demand (Harchol-Balter & Downey's measure), and it *migrated*
+if it ran anywhere but its arrival node (a process that left and came back again is
+not counted: the kernel records where a process was born and where it ends).
+
+Only processes arriving in ``[warmup_s, duration_s)`` are measured; arrivals go on
+after ``duration_s`` until every measured process has exited, so the last ones see the
+same load as the others (a run stops regardless at :data:`HORIZON` times its duration,
+and the processes still running are reported as unfinished).
+
+The study's description and results are in :mod:`rhodos.load.study` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from typing import Any, cast
+
+import attrs
+import numpy as np
+import simpy
+
+from rhodos.kernel import Cluster, ClusterConfig, Layout
+from rhodos.load.requests import Configure, Exec, Placed
+from rhodos.load.settings import Settings
+from rhodos.load.study import (
+    COSTS,
+    LoadShareConfig,
+    LoadShareResult,
+    Replication,
+    ideal_profile,
+    replication_seed,
+)
+from rhodos.load.table import LoadStatistics
+from rhodos.load.workload import TraceReplay, job
+from rhodos.system import boot
+
+__all__ = [
+    "COSTS",
+    "HORIZON",
+    "LoadShareConfig",
+    "LoadShareResult",
+    "Replication",
+    "configure",
+    "ideal_profile",
+    "replication_seed",
+    "run_loadshare",
+    "run_replication",
+]
+
+#: A run stops at this many times its duration, measured processes finished or not.
+HORIZON = 20.0
+#: Arrivals and demands are drawn this many at a time.
+_BATCH = 256
+
+
+class _Driver:
+    """The users: Poisson arrivals on every node, and the measurement of what they got."""
+
+    def __init__(self, cluster: Cluster, config: LoadShareConfig) -> None:
+        self.cluster = cluster
+        self.env: simpy.Environment = cluster.env
+        self.config = config
+        page = cluster.profile.page_size_bytes
+        self.layout = Layout.from_bytes(config.memory_bytes, page)
+        self.speed = cluster.profile.cpu_speed
+        self.responses: list[float] = []
+        self.slowdowns: list[float] = []
+        self.node_sum = np.zeros(len(cluster.nodes))
+        self.node_count = np.zeros(len(cluster.nodes), dtype=np.int64)
+        self.moved = 0
+        self.refused = 0
+        self.outstanding = 0
+        self.done = self.env.event()
+
+    def arrivals(self, node: int) -> Generator[simpy.events.Event, Any, None]:
+        """Node ``node``'s users: exec after exec, until the measured processes are done."""
+        cfg = self.config
+        arrivals = self.cluster.rng("arrivals", node)
+        demands = self.cluster.rng("demands", node)
+        gaps: list[float] = []
+        needs: list[float] = []
+        while not self.done.triggered:
+            if not gaps:
+                gaps = arrivals.exponential(1.0 / cfg.arrival_rate, _BATCH).tolist()[::-1]
+                needs = cfg.service.draw(demands, _BATCH).tolist()[::-1]
+            yield self.env.timeout(gaps.pop())
+            if self.done.triggered:
+                return
+            self._exec(node, needs.pop())
+
+    def replay(self, replay: TraceReplay) -> Generator[simpy.events.Event, Any, None]:
+        """The trace's users: each exec at its (rescaled) instant, on its host's node."""
+        for at, node, demand in replay.arrivals(len(self.cluster.nodes)):
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            if self.done.triggered:
+                return
+            self._exec(node, demand)
+
+    def _exec(self, node: int, demand: float) -> None:
+        """A user of ``node`` execs a process needing ``demand`` CPU seconds; measure it if
+        it arrives in the measured window."""
+        cfg = self.config
+        now = self.env.now
+        target = self.cluster.nodes[node]
+        pid = self.cluster.new_pid()
+        exec_ = Exec(pid, "job", job(demand), self.layout, target.architecture)
+        placed = target.submit("load", exec_)
+        if cfg.warmup_s <= now < cfg.duration_s:
+            self.outstanding += 1
+            placed.callbacks.append(self._placed_callback())
+            self.cluster.exit_event(pid).callbacks.append(
+                self._exit_callback(pid, node, now, demand)
+            )
+
+    def _placed_callback(self) -> Callable[[simpy.Event], None]:
+        def placed(event: simpy.Event) -> None:
+            result = cast(Placed, event.value)
+            if result.node is None:
+                self.refused += 1
+                self._finished_one()
+
+        return placed
+
+    def _exit_callback(
+        self, pid: int, node: int, arrived: float, demand: float
+    ) -> Callable[[simpy.Event], None]:
+        def exited(_: simpy.Event) -> None:
+            response = self.env.now - arrived
+            self.responses.append(response)
+            self.node_sum[node] += response
+            self.node_count[node] += 1
+            self.slowdowns.append(response / (demand / self.speed))
+            home = self.cluster.home_of.get(pid, node)
+            if home != node or self.cluster.location_of.get(pid, home) != home:
+                self.moved += 1
+            self._finished_one()
+
+        return exited
+
+    def _finished_one(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0 and self.env.now >= self.config.duration_s:
+            self.done.succeed()
+
+    def at_duration(self) -> Generator[simpy.events.Event, Any, None]:
+        """Close the measurement at ``duration_s`` if nothing measured is still running."""
+        yield self.env.timeout(self.config.duration_s)
+        if self.outstanding == 0 and not self.done.triggered:
+            self.done.succeed()
+
+
+def configure(cluster: Cluster, settings: Settings) -> None:
+    """Give every compute node's Load Manager ``settings`` and its own random stream.
+
+    The requests reach the Load Managers from outside the simulated machines (the
+    operator's console), at no simulated cost, when the simulation next runs.
+    """
+    problems = settings.problems(len(cluster.nodes))
+    if problems:
+        raise ValueError(problems[0])
+    for node in cluster.nodes:
+        stream = cluster.rng("load", node.node_id)
+        node.submit("load", Configure(settings, len(cluster.nodes), stream))
+
+
+def run_replication(config: LoadShareConfig, replication: int = 0) -> Replication:
+    """Run one replication of ``config``; see the module docstring."""
+    problems = config.problems()
+    if problems:
+        raise ValueError(problems[0])
+    seed = replication_seed(config.seed, replication)
+    cluster = boot(
+        ClusterConfig(
+            nodes=config.nodes,
+            profile=config.machine(),
+            seed=seed,
+            architectures=cast(Any, config.architectures),
+            keep_log=False,
+        )
+    )
+    configure(cluster, config.settings())
+    driver = _Driver(cluster, config)
+    if config.replay is not None:
+        cluster.env.process(driver.replay(config.replay))
+    else:
+        for node in cluster.nodes:
+            cluster.env.process(driver.arrivals(node.node_id))
+    cluster.env.process(driver.at_duration())
+    began, began_cpu = time.perf_counter(), time.process_time()
+    horizon = cluster.env.timeout(HORIZON * config.duration_s)
+    cluster.run(until=driver.done | horizon)
+    wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    responses = np.asarray(driver.responses)
+    slowdowns = np.asarray(driver.slowdowns)
+    count = int(responses.size)
+    nan = float("nan")
+    return Replication(
+        seed=seed,
+        processes=count,
+        mean_response_s=float(responses.mean()) if count else nan,
+        mean_slowdown=float(slowdowns.mean()) if count else nan,
+        frac_slowdown_gt3=float((slowdowns > 3).mean()) if count else nan,
+        frac_migrated=driver.moved / count if count else nan,
+        refused=driver.refused,
+        unfinished=max(0, driver.outstanding),
+        simulated_s=cluster.now,
+        wall_s=wall,
+        cpu_s=cpu,
+        load=_sum_statistics(cluster),
+        messages_by_kind=dict(cluster.network.statistics().messages_by_kind),
+        node_mean_response_s=tuple(
+            (driver.node_sum / np.maximum(driver.node_count, 1)).tolist()
+            if count
+            else [nan] * config.nodes
+        ),
+    )
+
+
+def _sum_statistics(cluster: Cluster) -> LoadStatistics:
+    """The Load Managers' statistics, summed over the nodes."""
+    totals: dict[str, float] = {}
+    for node in cluster.nodes:
+        stats_ = node.statistics("load")
+        for key, value in attrs.asdict(stats_).items():
+            totals[key] = totals.get(key, 0) + value
+    return LoadStatistics(**totals)  # type: ignore[arg-type]
+
+
+def run_loadshare(
+    config: LoadShareConfig, progress: Callable[[int, Replication], None] | None = None
+) -> LoadShareResult:
+    """Run every replication of ``config`` (``progress`` is told after each)."""
+    problems = config.problems()
+    if problems:
+        raise ValueError(problems[0])
+    done = []
+    for index in range(config.replications):
+        rep = run_replication(config, index)
+        done.append(rep)
+        if progress is not None:
+            progress(index, rep)
+    return LoadShareResult(config, tuple(done))

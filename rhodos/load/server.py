@@ -1,0 +1,292 @@
+"""The Load Manager server: load information, placement, preemptive migration, the trader.
+
+One per node, in the shape of the other servers: a receive loop, a dispatch table from
+request type to handler (its requests are in :mod:`rhodos.load.requests`), and a private
+table (:mod:`~rhodos.load.table`) -- the processes living here that it knows (pid ->
+birth and size), its view of the others' loads, and, on the trader's node, the
+trader's offers.
+
+What it does is decided by its :class:`~rhodos.load.settings.Settings`, one policy of
+each kind (:mod:`rhodos.load.policy`); the policies act through the Load Manager (the
+:class:`~rhodos.load.policy.Agent`), so every probe, report, offer and remote exec is a
+kernel message and costs what the profile says.
+
+* **An exec** (:class:`~rhodos.load.requests.Exec`) arrives from a user of this node.
+  With placement at birth, if the transfer policy makes this node a sender, the
+  location policy picks a node among the trader's matching offers and the exec goes
+  there (:class:`~rhodos.load.requests.RemoteExec`: one request/reply carrying the
+  exec's name, arguments and environment; the process is then spawned there exactly as
+  a local one is). Otherwise the process is spawned here; with a preemptive selection
+  the node then picks a running process to migrate.
+* **A departure** may make this node a receiver: it probes for a loaded node and asks
+  it for a process (:class:`~rhodos.load.requests.Pull`).
+* **A migration** is a :class:`~rhodos.migration_manager.requests.Migrate` request to
+  this node's Migration Manager with the configured strategy; the process's entry is
+  handed over to the destination's Load Manager.
+
+The load of a node is the length of its CPU's run queue, read from the kernel at the
+instant it is reported, probed or used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+
+from rhodos.kernel import Handler, Reply, Request
+from rhodos.load.policy import Decision, Target
+from rhodos.load.requests import (
+    SIZES,
+    Configure,
+    Exec,
+    Export,
+    Handover,
+    Import,
+    LeastLoaded,
+    LoadReport,
+    Offer,
+    Placed,
+    Probe,
+    Pull,
+    RemoteExec,
+    Resident,
+    node_list_bytes,
+)
+from rhodos.load.settings import Settings
+from rhodos.load.table import LoadStatistics, LoadTable
+from rhodos.load.trader import TraderTable
+from rhodos.load.view import LoadView
+from rhodos.migration_manager.requests import Migrate
+from rhodos.process_manager.requests import Spawn
+
+__all__ = ["LoadManager", "LoadStatistics"]
+
+
+class LoadManager(LoadTable):
+    """Shares load: placement at birth, preemptive migration, load information, the trader."""
+
+    role = "load"
+
+    def handlers(self) -> dict[type[Request], Handler]:
+        return {
+            Configure: self._configure,
+            Exec: self._exec,
+            RemoteExec: self._remote_exec_in,
+            Probe: self._probe_in,
+            LoadReport: self._report_in,
+            LeastLoaded: self._least_loaded_in,
+            Export: self._export_in,
+            Import: self._import_in,
+            Pull: self._pull_in,
+            Handover: self._handover_in,
+        }
+
+    # -- configuration --------------------------------------------------------------
+    def _configure(self, req: Configure) -> None:
+        """Run ``settings`` from now on; start their periodic work."""
+        settings: Settings = req.settings
+        nodes = req.nodes
+        self.settings = settings
+        self._rng = req.rng
+        self._draws = []
+        self._imported.clear()
+        self.view = LoadView(nodes)
+        if self.node_id == settings.trader:
+            self.trader = TraderTable(nodes)
+        if settings.shares:  # a node that never shares has no use for the trader
+            self._export()
+            self.every(settings.offer_period_s, self._export)
+        settings.information.start(self)
+        period = settings.transfer.period_s
+        if period is not None:
+            self.every(period, self._periodic)
+
+    # -- the trader ----------------------------------------------------------------
+    def _export(self) -> None:
+        """Send this node's offer to the trader (one-way)."""
+        self._counts.offers_exported += 1
+        node = self.node
+        load = self.load
+        offer = Offer(self.node_id, node.architecture, node.frames_free, load, load == 0, self.now)
+        node.send(self.peer(self.settings.trader), Export(offer), size_bytes=SIZES["offer"])
+
+    def _export_in(self, req: Export) -> None:
+        self.trader.record(req.offer)
+
+    def _import_in(self, req: Import) -> Reply:
+        nodes = self.trader.match(req.architecture, req.pages, idle=req.idle)
+        return Reply(body=nodes, size_bytes=node_list_bytes(nodes.size))
+
+    def candidates(self, architecture: str, pages: int) -> Decision:
+        """The other nodes whose offers match (architecture, free memory): the trader's
+        answer, kept for one offer period."""
+        key = (architecture, pages)
+        held = self._imported.get(key)
+        if held is not None and self.now - held[0] < self.settings.offer_period_s:
+            return held[1]
+        self._counts.imports += 1
+        reply = yield self.node.call(
+            self.peer(self.settings.trader), Import(architecture, pages), size_bytes=SIZES["import"]
+        )
+        nodes: npt.NDArray[np.int32] = reply.body
+        others = nodes[nodes != self.node_id]
+        self._imported[key] = (self.now, others)
+        return others
+
+    # -- load information -------------------------------------------------------------
+    def _probe_in(self, req: Probe) -> Reply:
+        self._counts.probes_answered += 1
+        return Reply(LoadReport(self.node_id, self.load, self.now), SIZES["probe_reply"])
+
+    def _report_in(self, req: LoadReport) -> None:
+        self._counts.reports_received += 1
+        self.view.update(req.node, req.load, req.at)
+
+    def _least_loaded_in(self, req: LeastLoaded) -> Reply:
+        """The least-loaded candidate, with its load and when that load was measured."""
+        node = self.view.least(req.candidates)
+        if node is None:
+            return Reply(None, SIZES["probe_reply"])
+        report = LoadReport(node, int(self.view.load[node]), float(self.view.stamp[node]))
+        return Reply(report, SIZES["probe_reply"])
+
+    # -- placement -------------------------------------------------------------------
+    def _exec(self, job: Exec) -> Decision:
+        """Place a newborn process: here, or on the node the policies choose."""
+        self._counts.execs += 1
+        settings = self.settings
+        if settings.selection.at_birth and settings.transfer.sender(self.load + 1):
+            others = yield from self.candidates(job.architecture, job.layout.pages)
+            target = yield from settings.location.destination(self, others)
+            if target is not None:
+                placed = yield from self._remote_exec(target.node, job)
+                if placed.node is not None:
+                    return placed
+        placed = yield from self._spawn_here(job)
+        if placed.node is None:
+            self._counts.refused += 1
+            return placed
+        preemptive = settings.shares and not settings.selection.at_birth
+        if preemptive and settings.transfer.sender(self.load):
+            self.env.process(self._send_away(job.architecture, job.layout.pages))
+        return placed
+
+    def _remote_exec(self, dest: int, job: Exec) -> Generator[simpy.events.Event, Any, Placed]:
+        reply = yield self.node.call(
+            self.peer(dest), RemoteExec(job, self.node_id), size_bytes=SIZES["exec"]
+        )
+        placed: Placed = reply.body
+        if placed.node is not None:
+            self._counts.placed_remote += 1
+        return placed
+
+    def _remote_exec_in(self, req: RemoteExec) -> Generator[simpy.events.Event, Any, Reply]:
+        placed = yield from self._spawn_here(req.job)
+        if placed.node is not None:
+            self._counts.remote_execs_served += 1
+        return Reply(placed, SIZES["exec_reply"])
+
+    def _spawn_here(self, job: Exec) -> Generator[simpy.events.Event, Any, Placed]:
+        """Ask this node's Process Manager to create the process (refused without memory)."""
+        node = self.node
+        pages = job.layout.pages
+        if pages + self._pending_pages > node.frames_free:
+            reason = (
+                f"node {self.node_id} has {node.frames_free - self._pending_pages} free page "
+                f"frames, process {job.pid} needs {pages}"
+            )
+            return Placed(job.pid, None, reason)
+        self._pending_pages += pages
+        try:
+            yield node.call(
+                node.role_port("process"), Spawn(job.pid, job.name, job.program, job.layout)
+            )
+        finally:
+            self._pending_pages -= pages
+        self._counts.spawned += 1
+        self._adopt(Resident(job.pid, self.now, pages))
+        self.settings.information.changed(self)
+        return Placed(job.pid, self.node_id)
+
+    def _adopt(self, resident: Resident) -> None:
+        """Keep ``resident`` in the table until it exits (or leaves)."""
+        pid = resident.pid
+        self.residents[pid] = resident
+        self.node.exit_event(pid).callbacks.append(lambda _: self._exited(pid))
+
+    def _exited(self, pid: int) -> None:
+        if self.residents.pop(pid, None) is None:
+            return
+        settings = self.settings
+        settings.information.changed(self)
+        if settings.transfer.receiver(self.load) and not self._seeking:
+            self._seeking = True
+            self.env.process(self._seek_work())
+
+    # -- preemptive migration --------------------------------------------------------
+    def _here(self) -> list[Resident]:
+        """The residents that live here now (not those still migrating in or out)."""
+        here = self.node_id
+        return [r for r in self.residents.values() if self.node.location_of(r.pid) == here]
+
+    def _send_away(self, architecture: str, pages: int) -> Decision:
+        """Sender side of a preemptive policy: pick a target, then a process for it."""
+        others = yield from self.candidates(architecture, pages)
+        target = yield from self.settings.location.destination(self, others)
+        if target is not None:
+            self._move(target)
+
+    def _periodic(self) -> Decision | None:
+        """The periodic check: is there a better node for one of this node's processes?"""
+        if not self.residents or self.load < 2:
+            return None
+        return self._send_away(self.node.architecture, 0)
+
+    def _seek_work(self) -> Decision:
+        """Receiver side: find a loaded node and ask it for a process."""
+        try:
+            others = yield from self.candidates(self.node.architecture, 0)
+            sender = yield from self.settings.transfer.find_sender(self, others)
+            if sender is not None:
+                self._counts.pulls_sent += 1
+                pull = Pull(self.node_id, self.load, self.now)
+                self.node.send(self.peer(sender.node), pull, size_bytes=SIZES["pull"])
+        finally:
+            self._seeking = False
+
+    def _pull_in(self, req: Pull) -> None:
+        """A receiver asks for a process: give one if this node is still loaded."""
+        if self.settings.transfer.gives(self.load):
+            self._counts.pulls_served += 1
+            self._move(Target(req.receiver, req.load))
+
+    def _move(self, target: Target) -> None:
+        """Migrate the process the selection policy picks for ``target``, if any."""
+        chosen = self.settings.selection.choose(self, self._here(), target)
+        if chosen is not None:
+            self.env.process(self._migrate(chosen, target.node))
+
+    def _migrate(self, resident: Resident, dest: int) -> Decision:
+        pid = resident.pid
+        self.residents.pop(pid, None)
+        self._counts.migrations_requested += 1
+        self.node.send(self.peer(dest), Handover(resident), size_bytes=SIZES["handover"])
+        migrate = Migrate(pid, dest, self.settings.strategy)
+        reply = yield self.node.call(self.node.role_port("migration"), migrate)
+        record = reply.body
+        if record.refused is not None:
+            self._counts.migrations_refused += 1
+            alive = not self.node.exit_event(pid).triggered
+            if alive and self.node.location_of(pid) == self.node_id:
+                self.residents.setdefault(pid, resident)
+        else:
+            self._counts.migrations_completed += 1
+            self._counts.freeze_s += record.freeze_s
+
+    def _handover_in(self, req: Handover) -> None:
+        if not self.node.exit_event(req.resident.pid).triggered:
+            self._adopt(req.resident)
