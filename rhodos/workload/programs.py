@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from rhodos.kernel import Compute, Exit, HomeCall, Receive, Send, Sleep
+from rhodos.kernel import Compute, Exit, HomeCall, OpenFile, Receive, Send, Sleep, WriteFile
 from rhodos.workload.program import ProgramContext, ProgramGenerator
 from rhodos.workload.reference import ReferenceModel
 
@@ -45,9 +45,21 @@ def _bursts(
         i += 1
 
 
+def _files(ctx: ProgramContext, open_files: int, dirty_blocks: int) -> ProgramGenerator:
+    """Open ``open_files`` files and write ``dirty_blocks`` blocks (one page each) into them,
+    round robin: they stay dirty in the node's block cache (delayed write)."""
+    fds = []
+    for _ in range(open_files):
+        fd = yield OpenFile()
+        fds.append(fd)
+    for i in range(dirty_blocks if fds else 0):
+        yield WriteFile(fds[i % len(fds)], ctx.page_size)
+
+
 @attrs.frozen
 class Computer:
-    """Computes for ``cpu_seconds`` touching its memory as ``refs`` says, then exits."""
+    """Opens ``open_files`` files and writes ``dirty_file_blocks`` blocks into them, then
+    computes for ``cpu_seconds`` touching its memory as ``refs`` says, then exits."""
 
     name: str = "cpu-bound"
     memory_bytes: int = 256 * KIB
@@ -57,8 +69,11 @@ class Computer:
         factory=lambda: ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1)
     )
     home_calls_per_s: float = 0.0
+    open_files: int = 0
+    dirty_file_blocks: int = 0
 
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
+        yield from _files(ctx, self.open_files, self.dirty_file_blocks)
         yield from _bursts(ctx, self.refs, self.cpu_seconds, self.burst_s, self.home_calls_per_s)
         yield Exit(0)
 
