@@ -183,6 +183,9 @@ class MemoryWriter:
     memory_bytes: int = attrs.field(default=1024 * KIB, validator=positive)
     working_set: float = attrs.field(default=1.0, validator=fraction)
     home_calls_per_s: float = attrs.field(default=0.0, validator=non_negative)
+    #: Bytes each way, and service time at home, of each location-dependent call.
+    home_call_bytes: int = attrs.field(default=256, validator=non_negative)
+    home_call_service_s: float = attrs.field(default=0.0005, validator=non_negative)
     #: Files the process opens, and blocks it writes into them, before it computes.
     open_files: int = attrs.field(default=0, validator=_file_knobs)
     dirty_file_blocks: int = attrs.field(default=0, validator=_file_knobs)
@@ -197,6 +200,8 @@ class MemoryWriter:
             memory_bytes=self.memory_bytes,
             refs=refs,
             home_calls_per_s=self.home_calls_per_s,
+            home_call_bytes=self.home_call_bytes,
+            home_call_service_s=self.home_call_service_s,
             open_files=self.open_files,
             dirty_file_blocks=self.dirty_file_blocks,
         )
