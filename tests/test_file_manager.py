@@ -30,7 +30,7 @@ from rhodos.kernel import (
 )
 from rhodos.migration_manager import MigrationRecord, register, unregister
 from rhodos.system import boot, migrate, spawn
-from rhodos.testing import Harness, check_files
+from rhodos.testing import Harness, check_files, check_quiescent
 from rhodos.testing.broken import LeavesTheFiles
 from rhodos.workload import ProgramContext
 
@@ -50,6 +50,7 @@ class Writer:
     files: int
     blocks: int = 0
     close: bool = False
+    sleep_s: float = 2.0
     name: str = "writer"
     memory_bytes: int = 16 * 1024
 
@@ -60,7 +61,7 @@ class Writer:
             fds.append(fd)
         for i in range(self.blocks):
             yield WriteFile(fds[i % len(fds)], ctx.page_size)
-        yield Sleep(2.0)
+        yield Sleep(self.sleep_s)
         if self.close:
             for fd in fds:
                 yield CloseFile(fd)
@@ -209,3 +210,15 @@ def test_the_file_check_catches_files_left_behind() -> None:
         unregister("leaves-the-files")
     assert any("still holds open files" in v for v in violations)
     assert any("descriptor 3 is missing on node 1" in v for v in violations)
+
+
+def test_files_arriving_after_the_process_exited_are_closed() -> None:
+    """Freeze-free moves the files after the resume; a process that exits before they
+    arrive leaves no descriptor anywhere, and its flushed blocks are on the file server."""
+    cluster, pid, record = run_writer(Writer(files=2, blocks=4, sleep_s=1.0), "freeze-free")
+    assert record is not None and record.ok and record.files_moved == 2
+    exited_at = cluster.node(1).debug_server("process").snapshot(pid)
+    assert exited_at.finished
+    assert check_quiescent(cluster, [pid]) == []
+    server = cluster.file_server_nodes[0].debug_server("file")
+    assert server.file_snapshot(f"pid{pid}.fd3").tolist() == [1, 2]

@@ -101,6 +101,8 @@ class FileManager(Server):
         self.open: dict[int, dict[int, Descriptor]] = {}
         self.cache: dict[str, CachedFile] = {}
         self._arrivals: dict[int, simpy.Event] = {}
+        #: Processes that exited here: open files of theirs arriving late are dropped.
+        self._exited: set[int] = set()
         self._counts = dict.fromkeys(
             (
                 "opened",
@@ -197,6 +199,7 @@ class FileManager(Server):
         return self.open.setdefault(pid, {})
 
     def _close_all(self, req: CloseAll) -> int:
+        self._exited.add(req.pid)
         closed = len(self.open.pop(req.pid, {}))
         self.log("close-all", pid=req.pid, files=closed)
         return closed
@@ -274,6 +277,15 @@ class FileManager(Server):
         pid = req.pid
         for state in req.files:
             yield from self._stream_rpc_times(pid, state.name)
+        if pid in self._exited:
+            # It exited here before its files came (they move after the resume): they
+            # are closed. Their dirty blocks still belong to the files: keep them cached.
+            for state in req.files:
+                if state.blocks.size:
+                    entry = self.cache.setdefault(state.name, CachedFile())
+                    entry.install(state.blocks, state.versions)
+            self.log("install-after-exit", pid=pid, files=len(req.files))
+            return float(self.env.now)
         files = self.open.setdefault(pid, {})
         for state in req.files:
             files[state.fd] = Descriptor(state.fd, state.name, state.offset, state.writes)

@@ -20,7 +20,7 @@ It holds, one module each:
   :func:`check_failures`, :func:`check_quiescent`, and :func:`page_versions`, which
   finds the authoritative version of every page of a process. They read the servers'
   state through each server's read-only ``snapshot`` API (:func:`memory_view`,
-  :func:`process_view`, :func:`ipc_view`, :func:`migration_view`,
+  :func:`process_view`, :func:`ipc_view`, :func:`migration_view`, :func:`file_view`,
   :func:`file_versions`): that is what a checker may do and a server may not.
 * :mod:`~rhodos.testing.files` -- a :class:`FileOracle` that opens and writes files,
   and :func:`check_files`, the file-state invariant: after a migration a process's
@@ -54,6 +54,7 @@ from rhodos.testing.checks import (
     check_residual,
     check_single_location,
     file_versions,
+    file_view,
     ipc_view,
     memory_view,
     migration_view,
@@ -109,6 +110,7 @@ __all__ = [
     "check_strategy",
     "conformance_scenarios",
     "file_versions",
+    "file_view",
     "fuzz_profile",
     "ipc_view",
     "memory_view",

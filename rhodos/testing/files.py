@@ -15,17 +15,11 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from rhodos.file_manager import FileView
 from rhodos.kernel import Cluster, Compute, Exit, OpenFile, WriteFile
+from rhodos.testing.checks import file_view
 from rhodos.workload import ProgramContext, ProgramGenerator
 
-__all__ = ["FileOracle", "block_versions", "check_files", "file_view"]
-
-
-def file_view(cluster: Cluster, node_id: int, pid: int) -> FileView:
-    """What the File Manager of ``node_id`` holds of ``pid``."""
-    view: FileView = cluster.node(node_id).debug_server("files").snapshot(pid)
-    return view
+__all__ = ["FileOracle", "block_versions", "check_files"]
 
 
 def block_versions(cluster: Cluster, node_id: int, name: str) -> npt.NDArray[np.int64]:
