@@ -2,7 +2,7 @@
 
 The kernel knows no server; this module is where the system is assembled: every
 compute node runs a Process Manager, a Memory Manager, an IPC Manager, a Migration
-Manager and a Load Manager, every file-server node runs the file server. It talks to
+Manager, a Load Manager and a File Manager, every file-server node runs the file server. It talks to
 the servers as the operator's console would: by request
 (:class:`~rhodos.process_manager.requests.Spawn`,
 :class:`~rhodos.migration_manager.requests.Migrate`), and it observes them through
@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import simpy
 
+from rhodos.file_manager import FileManager
 from rhodos.ipc_manager import IPCManager
 from rhodos.kernel import Cluster, ClusterConfig, ConfigError, FileServer, Node, OutOfMemory
 from rhodos.load import LoadManager
@@ -34,6 +35,7 @@ SERVERS: tuple[type[Any], ...] = (
     IPCManager,
     MigrationManager,
     LoadManager,
+    FileManager,
 )
 
 

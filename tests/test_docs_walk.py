@@ -84,6 +84,8 @@ OPTION_VALUES = {
     "--node-memory": "32MiB",
     "--topology": "star",
     "--home-calls-per-s": "1",
+    "--open-files": "2",
+    "--dirty-file-blocks": "4",
     "--at": "0.4",
     "--seed": "1",
     "--param": "max_rounds=3",

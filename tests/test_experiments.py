@@ -32,11 +32,12 @@ def rows_of(name: str) -> tuple[Row, ...]:
 
 
 def test_the_experiments_of_the_issue_are_there() -> None:
-    """The six reproduced papers each have a folder with a README, a config and its output."""
+    """The reproduced papers each have a folder with a README, a config and its output."""
     for name in (
         "freeze-free-1996",
         "rhodos-1996",
         "sprite-1991",
+        "sprite-sparc-1991",
         "accent-1987",
         "v-precopy-1985",
         "xen-precopy-2005",

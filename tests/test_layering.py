@@ -37,6 +37,7 @@ SERVERS = (
     "rhodos.process_manager",
     "rhodos.memory_manager",
     "rhodos.ipc_manager",
+    "rhodos.file_manager",
     "rhodos.migration_manager",
 )
 #: The one module of a server that the other servers may import: its requests and replies.

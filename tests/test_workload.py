@@ -150,3 +150,38 @@ def test_a_program_that_does_not_fit_is_refused_at_spawn() -> None:
         spawn(cluster, Computer(memory_bytes=16 * 1024 * 1024), 0)
     with pytest.raises(Exception, match="file-server"):
         spawn(cluster, Computer(), 2)
+
+
+def test_a_remote_null_home_call_is_one_round_trip_home() -> None:
+    """A memory writer's home calls of 64 bytes with no service time, made from another
+    node, each take two network messages of 64 bytes (how sprite-sparc-1991 measures the
+    RPC round trip); the first ones after the resume share the nodes' CPUs with the
+    migration's clean-up messages, which delays them by at most a few message overheads
+    in all."""
+    from rhodos.experiment import Scenario, run_migration
+
+    scenario = Scenario(
+        profile="sparc-ethernet",
+        memory_bytes=16 * 1024,
+        dirty_rate=0.0,
+        cpu_seconds=0.002,
+        home_calls_per_s=100_000.0,
+        migrate_at=0.003,
+        workload_params={"home_call_bytes": 64, "home_call_service_s": 0.0},
+    )
+    record = run_migration(scenario, "flushing")
+    p = scenario.profile
+    one_way = (
+        2 * p.message_cpu_overhead_s + p.wire_bytes(64) / p.bandwidth_bytes_per_s
+    ) + p.network_latency_s
+    assert record.home_calls > 50
+    excess = record.home_call_s - record.home_calls * 2 * one_way
+    assert 0 <= excess <= 4 * p.message_cpu_overhead_s
+
+
+def test_open_files_need_a_workload_that_opens_them() -> None:
+    """Dirty file blocks without an open file, or a negative count, are refused by name."""
+    with pytest.raises(ValueError, match="dirty_file_blocks = 3 needs open files"):
+        make_workload("memory-writer", dirty_file_blocks=3)
+    with pytest.raises(ValueError, match="open_files must be within"):
+        make_workload("cpu-bound", open_files=-1)

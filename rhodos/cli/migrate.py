@@ -115,6 +115,21 @@ AtOption = Annotated[float, typer.Option("--at", help="Simulated time of the mig
 LoopsOption = Annotated[
     int, typer.Option("--loops", help="Runs through a trace:NAME workload's trace (0: for ever).")
 ]
+OpenFilesOption = Annotated[
+    int,
+    typer.Option(
+        "--open-files",
+        help="Files the process opens before it computes (memory-writer, cpu-bound); "
+        "the File Manager moves them with it.",
+    ),
+]
+DirtyFileBlocksOption = Annotated[
+    int,
+    typer.Option(
+        "--dirty-file-blocks",
+        help="Blocks it writes into them, dirty in its node's cache when it migrates.",
+    ),
+]
 
 
 def _scenario(options: Mapping[str, Any]) -> Scenario:
@@ -137,6 +152,8 @@ def _scenario(options: Mapping[str, Any]) -> Scenario:
         seed=options["seed"],
         migrate_at=options["at"],
         loops=options["loops"],
+        open_files=options["open_files"],
+        dirty_file_blocks=options["dirty_file_blocks"],
     )
 
 
@@ -158,6 +175,8 @@ def _describe(scenario: Scenario) -> str:
     if scenario.workload == "memory-writer":
         knobs += f", dirty {scenario.dirty_rate:g} pages/s"
     knobs += f", touching {scenario.touch_fraction:.0%}"
+    if scenario.has_files:
+        knobs += f", {scenario.open_files} open files, {scenario.dirty_file_blocks} dirty blocks"
     extra = "".join(f", {k}={v}" for k, v in scenario.workload_params.items())
     return (
         f"{scenario.workload} ({knobs}{extra}) on {scenario.nodes} {scenario.profile.name} "
@@ -216,6 +235,8 @@ def migrate_command(
     seed: SeedOption = 0,
     at: AtOption = 0.5,
     loops: LoopsOption = 1,
+    open_files: OpenFilesOption = 0,
+    dirty_file_blocks: DirtyFileBlocksOption = 0,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Strategy parameter key=value.")
     ] = None,
@@ -356,6 +377,8 @@ def compare_command(
     seed: SeedOption = 0,
     at: AtOption = 0.5,
     loops: LoopsOption = 1,
+    open_files: OpenFilesOption = 0,
+    dirty_file_blocks: DirtyFileBlocksOption = 0,
     metric_names: MetricOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
     csv_path: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,

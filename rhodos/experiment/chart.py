@@ -47,6 +47,7 @@ TRAFFIC_COLOURS = {
     "forwarded": "#ff7f0e",
     "user": "#8c564b",
     "home": "#e377c2",
+    "files": "#17becf",
 }
 #: What the legend calls each traffic kind.
 TRAFFIC_WORDS = {
@@ -58,6 +59,7 @@ TRAFFIC_WORDS = {
     "forwarded": "forwarded",
     "user": "user messages",
     "home": "home calls",
+    "files": "open files",
 }
 STATE_COLOURS = {"running": "#2ca02c", "frozen": "#d62728"}
 #: Line width of an arrow by its traffic kind (else 1.4): the heavier the message, the

@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from rhodos.experiment.interrupts import deferred, worker_started
 from rhodos.experiment.migration import (
+    FILE_KNOBS,
     Observer,
     Scenario,
     baseline_completion,
@@ -75,7 +76,8 @@ def result_row(scenario: Scenario, run: Run, record: MigrationRecord) -> dict[st
         "replication": run.replication,
         **run.axes,
     }
-    for key, value in scenario_row(scenario, record).items():
+    files = scenario.has_files or any(key in run.axes for key in FILE_KNOBS)
+    for key, value in scenario_row(scenario, record, files=files).items():
         row[key] = value
         if key == "strategy":
             row["params"] = json.dumps(run.params, sort_keys=True)

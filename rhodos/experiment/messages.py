@@ -6,7 +6,7 @@ one -- with the port it goes to, that port's owner and, for a request, the port 
 answer will come to. :func:`read_messages` reads them back:
 
 * the **receiver** of a message is the owner of its port: a server's role
-  (``migration``, ``process``, ``ipc``, ``memory``, ``file``), or, for a reply, the
+  (``migration``, ``process``, ``ipc``, ``memory``, ``files``, ``file``), or, for a reply, the
   sender of the request it answers (the request named the reply's port);
 * the **sender** of a request is the one its docstring names (:data:`SENDERS`:
   ``Migration Manager -> source Memory Manager``): the kernel knows which node sent a
@@ -85,16 +85,23 @@ SENDERS: dict[str, str] = {
     "import": PEER,
     "pull": PEER,
     "handover": PEER,
+    # the File Manager's
+    "close_all": "process",
+    "migrate_files": "migration",
+    "install_files": PEER,
     # the file server's
     "write": "memory",
     "read": "memory",
     "forget": "memory",
+    "write_blocks": "files",
+    "file_rpc": "files",
     # a thread's traps
     "fault": "thread",
     "send": "thread",
     "receive": "thread",
     "cancel_receive": "thread",
     "home_call": "thread",
+    "file_call": "thread",
     "exited": "thread",
 }
 

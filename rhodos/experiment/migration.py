@@ -37,6 +37,7 @@ from rhodos.workload.catalog import TRACE_PREFIX, is_trace
 from rhodos.workload.pagetrace import TraceFigures, open_trace, trace_figures
 
 __all__ = [
+    "FILE_KNOBS",
     "Observer",
     "Scenario",
     "compare",
@@ -103,13 +104,20 @@ SCENARIO_SETS: dict[str, dict[str, str]] = {
         "memory_bytes": "memory_bytes",
         "working_set": "touch_fraction",
         "home_calls_per_s": "home_calls_per_s",
+        "open_files": "open_files",
+        "dirty_file_blocks": "dirty_file_blocks",
     },
     "cpu-bound": {
         "cpu_seconds": "cpu_seconds",
         "memory_bytes": "memory_bytes",
         "working_set": "touch_fraction",
+        "open_files": "open_files",
+        "dirty_file_blocks": "dirty_file_blocks",
     },
 }
+#: The scenario's knobs of the migrated process's open files, and the workloads that take them.
+FILE_KNOBS = ("open_files", "dirty_file_blocks")
+FILE_WORKLOADS = tuple(w for w, sets in SCENARIO_SETS.items() if "open_files" in sets)
 
 #: The knobs of the synthetic workloads, which a recorded program (``trace:``) sets itself.
 SYNTHETIC_KNOBS = (
@@ -160,6 +168,10 @@ class Scenario:
             those a field above sets are refused here.
         loops: how many times a recorded program (``trace:NAME``) runs through its
             trace (0: for ever); traces only.
+        open_files: files the migrated process opens before it computes (memory-writer,
+            cpu-bound); the File Manager moves them with it.
+        dirty_file_blocks: blocks it writes into them, dirty in its node's block cache
+            when it is migrated (a migration flushes or moves them).
 
     A ``trace:`` workload is a recorded program: its trace sets its address space, its
     dirty rate, what it touches and its CPU time, so ``memory_bytes``, ``dirty_rate``,
@@ -188,6 +200,8 @@ class Scenario:
     )
     workload_params: dict[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
     loops: int = attrs.field(default=1, validator=non_negative)
+    open_files: int = attrs.field(default=0, validator=non_negative)
+    dirty_file_blocks: int = attrs.field(default=0, validator=non_negative)
 
     def __attrs_post_init__(self) -> None:
         page = self.profile.page_size_bytes
@@ -197,6 +211,11 @@ class Scenario:
                 f"(the page size of {self.profile.name}), got {self.node_memory_bytes:,}"
             )
         self._check_trace_knobs()
+        if self.has_files and self.workload not in FILE_WORKLOADS:
+            raise ConfigError(
+                f"open_files and dirty_file_blocks apply to the workloads "
+                f"{' and '.join(FILE_WORKLOADS)}, not to {self.workload!r}"
+            )
         sets = self._sets()
         for key in self.workload_params:
             if key in sets:
@@ -229,6 +248,11 @@ class Scenario:
                 "trace sets its address space, dirty rate, touched pages and CPU time "
                 "(vary the profile, migrate_at or loops instead)"
             )
+
+    @property
+    def has_files(self) -> bool:
+        """The migrated process opens files (its rows carry the file knobs and metrics)."""
+        return bool(self.open_files or self.dirty_file_blocks)
 
     def trace_figures(self) -> TraceFigures | None:
         """A ``trace:`` workload's own figures on this profile (None for other workloads)."""
@@ -402,15 +426,20 @@ def scenario_value(scenario: Scenario, key: str) -> Any:
     return getattr(scenario, key)
 
 
-def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
+def scenario_row(
+    scenario: Scenario, record: MigrationRecord, *, files: bool | None = None
+) -> dict[str, Any]:
     """One result row: the scenario's knobs, then the record's metrics.
 
     For a recorded program (``trace:``) the knobs are the trace's own figures on the
     profile: its replayed address space and dirty rate; its touched fraction is 1 (its
-    address space holds only the pages it touches).
+    address space holds only the pages it touches). ``files`` (default: the scenario
+    has files) adds the file knobs after the seed and the file metrics after the others.
     """
-    metrics = record.metrics()
+    files = scenario.has_files if files is None else files
+    metrics = record.metrics(files=files)
     figures = scenario.trace_figures()
+    knobs = {key: getattr(scenario, key) for key in FILE_KNOBS} if files else {}
     return {
         "strategy": record.strategy,
         "profile": scenario.profile.name,
@@ -419,6 +448,7 @@ def scenario_row(scenario: Scenario, record: MigrationRecord) -> dict[str, Any]:
         "dirty_rate": scenario.dirty_rate if figures is None else round(figures.dirty_rate, 3),
         "touch_fraction": scenario.touch_fraction if figures is None else 1.0,
         "seed": scenario.seed,
+        **knobs,
         **{k: v for k, v in metrics.items() if k != "strategy"},
     }
 

@@ -60,6 +60,8 @@ SCENARIO_KEYS: dict[str, str] = {
     "topology": _STRING,
     "home_calls_per_s": _NUMBER,
     "loops": _INTEGER,
+    "open_files": _INTEGER,
+    "dirty_file_blocks": _INTEGER,
 }
 #: The keys of [sweep] that set up the sweep itself (never axes).
 SETTING_KEYS: dict[str, str] = {"name": _STRING, "seed": _INTEGER, "replications": _INTEGER}

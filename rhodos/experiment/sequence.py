@@ -50,7 +50,7 @@ __all__ = ["RUN_LIMIT", "Arrow", "Elision", "Lane", "Sequence", "SequenceRecorde
 RUN_LIMIT = 6
 
 #: The order of a node's lanes, left to right (the destination's are mirrored).
-LANE_ORDER = ("thread", "migration", "process", "ipc", "memory", "file")
+LANE_ORDER = ("thread", "migration", "process", "ipc", "memory", "files", "file")
 
 #: How a lane is titled.
 ROLE_TITLES = {
@@ -59,6 +59,7 @@ ROLE_TITLES = {
     "process": "Process Manager",
     "ipc": "IPC Manager",
     "memory": "Memory Manager",
+    "files": "File Manager",
     "file": "file server",
 }
 

@@ -63,6 +63,7 @@ LANE_ORDER = (
     "memory",
     "ipc",
     "migration",
+    "files",
     "file",
     "kernel",
     "network",

@@ -8,18 +8,21 @@ are declared here too.
 
 from rhodos.kernel.actions import (
     Action,
+    CloseFile,
     Compute,
     Exit,
     HomeCall,
+    OpenFile,
     Receive,
     Send,
     Sleep,
     Touch,
+    WriteFile,
 )
 from rhodos.kernel.cluster import MAX_NODES, Cluster, ClusterConfig, ConfigError
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU, CPUStatistics
-from rhodos.kernel.file_requests import ForgetPages, ReadPages, WritePages
+from rhodos.kernel.file_requests import FileRPC, ForgetPages, ReadPages, WriteBlocks, WritePages
 from rhodos.kernel.fileserver import FileServer
 from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
@@ -40,6 +43,7 @@ from rhodos.kernel.server import Handler, Reply, Server, UnknownRequest
 from rhodos.kernel.thread import Thread, ThreadState
 from rhodos.kernel.traps import (
     CancelReceive,
+    FileCall,
     HomeService,
     PageFault,
     ReceiveMessage,
@@ -59,6 +63,7 @@ __all__ = [
     "Action",
     "CPUStatistics",
     "CancelReceive",
+    "CloseFile",
     "Cluster",
     "ClusterConfig",
     "Compute",
@@ -67,6 +72,8 @@ __all__ = [
     "ExecutionContext",
     "Exit",
     "Failure",
+    "FileCall",
+    "FileRPC",
     "FileServer",
     "ForgetPages",
     "Handler",
@@ -79,6 +86,7 @@ __all__ = [
     "Message",
     "Network",
     "Node",
+    "OpenFile",
     "OutOfMemory",
     "PageFault",
     "Pager",
@@ -105,6 +113,8 @@ __all__ = [
     "TrafficTally",
     "UnknownRequest",
     "UserMessage",
+    "WriteBlocks",
+    "WriteFile",
     "WritePages",
     "builtin_profiles",
     "load_profile",

@@ -18,13 +18,16 @@ import numpy.typing as npt
 
 __all__ = [
     "Action",
+    "CloseFile",
     "Compute",
     "Exit",
     "HomeCall",
+    "OpenFile",
     "Receive",
     "Send",
     "Sleep",
     "Touch",
+    "WriteFile",
 ]
 
 
@@ -99,10 +102,38 @@ class HomeCall:
 
 
 @attrs.frozen
+class OpenFile:
+    """Open the file ``name`` on the file server; the program receives the descriptor (an int)."""
+
+    name: str = ""
+
+
+@attrs.frozen
+class WriteFile:
+    """Write ``nbytes`` at the descriptor's offset, which advances by ``nbytes``.
+
+    The written blocks go into the node's block cache, dirty: the File Manager writes
+    them to the file server later (delayed write, as Sprite's caches did).
+    """
+
+    fd: int
+    nbytes: int = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen
+class CloseFile:
+    """Close the descriptor ``fd`` (its dirty blocks stay in the cache: they are the file's)."""
+
+    fd: int
+
+
+@attrs.frozen
 class Exit:
     """End the process."""
 
     code: int = 0
 
 
-Action = Compute | Touch | Send | Receive | Sleep | HomeCall | Exit
+Action = (
+    Compute | Touch | Send | Receive | Sleep | HomeCall | OpenFile | WriteFile | CloseFile | Exit
+)

@@ -38,4 +38,7 @@ class ExecutionContext:
     messages_received: int = 0
     home_calls: int = 0
     home_call_s: float = 0.0
+    #: Descriptors open now (the File Manager holds them; the count tells the
+    #: migration whether there is open-file state to move).
+    open_files: int = 0
     exit_code: int | None = None

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from rhodos.kernel.message import Request
 
-__all__ = ["ForgetPages", "ReadPages", "WritePages"]
+__all__ = ["FileRPC", "ForgetPages", "ReadPages", "WriteBlocks", "WritePages"]
 
 
 @attrs.frozen(eq=False)
@@ -44,3 +44,27 @@ class ForgetPages(Request):
     kind: ClassVar[str] = "forget"
 
     pid: int
+
+
+@attrs.frozen(eq=False)
+class WriteBlocks(Request):
+    """File Manager -> file server: store ``versions`` of the blocks ``blocks`` of the file
+    ``name``; reply how many blocks were written."""
+
+    kind: ClassVar[str] = "write_blocks"
+
+    name: str
+    blocks: npt.NDArray[np.int64]
+    versions: npt.NDArray[np.int64]
+
+
+@attrs.frozen
+class FileRPC(Request):
+    """File Manager -> file server: one stream operation on the file ``name`` (``op``:
+    ``open``, or ``reopen`` when a migration moves the stream to another node); reply
+    ``None``. It touches the server's table of open streams, not the disk."""
+
+    kind: ClassVar[str] = "file_rpc"
+
+    name: str
+    op: str

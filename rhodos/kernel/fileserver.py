@@ -1,11 +1,13 @@
-"""The file server: backing store for flushed pages and checkpoints.
+"""The file server: backing store for flushed pages and checkpoints, and the files.
 
 A file server is a node of its own running this server. Its disk is a fluid resource of
 the profile's file-server bandwidth, shared fairly among concurrent requests, and every
 request pays the profile's access time first. It stores, per process, the version of
 each page written to it, so a page faulted back from the file server comes back with
 the contents that were flushed: the memory-survives invariant holds across flushing
-strategies.
+strategies. Likewise it stores, per file, the version of each block a File Manager
+wrote back, so that a file's contents survive a migration that flushed them; its
+table of open streams answers the File Managers' stream RPCs without touching the disk.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from rhodos.kernel.file_requests import ForgetPages, ReadPages, WritePages
+from rhodos.kernel.file_requests import FileRPC, ForgetPages, ReadPages, WriteBlocks, WritePages
 from rhodos.kernel.fluid import FluidScheduler
 from rhodos.kernel.message import Request
 from rhodos.kernel.node import Node
@@ -36,6 +38,9 @@ class FileServer(Server):
         self._disk = FluidScheduler(node.env, name=f"node{node.node_id}.disk")
         self._link = self._disk.add_link("disk", profile.file_server_bytes_per_s)
         self._store: dict[int, npt.NDArray[np.int64]] = {}
+        #: File name -> the version of each of its blocks written here (-1: none).
+        self._files: dict[str, npt.NDArray[np.int64]] = {}
+        self.stream_rpcs = 0
         self.bytes_written = 0
         self.bytes_read = 0
         super().__init__(node)
@@ -45,6 +50,8 @@ class FileServer(Server):
             WritePages: self._write,
             ReadPages: self._read,
             ForgetPages: self._forget,
+            WriteBlocks: self._write_blocks,
+            FileRPC: self._file_rpc,
         }
 
     def snapshot(self, pid: int) -> npt.NDArray[np.int64]:
@@ -53,6 +60,15 @@ class FileServer(Server):
         A read-only copy, for the checkers of :mod:`rhodos.testing`.
         """
         versions = self._store.get(pid, np.empty(0, dtype=np.int64)).copy()
+        versions.flags.writeable = False
+        return versions
+
+    def file_snapshot(self, name: str) -> npt.NDArray[np.int64]:
+        """Version of every block of the file ``name`` held here (-1 where none was written).
+
+        A read-only copy, for the checkers of :mod:`rhodos.testing`.
+        """
+        versions = self._files.get(name, np.empty(0, dtype=np.int64)).copy()
         versions.flags.writeable = False
         return versions
 
@@ -89,3 +105,23 @@ class FileServer(Server):
 
     def _forget(self, req: ForgetPages) -> None:
         self._store.pop(req.pid, None)
+
+    def _write_blocks(self, req: WriteBlocks) -> Generator[simpy.events.Event, Any, Reply]:
+        blocks = np.asarray(req.blocks, dtype=np.int64)
+        nbytes = int(blocks.size) * self.node.profile.page_size_bytes
+        if blocks.size:
+            store = self._files.get(req.name, np.empty(0, dtype=np.int64))
+            needed = int(blocks.max()) + 1
+            if store.size < needed:
+                grown = np.full(needed, -1, dtype=np.int64)
+                grown[: store.size] = store
+                store = self._files[req.name] = grown
+            store[blocks] = req.versions
+        yield from self._disk_io(nbytes)
+        self.bytes_written += nbytes
+        self.log("write-blocks", file=req.name, blocks=int(blocks.size), bytes=nbytes)
+        return Reply(body=int(blocks.size))
+
+    def _file_rpc(self, req: FileRPC) -> None:
+        self.stream_rpcs += 1
+        self.log("stream", file=req.name, op=req.op)

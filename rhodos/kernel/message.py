@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The kinds network bytes and messages are accounted under.
-TRAFFIC_KINDS = ("control", "state", "pages", "user", "forwarded", "flush", "home")
+TRAFFIC_KINDS = ("control", "state", "pages", "user", "forwarded", "flush", "home", "files")
 
 
 class Request:

@@ -4,8 +4,9 @@ A thread executes one action at a time. Computing shares the CPU; touching pages
 through the node's MMU view of the address space (:class:`~rhodos.kernel.node.Pager`)
 and traps to the Memory Manager at the first page that is not resident; sending,
 receiving and location-dependent calls are requests to the node's IPC Manager and
-Process Manager. The thread knows its node only through the kernel's naming service,
-so after a migration the same program continues on another node, unaware.
+Process Manager, opening, writing and closing files requests to its File Manager. The
+thread knows its node only through the kernel's naming service, so after a migration
+the same program continues on another node, unaware.
 
 A thread can be *frozen* for migration: it stops at the next preemption point -- in
 the middle of a computation (keeping the CPU time still owed), between two page faults,
@@ -23,12 +24,25 @@ from typing import Any, cast
 
 import simpy
 
-from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
+from rhodos.kernel.actions import (
+    Action,
+    CloseFile,
+    Compute,
+    Exit,
+    HomeCall,
+    OpenFile,
+    Receive,
+    Send,
+    Sleep,
+    Touch,
+    WriteFile,
+)
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.message import Message, RequestFailed
 from rhodos.kernel.node import Node
 from rhodos.kernel.traps import (
     CancelReceive,
+    FileCall,
     HomeService,
     PageFault,
     ReceiveMessage,
@@ -128,6 +142,8 @@ class Thread:
         if isinstance(step, HomeCall):
             yield from self._home_call(step)
             return None
+        if isinstance(step, OpenFile | WriteFile | CloseFile):
+            return (yield from self._file_call(step))
         raise TypeError(f"a program yielded {step!r}, which is not an action")
 
     # -- actions -------------------------------------------------------------------
@@ -212,6 +228,17 @@ class Thread:
         )
         ctx.home_calls += 1
         ctx.home_call_s += self.env.now - began
+
+    def _file_call(
+        self, step: OpenFile | WriteFile | CloseFile
+    ) -> Generator[simpy.events.Event, Any, Any]:
+        ctx = self.context
+        reply = yield self.node.call(self.node.role_port("files"), FileCall(ctx.pid, step))
+        if isinstance(step, OpenFile):
+            ctx.open_files += 1
+        elif isinstance(step, CloseFile):
+            ctx.open_files -= 1
+        return reply.body
 
     def _exit(
         self, step: Exit, *, lost: str | None = None

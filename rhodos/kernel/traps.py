@@ -2,9 +2,10 @@
 
 A thread traps to a server when its program needs something only a server can give:
 a page that is not resident (the Memory Manager), a message sent or received (the IPC
-Manager), a location-dependent call or its own end (the Process Manager). The kernel
-imports no server, so these requests are declared here, and the servers' dispatch
-tables list them beside the requests of their own ``requests`` modules.
+Manager), a file opened, written or closed (the File Manager), a location-dependent
+call or its own end (the Process Manager). The kernel imports no server, so these
+requests are declared here, and the servers' dispatch tables list them beside the
+requests of their own ``requests`` modules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rhodos.kernel.message import Request
 
 __all__ = [
     "CancelReceive",
+    "FileCall",
     "HomeService",
     "PageFault",
     "ReceiveMessage",
@@ -81,6 +83,18 @@ class HomeService(Request):
     service_s: float
     size_bytes: int
     caller: int
+
+
+@attrs.frozen
+class FileCall(Request):
+    """Thread -> its node's File Manager: ``action`` (an :class:`~rhodos.kernel.OpenFile`,
+    :class:`~rhodos.kernel.WriteFile` or :class:`~rhodos.kernel.CloseFile`) for ``pid``;
+    reply the new descriptor (open), the bytes written (write) or ``None`` (close)."""
+
+    kind: ClassVar[str] = "file_call"
+
+    pid: int
+    action: Any
 
 
 @attrs.frozen

@@ -17,10 +17,10 @@ import attrs
 
 from rhodos.validators import did_you_mean
 
-__all__ = ["COMPARED", "METRICS", "Metric", "compared", "metric"]
+__all__ = ["COMPARED", "FILE_METRICS", "METRICS", "Metric", "compared", "metric"]
 
 #: Units whose values count things (their means need one decimal at most).
-COUNT_UNITS = ("bytes", "messages", "faults", "calls")
+COUNT_UNITS = ("bytes", "messages", "faults", "calls", "files", "blocks")
 
 
 @attrs.frozen
@@ -29,7 +29,8 @@ class Metric:
 
     #: The row's column and the record's attribute: ``freeze_s``.
     name: str
-    #: ``s``, ``bytes``, ``messages``, ``faults``, ``calls``, ``pages``, or ``""`` (a ratio).
+    #: ``s``, ``bytes``, ``messages``, ``faults``, ``calls``, ``pages``, ``files``,
+    #: ``blocks``, or ``""`` (a ratio).
     unit: str
     #: What it measures, in one sentence.
     description: str
@@ -140,10 +141,22 @@ METRICS: tuple[Metric, ...] = (
     ),
 )
 
+#: The metrics of a process's open files, after :data:`METRICS` in the rows of runs whose
+#: processes have files (``--open-files``): a run without files has no such columns.
+FILE_METRICS: tuple[Metric, ...] = (
+    Metric("files_moved", "files", "Open files moved to the destination's File Manager."),
+    Metric(
+        "file_blocks_flushed",
+        "blocks",
+        "Dirty file blocks the migration wrote back to the file server.",
+    ),
+    Metric("file_blocks_moved", "blocks", "Dirty file blocks sent to the destination's cache."),
+)
+
 #: The metrics that compare strategies, in row order: what the sweep summarises.
 COMPARED: tuple[str, ...] = tuple(m.name for m in METRICS if m.compared)
 
-_BY_NAME = {m.name: m for m in METRICS}
+_BY_NAME = {m.name: m for m in METRICS + FILE_METRICS}
 
 
 def metric(name: str) -> Metric:

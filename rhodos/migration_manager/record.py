@@ -9,11 +9,13 @@ Definitions (DESIGN.md, "Migration"), used everywhere in the project:
 * **total time**: request -> the source holds nothing the process needs.
 * **residual dependency time**: resume -> the last dependency on the source ends.
 * **bytes and messages** on the network by kind (state, pages, control, forwarded,
-  flush), booked to the process from the request until the record is complete;
+  flush, files), booked to the process from the request until the record is complete;
   the process's own traffic (``user``) and its home-node calls (``home``) are not
   migration cost and are counted apart.
 * **remote faults and stall**: page faults resolved across the network after resume,
   and the time the process waited for them.
+* **files**: open files moved, and the dirty blocks of their cache flushed to the file
+  server or moved to the destination's cache (rows carry them when the run has files).
 * **slowdown**: the migrated process's completion time over the same run's without
   migration (filled in by the experiment layer, which runs both).
 """
@@ -25,12 +27,12 @@ from typing import Any
 
 import attrs
 
-from rhodos.migration_manager.metrics import METRICS
+from rhodos.migration_manager.metrics import FILE_METRICS, METRICS
 
 __all__ = ["MIGRATION_COST_KINDS", "MigrationRecord"]
 
 #: Traffic kinds that are the cost of a migration.
-MIGRATION_COST_KINDS = ("control", "state", "pages", "forwarded", "flush")
+MIGRATION_COST_KINDS = ("control", "state", "pages", "forwarded", "flush", "files")
 
 _NAN = float("nan")
 
@@ -67,6 +69,12 @@ class MigrationRecord:
     home_bytes: int = 0
     rounds: tuple[int, ...] = ()
     slowdown: float | None = None
+    #: Open files moved to the destination's File Manager.
+    files_moved: int = 0
+    #: Dirty file blocks written back to the file server by the migration.
+    file_blocks_flushed: int = 0
+    #: Dirty file blocks sent to the destination's block cache.
+    file_blocks_moved: int = 0
 
     @property
     def ok(self) -> bool:
@@ -121,19 +129,20 @@ class MigrationRecord:
                 return at
         return _NAN
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self, *, files: bool = False) -> dict[str, Any]:
         """The record as the flat row the command line and result files use: who migrated
         what where, every metric of :data:`~rhodos.migration_manager.metrics.METRICS` in
         order (``None`` where undefined: a NaN; every metric of a refused migration, which
-        did not happen, so that nothing it did half-way is counted), then why it was
-        refused or why it failed."""
+        did not happen, so that nothing it did half-way is counted), with ``files`` those
+        of :data:`~rhodos.migration_manager.metrics.FILE_METRICS` after them, then why it
+        was refused or why it failed."""
         row: dict[str, Any] = {
             "strategy": self.strategy,
             "pid": self.pid,
             "source": self.source,
             "destination": self.destination,
         }
-        for metric in METRICS:
+        for metric in METRICS + (FILE_METRICS if files else ()):
             value = getattr(self, metric.name)
             if not self.ok or (isinstance(value, float) and math.isnan(value)):
                 value = None

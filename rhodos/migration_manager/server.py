@@ -169,6 +169,9 @@ class MigrationManager(Negotiation):
             home_call_s=delta("home_call_s"),
             home_bytes=traffic.bytes_by_kind.get("home", 0),
             rounds=tuple(session.rounds),
+            files_moved=session.files.files,
+            file_blocks_flushed=session.files.blocks_flushed,
+            file_blocks_moved=session.files.blocks_moved,
         )
         self.records.append(record)
         self.log("record", pid=session.pid, refused=refused)

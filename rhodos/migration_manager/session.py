@@ -2,7 +2,8 @@
 
 A strategy never touches a resource: it asks, through a :class:`Session`, the server
 that owns it to transfer it -- the Process Manager the execution state, the Memory
-Manager the address space, the IPC Manager the communication state. Every method here
+Manager the address space, the IPC Manager the communication state, the File Manager
+the open files. Every method here
 is one request (a kernel message from the source's Migration Manager) and is used as
 ``result = yield from session.method(...)`` inside a strategy step.
 
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
+from rhodos.file_manager import requests as fm
 from rhodos.ipc_manager import requests as ipc
 from rhodos.kernel import FILE, MachineProfile, Message, Node, Request, RequestFailed
 from rhodos.memory_manager import requests as mm
@@ -67,6 +69,8 @@ class Session:
         self._background_failures: list[str] = []
         #: The negotiation with the destination (source node, number), once asked.
         self.ticket: tuple[int, int] | None = None
+        #: What the File Manager moved (nothing until :meth:`move_files`).
+        self.files = fm.FilesMoved()
 
     # -- bookkeeping ---------------------------------------------------------------
     def mark(self, phase: str, at: float | None = None) -> None:
@@ -297,3 +301,23 @@ class Session:
             "comm-moved" if not oneway else "comm-sent",
             moved.sent_at if oneway else moved.installed_at,
         )
+
+    # -- File Manager --------------------------------------------------------------
+    @property
+    def has_open_files(self) -> bool:
+        """The process had files open when it was frozen (the Process Manager's accounting)."""
+        return self.baseline is not None and self.baseline.open_files > 0
+
+    def move_files(self, blocks: str = "flush") -> Steps:
+        """The File Manager moves the process's open files to the destination, their dirty
+        blocks flushed to the file server first (``blocks="flush"``) or sent along
+        (``"move"``). A process with no open file (the Process Manager's accounting at the
+        freeze says how many) has nothing to move: no request is made."""
+        if self.baseline is None or not self.baseline.open_files:
+            return
+        moved: fm.FilesMoved = yield from self._ask(
+            self.source, "files", fm.MigrateFiles(self.pid, self.dest, blocks)
+        )
+        self.files = moved
+        if moved.files:
+            self.mark("files-moved", moved.installed_at)

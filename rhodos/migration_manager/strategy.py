@@ -7,10 +7,12 @@ differently (each is a generator of simpy events; use ``yield from session.x()``
 2. ``detach``  -- hold the process's messages and freeze it. Default: both.
 3. ``transfer`` -- move the address space. Default: the page map, then every resident
    page as one flow (eager), marking ``pages-sent`` when they have arrived.
-4. ``redirect`` -- move the communication state. Default: the IPC Manager's migrate_out.
-5. ``resume``  -- move the execution state and run the process again. Default: the
+4. ``files`` -- move the open files (the File Manager), their dirty blocks flushed to
+   the file server or moved along as ``file_blocks`` says. Default: ``move``.
+5. ``redirect`` -- move the communication state. Default: the IPC Manager's migrate_out.
+6. ``resume``  -- move the execution state and run the process again. Default: the
    Process Manager's migrate_out with start.
-6. ``cleanup`` -- after the resume, end the residual dependency on the source. Default:
+7. ``cleanup`` -- after the resume, end the residual dependency on the source. Default:
    nothing the process needs is left on the source at the resume (the residual
    dependency ends there), and the source drops any leftover copies.
 
@@ -81,11 +83,15 @@ class BaseStrategy:
     name: ClassVar[str] = "base"
     summary: ClassVar[str] = "freeze, copy everything, resume"
     residual: ClassVar[str] = "none"
+    #: What happens to the dirty blocks of the process's open files: ``flush`` (to the
+    #: file server) or ``move`` (to the destination's cache).
+    file_blocks: ClassVar[str] = "move"
 
     def run(self, session: Session) -> Steps:
         yield from self.before_freeze(session)
         yield from self.detach(session)
         yield from self.transfer(session)
+        yield from self.files(session)
         yield from self.redirect(session)
         yield from self.resume(session)
 
@@ -101,6 +107,9 @@ class BaseStrategy:
         yield from session.export_space()
         yield from session.send_pages(PageSet.RESIDENT)
         session.mark("pages-sent")  # the copy is a phase of its own: it is the freeze
+
+    def files(self, session: Session) -> Steps:
+        yield from session.move_files(self.file_blocks)
 
     def redirect(self, session: Session) -> Steps:
         yield from session.move_comm()

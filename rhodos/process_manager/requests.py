@@ -140,6 +140,8 @@ class ProcessSnapshot:
     messages_sent: int
     messages_received: int
     home_calls: int
+    #: Descriptors open (the File Manager of its node holds them).
+    open_files: int = 0
 
     @classmethod
     def of(cls, pcb: PCB) -> ProcessSnapshot:
@@ -163,4 +165,5 @@ class ProcessSnapshot:
             messages_sent=ctx.messages_sent if ctx else 0,
             messages_received=ctx.messages_received if ctx else 0,
             home_calls=ctx.home_calls if ctx else 0,
+            open_files=ctx.open_files if ctx else 0,
         )

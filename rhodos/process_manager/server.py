@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import simpy
 
+from rhodos.file_manager.requests import CloseAll
 from rhodos.ipc_manager.requests import Close, Open
 from rhodos.kernel import (
     ExecutionContext,
@@ -132,6 +133,8 @@ class ProcessManager(Server):
         self.finished[pid] = pcb
         yield self.node.call(self.node.role_port("memory"), Free(pid, at_exit=True))
         yield self.node.call(self.node.role_port("ipc"), Close(pid))
+        if pcb.context is not None and pcb.context.open_files:
+            yield self.node.call(self.node.role_port("files"), CloseAll(pid))
         if req.lost is None:
             self.log("exited", pid=pid)
         else:

@@ -20,8 +20,11 @@ It holds, one module each:
   :func:`check_failures`, :func:`check_quiescent`, and :func:`page_versions`, which
   finds the authoritative version of every page of a process. They read the servers'
   state through each server's read-only ``snapshot`` API (:func:`memory_view`,
-  :func:`process_view`, :func:`ipc_view`, :func:`migration_view`,
+  :func:`process_view`, :func:`ipc_view`, :func:`migration_view`, :func:`file_view`,
   :func:`file_versions`): that is what a checker may do and a server may not.
+* :mod:`~rhodos.testing.files` -- a :class:`FileOracle` that opens and writes files,
+  and :func:`check_files`, the file-state invariant: after a migration a process's
+  files are where it runs, their offsets and block contents intact.
 * :mod:`~rhodos.testing.monitor` -- a :class:`LocationMonitor` checking the single
   location of every process on every kernel event.
 * :mod:`~rhodos.testing.harness` -- a :class:`Harness` that attaches all of them to a
@@ -51,6 +54,7 @@ from rhodos.testing.checks import (
     check_residual,
     check_single_location,
     file_versions,
+    file_view,
     ipc_view,
     memory_view,
     migration_view,
@@ -64,6 +68,7 @@ from rhodos.testing.conformance import (
     conformance_scenarios,
     run_conformance,
 )
+from rhodos.testing.files import FileOracle, check_files
 from rhodos.testing.harness import Harness
 from rhodos.testing.monitor import LocationMonitor
 from rhodos.testing.oracles import (
@@ -84,6 +89,7 @@ __all__ = [
     "TIME_TOLERANCE_S",
     "ConformanceResult",
     "ConformanceScenario",
+    "FileOracle",
     "Harness",
     "LocationMonitor",
     "MemoryOracle",
@@ -95,6 +101,7 @@ __all__ = [
     "Talker",
     "audit_run",
     "check_failures",
+    "check_files",
     "check_ipc",
     "check_quiescent",
     "check_record",
@@ -103,6 +110,7 @@ __all__ = [
     "check_strategy",
     "conformance_scenarios",
     "file_versions",
+    "file_view",
     "fuzz_profile",
     "ipc_view",
     "memory_view",

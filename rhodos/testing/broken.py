@@ -13,7 +13,7 @@ import attrs
 
 from rhodos.migration_manager import BaseStrategy, Session, Steps
 
-__all__ = ["DropsThePages", "SpinsAtOneInstant"]
+__all__ = ["DropsThePages", "LeavesTheFiles", "SpinsAtOneInstant"]
 
 
 @attrs.frozen
@@ -26,6 +26,19 @@ class DropsThePages(BaseStrategy):
 
     def transfer(self, session: Session) -> Steps:
         yield from session.export_space()
+
+
+@attrs.frozen
+class LeavesTheFiles(BaseStrategy):
+    """Moves everything but the open files: they stay on the node the process left."""
+
+    name: ClassVar[str] = "leaves-the-files"
+    summary: ClassVar[str] = "eager, but the open files stay behind (broken on purpose)"
+    residual: ClassVar[str] = "none"
+
+    def files(self, session: Session) -> Steps:
+        return
+        yield
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rhodos.file_manager import FileView
 from rhodos.ipc_manager import CommView
 from rhodos.kernel import FILE, HERE, ZERO, Cluster, Touch
 from rhodos.memory_manager import SpaceView
@@ -31,6 +32,7 @@ __all__ = [
     "check_residual",
     "check_single_location",
     "file_versions",
+    "file_view",
     "ipc_view",
     "memory_view",
     "migration_view",
@@ -69,6 +71,12 @@ def ipc_view(cluster: Cluster, node_id: int, pid: int) -> CommView:
 def migration_view(cluster: Cluster, node_id: int) -> MigrationView:
     """The migrations the Migration Manager of ``node_id`` has under way."""
     view: MigrationView = cluster.node(node_id).debug_server("migration").snapshot()
+    return view
+
+
+def file_view(cluster: Cluster, node_id: int, pid: int) -> FileView:
+    """What the File Manager of ``node_id`` holds of ``pid``."""
+    view: FileView = cluster.node(node_id).debug_server("files").snapshot(pid)
     return view
 
 
@@ -318,6 +326,8 @@ def check_quiescent(cluster: Cluster, pids: Iterable[int]) -> list[str]:
                 out.append(f"node {node.node_id} still holds messages or state of process {pid}")
             if process_view(cluster, node.node_id, pid).live:
                 out.append(f"node {node.node_id} still holds a live PCB of process {pid}")
+            if file_view(cluster, node.node_id, pid).files:
+                out.append(f"node {node.node_id} still holds open files of process {pid}")
     if all(exited(cluster, pid) for pid in cluster.location_of):
         for node in cluster.nodes:
             if node.frames_used:

@@ -68,6 +68,13 @@ def _server_migrated(h: Harness, strategy: str) -> Generator[simpy.events.Event,
     yield h.migrate(server, 1, strategy)
 
 
+def _files_mid_run(h: Harness, strategy: str) -> Generator[simpy.events.Event, Any, None]:
+    pid = h.spawn_files(0, files=3, blocks=12, cpu_seconds=0.4)
+    h.spawn_memory(0, cpu_seconds=0.5, dirty_rate=300.0, sweep_every=0)
+    yield h.env.timeout(0.1)
+    yield h.migrate(pid, 1, strategy)
+
+
 def _route(
     h: Harness, pid: int, route: Sequence[int], strategy: str
 ) -> Generator[simpy.events.Event, Any, None]:
@@ -123,6 +130,12 @@ _SCENARIOS = (
         "a request/reply server with clients on three other nodes is migrated",
         4,
         _server_migrated,
+    ),
+    ConformanceScenario(
+        "files",
+        "a process with open files and dirty file blocks is migrated mid-run",
+        2,
+        _files_mid_run,
     ),
     ConformanceScenario(
         "round-trip",

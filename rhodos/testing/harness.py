@@ -21,6 +21,7 @@ from rhodos.testing.checks import (
     check_residual,
     exited,
 )
+from rhodos.testing.files import FileOracle
 from rhodos.testing.monitor import LocationMonitor
 from rhodos.testing.oracles import (
     MemoryOracle,
@@ -67,6 +68,7 @@ class Harness:
         self.env = cluster.env
         self.messages = MessageLog()
         self.memory: list[MemoryOracle] = []
+        self.files: list[FileOracle] = []
         self.pids: list[int] = []
         #: The node each process was spawned on.
         self.home: dict[int, int] = {}
@@ -93,6 +95,8 @@ class Harness:
         """Spawn ``program`` on ``node`` and watch the process (and the oracle's findings)."""
         if isinstance(program, MemoryOracle):
             self.memory.append(program)
+        if isinstance(program, FileOracle):
+            self.files.append(program)
         pid, _ = spawn(self.cluster, program, node, **kwargs)
         self.pids.append(pid)
         self.home[pid] = node
@@ -102,6 +106,10 @@ class Harness:
     def spawn_memory(self, node: int, **params: Any) -> int:
         """A :class:`MemoryOracle` on ``node``."""
         return self.spawn(MemoryOracle(self.cluster, **params), node)
+
+    def spawn_files(self, node: int, **params: Any) -> int:
+        """A :class:`~rhodos.testing.files.FileOracle` on ``node``."""
+        return self.spawn(FileOracle(self.cluster, **params), node)
 
     def spawn_pair(self, a: int, b: int, **params: Any) -> tuple[int, int]:
         """Two :class:`Talker` processes on nodes ``a`` and ``b`` talking to each other."""
@@ -194,6 +202,7 @@ class Harness:
             *self.migration_errors,
             *self.messages.violations(),
             *(v for oracle in self.memory for v in oracle.violations),
+            *(v for oracle in self.files for v in oracle.violations),
             *self.check_records(),
         ]
 
@@ -239,6 +248,9 @@ class Harness:
         for oracle in self.memory:
             if oracle.checked_at is None:
                 out.append(f"memory oracle {oracle.pid} never checked its pages")
+        for files in self.files:
+            if files.checked_at is None:
+                out.append(f"file oracle {files.pid} never checked its files")
         out.extend(check_ipc(self.cluster))
         out.extend(check_failures(self.cluster))
         out.extend(check_quiescent(self.cluster, self.pids))

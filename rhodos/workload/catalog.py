@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import attrs
 
 from rhodos.kernel import Cluster
-from rhodos.validators import did_you_mean, fraction, non_negative, positive
+from rhodos.validators import did_you_mean, fraction, non_negative, positive, within
 from rhodos.workload.pagetrace.replay import TraceReplay
 from rhodos.workload.pagetrace.shipped import open_trace, shipped_traces
 from rhodos.workload.programs import (
@@ -122,6 +122,24 @@ def registered() -> dict[str, type[Any]]:
     return dict(WORKLOADS)
 
 
+#: Files a process opens (a 1990s Unix allowed 64 per process; 4096 is far above any).
+OPEN_FILES = within(0, 4096, words="within [0, 4096]")
+#: Dirty file blocks it writes before it is migrated (one page each; 2^24 pages are 64 GiB
+#: of 4 KiB blocks).
+DIRTY_FILE_BLOCKS = within(0, 1 << 24, words="within [0, 16777216]")
+
+
+def _file_knobs(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """``open_files`` and ``dirty_file_blocks`` in range; blocks need a file to go into."""
+    rule = OPEN_FILES if attribute.name == "open_files" else DIRTY_FILE_BLOCKS
+    rule.check(attribute.name, value)
+    if attribute.name == "dirty_file_blocks" and value and not instance.open_files:
+        raise ValueError(
+            f"dirty_file_blocks = {value} needs open files to write them into: "
+            "set open_files to 1 or more"
+        )
+
+
 def _spawn(cluster: Cluster, program: Any, node: int, **kwargs: Any) -> int:
     from rhodos.system import spawn  # the system assembles servers; imported late
 
@@ -139,12 +157,17 @@ class CpuBound:
     cpu_seconds: float = attrs.field(default=2.0, validator=non_negative)
     memory_bytes: int = attrs.field(default=256 * KIB, validator=positive)
     working_set: float = attrs.field(default=0.5, validator=fraction)
+    #: Files each process opens, and blocks it writes into them, before it computes.
+    open_files: int = attrs.field(default=0, validator=_file_knobs)
+    dirty_file_blocks: int = attrs.field(default=0, validator=_file_knobs)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         program = Computer(
             cpu_seconds=self.cpu_seconds,
             memory_bytes=self.memory_bytes,
             refs=ReferenceModel(working_set=self.working_set, locality=0.8, write_fraction=0.1),
+            open_files=self.open_files,
+            dirty_file_blocks=self.dirty_file_blocks,
         )
         return [_spawn(cluster, program, nodes[0]) for _ in range(self.processes)]
 
@@ -160,6 +183,12 @@ class MemoryWriter:
     memory_bytes: int = attrs.field(default=1024 * KIB, validator=positive)
     working_set: float = attrs.field(default=1.0, validator=fraction)
     home_calls_per_s: float = attrs.field(default=0.0, validator=non_negative)
+    #: Bytes each way, and service time at home, of each location-dependent call.
+    home_call_bytes: int = attrs.field(default=256, validator=non_negative)
+    home_call_service_s: float = attrs.field(default=0.0005, validator=non_negative)
+    #: Files the process opens, and blocks it writes into them, before it computes.
+    open_files: int = attrs.field(default=0, validator=_file_knobs)
+    dirty_file_blocks: int = attrs.field(default=0, validator=_file_knobs)
 
     def start(self, cluster: Cluster, nodes: Sequence[int]) -> list[int]:
         refs = ReferenceModel(
@@ -171,6 +200,10 @@ class MemoryWriter:
             memory_bytes=self.memory_bytes,
             refs=refs,
             home_calls_per_s=self.home_calls_per_s,
+            home_call_bytes=self.home_call_bytes,
+            home_call_service_s=self.home_call_service_s,
+            open_files=self.open_files,
+            dirty_file_blocks=self.dirty_file_blocks,
         )
         return [_spawn(cluster, program, nodes[0])]
 

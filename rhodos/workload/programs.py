@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from rhodos.kernel import Compute, Exit, HomeCall, Receive, Send, Sleep
+from rhodos.kernel import Compute, Exit, HomeCall, OpenFile, Receive, Send, Sleep, WriteFile
 from rhodos.workload.program import ProgramContext, ProgramGenerator
 from rhodos.workload.reference import ReferenceModel
 
@@ -22,15 +22,21 @@ __all__ = [
 KIB = 1024
 
 
+#: The location-dependent call of the workloads: a device on the home node.
+DEVICE_CALL = HomeCall("device", size_bytes=256, service_s=0.0005)
+
+
 def _bursts(
     ctx: ProgramContext,
     refs: ReferenceModel,
     cpu_seconds: float,
     burst_s: float,
     home_calls_per_s: float = 0.0,
+    home_call: HomeCall = DEVICE_CALL,
 ) -> ProgramGenerator:
     """Compute ``cpu_seconds`` in bursts, each followed by its batch of references and,
-    at ``home_calls_per_s`` on average, location-dependent calls (a device on the home node)."""
+    at ``home_calls_per_s`` on average, location-dependent calls (``home_call``: a device
+    on the home node)."""
     code = ctx.layout.segments()[0]
     burst_s = refs.burst_for(burst_s)
     done, i = 0.0, 0
@@ -40,14 +46,26 @@ def _bursts(
         yield refs.sample(ctx.layout, burst, ctx.rng, code_page=code.first + i % code.pages)
         if home_calls_per_s > 0:
             for _ in range(int(ctx.rng.poisson(home_calls_per_s * burst))):
-                yield HomeCall("device", size_bytes=256, service_s=0.0005)
+                yield home_call
         done += burst
         i += 1
 
 
+def _files(ctx: ProgramContext, open_files: int, dirty_blocks: int) -> ProgramGenerator:
+    """Open ``open_files`` files and write ``dirty_blocks`` blocks (one page each) into them,
+    round robin: they stay dirty in the node's block cache (delayed write)."""
+    fds = []
+    for _ in range(open_files):
+        fd = yield OpenFile()
+        fds.append(fd)
+    for i in range(dirty_blocks if fds else 0):
+        yield WriteFile(fds[i % len(fds)], ctx.page_size)
+
+
 @attrs.frozen
 class Computer:
-    """Computes for ``cpu_seconds`` touching its memory as ``refs`` says, then exits."""
+    """Opens ``open_files`` files and writes ``dirty_file_blocks`` blocks into them, then
+    computes for ``cpu_seconds`` touching its memory as ``refs`` says, then exits."""
 
     name: str = "cpu-bound"
     memory_bytes: int = 256 * KIB
@@ -57,9 +75,18 @@ class Computer:
         factory=lambda: ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1)
     )
     home_calls_per_s: float = 0.0
+    #: Bytes each way and service time at home of each location-dependent call.
+    home_call_bytes: int = DEVICE_CALL.size_bytes
+    home_call_service_s: float = DEVICE_CALL.service_s
+    open_files: int = 0
+    dirty_file_blocks: int = 0
 
     def run(self, ctx: ProgramContext) -> ProgramGenerator:
-        yield from _bursts(ctx, self.refs, self.cpu_seconds, self.burst_s, self.home_calls_per_s)
+        yield from _files(ctx, self.open_files, self.dirty_file_blocks)
+        call = HomeCall("device", self.home_call_bytes, self.home_call_service_s)
+        yield from _bursts(
+            ctx, self.refs, self.cpu_seconds, self.burst_s, self.home_calls_per_s, call
+        )
         yield Exit(0)
 
 

@@ -1,7 +1,8 @@
 """Flushing: Sprite's strategy.
 
-Freeze, flush the dirty pages to the file server, move the state, resume; the process
-faults its pages in from the file server. The source is left with nothing: the file
+Freeze, flush the dirty pages to the file server, move the open files (their dirty
+blocks flushed to the file server too), move the state, resume; the process faults its
+pages in from the file server. The source is left with nothing: the file
 server, which Sprite used as backing store anyway, holds every page.
 """
 
@@ -24,6 +25,7 @@ class Flushing(BaseStrategy):
     name: ClassVar[str] = "flushing"
     summary: ClassVar[str] = "freeze; flush dirty pages to the file server; fault from it (Sprite)"
     residual: ClassVar[str] = "none"
+    file_blocks: ClassVar[str] = "flush"
 
     def transfer(self, session: Session) -> Steps:
         yield from session.flush(PageSet.DIRTY)

@@ -7,7 +7,9 @@ resumes the process the moment they arrive. The communication state moves separa
 after the resume, so messages keep being received throughout: they queue in the
 process's mailbox, which moves with that state, and are never held. In parallel the
 source flushes the modified pages to the file server; the rest is
-demand-paged -- from the source until the flush ends, from the file server after.
+demand-paged -- from the source until the flush ends, from the file server after. Open
+files move after the resume too, their dirty blocks flushed to the file server; a file
+call at the destination waits for them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class FreezeFree(BaseStrategy):
     name: ClassVar[str] = "freeze-free"
     summary: ClassVar[str] = "one-way blast of 4 critical items; resume; flush in parallel"
     residual: ClassVar[str] = "flush"
+    file_blocks: ClassVar[str] = "flush"
 
     #: Bytes of the current stack page in use (only they are sent).
     stack_bytes: int = attrs.field(default=1024, validator=non_negative)
@@ -42,6 +45,8 @@ class FreezeFree(BaseStrategy):
         # Messages were never held: until the state moves they queue in the source's
         # mailbox, which travels with it; later ones are forwarded to the destination.
         session.in_background(session.move_comm(oneway=True))
+        if session.has_open_files:
+            session.in_background(session.move_files(self.file_blocks))
         yield from session.flush(PageSet.DIRTY)
         yield from session.relocate_to_file()
         yield from session.free_source()
