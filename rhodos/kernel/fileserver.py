@@ -17,7 +17,14 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from rhodos.kernel.file_requests import ForgetPages, ReadPages, WritePages
+from rhodos.kernel.file_requests import (
+    CheckpointImage,
+    ForgetPages,
+    ReadCheckpoint,
+    ReadPages,
+    StoreCheckpoint,
+    WritePages,
+)
 from rhodos.kernel.fluid import FluidScheduler
 from rhodos.kernel.message import Request
 from rhodos.kernel.node import Node
@@ -35,7 +42,9 @@ class FileServer(Server):
         profile = node.profile
         self._disk = FluidScheduler(node.env, name=f"node{node.node_id}.disk")
         self._link = self._disk.add_link("disk", profile.file_server_bytes_per_s)
-        self._store: dict[int, npt.NDArray[np.int64]] = {}
+        # The disk outlives a crash of the node (a recovery finds it as it was).
+        self._store: dict[int, npt.NDArray[np.int64]] = node.disk.setdefault("pages", {})
+        self._checkpoints: dict[int, CheckpointImage] = node.disk.setdefault("checkpoints", {})
         self.bytes_written = 0
         self.bytes_read = 0
         super().__init__(node)
@@ -45,6 +54,8 @@ class FileServer(Server):
             WritePages: self._write,
             ReadPages: self._read,
             ForgetPages: self._forget,
+            StoreCheckpoint: self._store_checkpoint,
+            ReadCheckpoint: self._read_checkpoint,
         }
 
     def snapshot(self, pid: int) -> npt.NDArray[np.int64]:
@@ -89,3 +100,18 @@ class FileServer(Server):
 
     def _forget(self, req: ForgetPages) -> None:
         self._store.pop(req.pid, None)
+        self._checkpoints.pop(req.pid, None)
+
+    def _store_checkpoint(self, req: StoreCheckpoint) -> Generator[simpy.events.Event, Any, None]:
+        yield from self._disk_io(self.node.profile.execution_state_bytes)
+        self._checkpoints[req.image.pid] = req.image
+        self.log("checkpoint", pid=req.image.pid, bytes=req.image.bytes)
+
+    def _read_checkpoint(
+        self, req: ReadCheckpoint
+    ) -> Generator[simpy.events.Event, Any, CheckpointImage | None]:
+        image = self._checkpoints.get(req.pid)
+        if image is None:
+            return None
+        yield from self._disk_io(image.layout.pages * self.node.profile.page_size_bytes)
+        return image

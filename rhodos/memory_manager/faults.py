@@ -61,15 +61,19 @@ class Faults(SpaceTable):
     def _fault_from_file(
         self, space: AddressSpace, page: int
     ) -> Generator[simpy.events.Event, Any, None]:
+        wanted = self._with_prefetch(space, page, FILE)
         reply = yield self.node.call(
-            self._file_port(), ReadPages(space.pid, np.array([page])), account=space.pid
+            self._file_port(), ReadPages(space.pid, wanted), account=space.pid
         )
         versions = np.maximum(reply.body, 0).astype(np.uint32)
-        if not space.resident[page]:
-            self.node.allocate_frames(1)
-            space.install(np.array([page]), versions)
+        fresh = ~space.resident[wanted]
+        self.node.allocate_frames(int(fresh.sum()))
+        space.install(wanted[fresh], versions[fresh])
         self._counts["faults_file"] += 1
-        self.log("fault", pid=space.pid, page=page, source="file")
+        if wanted.size == 1:
+            self.log("fault", pid=space.pid, page=page, source="file")
+        else:
+            self.log("fault", pid=space.pid, page=page, source="file", pages=int(wanted.size))
 
     def _fault_from_peer(
         self, space: AddressSpace, page: int, where: int
