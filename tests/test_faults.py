@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from rhodos.faults import Crash, FaultInjector, FaultPlan, PhaseCrash, RandomFailures
+from rhodos.faults import Crash, FaultInjector, FaultPlan, PhaseCrash, RandomFailures, Shutdown
 from rhodos.kernel import LOST_EXIT_CODE, CheckpointImage, Cluster
 from rhodos.load.location import Local
 from rhodos.load.policy import Agent, Decision, Target
@@ -167,3 +167,28 @@ def test_random_failures_lose_nothing_unreported_and_run_nothing_twice() -> None
     for pid in pids:
         code = cluster.exit_event(pid).value
         assert code == 0 or pid in injector.journal.lost
+
+
+def test_a_node_that_announces_its_shutdown_migrates_its_processes_away() -> None:
+    """Warned, node 0 moves its processes off before it goes down: nothing is restarted,
+    no work is lost, and every process finishes elsewhere."""
+    cluster = boot(nodes=3)
+    plan = FaultPlan(shutdowns=[Shutdown(0, at_s=0.5, warning_s=3.0, strategy="precopy")])
+    injector = FaultInjector(cluster, plan)
+    pids = [spawn(cluster, program(2.0), 0)[0] for _ in range(2)]
+    cluster.run(until=30)
+    assert [crash.node for crash in injector.crashes] == [0]
+    assert len(injector.evacuations) == 2 and all(r.ok for r in injector.evacuations)
+    assert injector.journal.restarts == {} and injector.journal.work_lost_s == 0
+    for pid in pids:
+        assert cluster.exit_event(pid).value == 0 and cluster.location_of[pid] != 0
+
+
+def test_without_warning_the_same_crash_costs_restarts() -> None:
+    """The same node going down unannounced: its processes restart, their work lost."""
+    cluster = boot(nodes=3)
+    injector = FaultInjector(cluster, FaultPlan(crashes=[Crash(0, 3.5)]))
+    for _ in range(2):
+        spawn(cluster, program(2.0), 0)
+    cluster.run(until=30)
+    assert sum(injector.journal.restarts.values()) == 2 and injector.journal.work_lost_s > 1

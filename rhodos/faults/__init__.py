@@ -9,7 +9,7 @@ from their last checkpoint. The :class:`FaultInjector` crashes nodes as a
 """
 
 from rhodos.faults.injector import CrashEvent, FaultInjector
-from rhodos.faults.plan import TARGETS, Crash, FaultPlan, PhaseCrash, RandomFailures
+from rhodos.faults.plan import TARGETS, Crash, FaultPlan, PhaseCrash, RandomFailures, Shutdown
 from rhodos.faults.recovery import Journal, RecoveryManager
 from rhodos.faults.replay import restarted_context, work_lost_s
 
@@ -23,6 +23,7 @@ __all__ = [
     "PhaseCrash",
     "RandomFailures",
     "RecoveryManager",
+    "Shutdown",
     "restarted_context",
     "work_lost_s",
 ]

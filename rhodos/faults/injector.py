@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import simpy
 
-from rhodos.faults.plan import Crash, FaultPlan, PhaseCrash
+from rhodos.faults.plan import Crash, FaultPlan, PhaseCrash, Shutdown
 from rhodos.faults.recovery import Journal, RecoveryManager
 from rhodos.faults.requests import HEARTBEAT_BYTES, Heartbeat
 from rhodos.kernel import (
@@ -29,8 +29,9 @@ from rhodos.kernel import (
     Node,
     RequestFailed,
 )
-from rhodos.load.requests import Configure
-from rhodos.migration_manager.requests import Checkpoint
+from rhodos.load.requests import Configure, Where
+from rhodos.migration_manager import MigrationRecord, make_strategy
+from rhodos.migration_manager.requests import Checkpoint, Migrate
 
 __all__ = ["CrashEvent", "FaultInjector"]
 
@@ -67,8 +68,12 @@ class FaultInjector:
         self._start_file_server(cluster.node(fs))
         for node in cluster.nodes:
             self._start_compute(node)
+        #: The migrations away from nodes that announced a shutdown, as they ended.
+        self.evacuations: list[MigrationRecord] = []
         for crash in plan.crashes:
             self.env.process(self._scheduled(crash))
+        for shutdown in plan.shutdowns:
+            self.env.process(self._shutdown(shutdown))
         if plan.phase_crashes:
             cluster.log.subscribe(self._on_event)
         if plan.random is not None:
@@ -115,6 +120,46 @@ class FaultInjector:
     def _scheduled(self, crash: Crash) -> Generator[simpy.events.Event, Any, None]:
         yield self.env.timeout(crash.at_s)
         self.crash(crash.node, f"scheduled at {crash.at_s:g} s", crash.down_s)
+
+    def _shutdown(self, spec: Shutdown) -> Generator[simpy.events.Event, Any, None]:
+        """Announce, migrate every process away, then go down when the warning ends."""
+        yield self.env.timeout(spec.at_s)
+        node = self.cluster.node(spec.node)
+        if node.crashed:
+            return
+        node.log("kernel", "shutdown-announced", within=spec.warning_s)
+        strategy = make_strategy(spec.strategy)
+        moving = []
+        for pid in node.processes_on(node.node_id, node.incarnation):
+            target = yield from self._elsewhere(node, pid)
+            if target is None:
+                continue
+            moving.append(node.submit("migration", Migrate(pid, target, strategy)))
+        deadline = self.env.timeout(spec.warning_s)
+        for answer in moving:
+            answer.callbacks.append(self._evacuated)
+        yield deadline
+        self.crash(spec.node, f"shutdown announced at {spec.at_s:g} s", spec.down_s)
+
+    def _evacuated(self, event: simpy.Event) -> None:
+        if event.ok and isinstance(event.value, MigrationRecord):
+            self.evacuations.append(event.value)
+        elif not event.ok:
+            event.defused = True
+
+    def _elsewhere(self, node: Node, pid: int) -> Generator[simpy.events.Event, Any, int | None]:
+        """Where the location policy sends ``pid``; another live node if it says here."""
+        live = [n.node_id for n in self.cluster.nodes if not n.crashed and n is not node]
+        if not live:
+            return None
+        try:
+            reply = yield node.call(node.role_port("load"), Where(node.architecture, 1))
+            chosen = int(reply.body)
+        except RequestFailed:
+            chosen = node.node_id
+        if chosen == node.node_id or chosen not in live:
+            chosen = live[pid % len(live)]
+        return chosen
 
     def _random(self, node_id: int) -> Generator[simpy.events.Event, Any, None]:
         failures = self.plan.random

@@ -239,11 +239,11 @@ def render(plain: list[Cell], checkpointed: list[Cell]) -> str:
     return "\n".join(lines)
 
 
-def update(path: str, text: str) -> bool:
+def update(path: str, text: str, *, begin: str = BEGIN, end: str = END) -> bool:
     """Put ``text`` between the markers of ``path``; whether the file changed."""
     with open(path, encoding="utf-8") as handle:
         page = handle.read()
-    start, stop = page.index(BEGIN), page.index(END) + len(END)
+    start, stop = page.index(begin), page.index(end) + len(end)
     new = page[:start] + text + page[stop:]
     if new != page:
         with open(path, "w", encoding="utf-8") as handle:

@@ -4,6 +4,9 @@
 * :class:`PhaseCrash` -- at the instant process ``pid``'s migration reaches ``phase``
   (a name the migration's record lists: ``frozen``, ``pages-sent``, ``resumed`` ...),
   its ``source``, its ``destination`` or the ``file-server`` crashes;
+* :class:`Shutdown` -- node ``node`` announces at ``at_s`` that it shuts down
+  ``warning_s`` later: its processes are migrated away first, with ``strategy`` to the
+  nodes its location policy chooses;
 * :class:`RandomFailures` -- every compute node (and the file server, if asked) fails
   after exponentially distributed times of mean ``mttf_s`` and is repaired after
   exponentially distributed times of mean ``mttr_s``, each node from a random stream of
@@ -22,7 +25,7 @@ import attrs
 import rhodos.validators as validators
 from rhodos.kernel import Detection
 
-__all__ = ["TARGETS", "Crash", "FaultPlan", "PhaseCrash", "RandomFailures"]
+__all__ = ["TARGETS", "Crash", "FaultPlan", "PhaseCrash", "RandomFailures", "Shutdown"]
 
 #: Which node a :class:`PhaseCrash` takes down.
 TARGETS = ("source", "destination", "file-server")
@@ -63,6 +66,21 @@ class PhaseCrash:
 
 
 @attrs.frozen
+class Shutdown:
+    """Node ``node`` announces at ``at_s`` that it goes down ``warning_s`` later (for
+    ``down_s``; ``None``: for good); meanwhile it migrates its processes away with
+    ``strategy``."""
+
+    node: int = attrs.field(validator=_rule(validators.non_negative))
+    at_s: float = attrs.field(validator=_rule(validators.non_negative))
+    warning_s: float = attrs.field(validator=_rule(validators.non_negative))
+    strategy: str = "eager"
+    down_s: float | None = attrs.field(
+        default=None, validator=_rule(validators.positive, optional=True)
+    )
+
+
+@attrs.frozen
 class RandomFailures:
     """Exponential times to failure (mean ``mttf_s``) and to repair (mean ``mttr_s``)."""
 
@@ -80,6 +98,10 @@ def _phase_crashes(values: Iterable[PhaseCrash]) -> tuple[PhaseCrash, ...]:
     return tuple(values)
 
 
+def _shutdowns(values: Iterable[Shutdown]) -> tuple[Shutdown, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class FaultPlan:
     """Every failure of a run, how they are detected, and the checkpoints taken.
@@ -87,6 +109,7 @@ class FaultPlan:
     Attributes:
         crashes: scheduled crashes.
         phase_crashes: crashes at a migration's phase.
+        shutdowns: announced shutdowns (migrate away on warning).
         random: random failures of every compute node (``None``: none).
         detection: timeouts and heartbeats (``None``: derived from the profile).
         checkpoint_interval_s: every process is checkpointed this often (``None``: never
@@ -100,6 +123,7 @@ class FaultPlan:
 
     crashes: tuple[Crash, ...] = attrs.field(default=(), converter=_crashes)
     phase_crashes: tuple[PhaseCrash, ...] = attrs.field(default=(), converter=_phase_crashes)
+    shutdowns: tuple[Shutdown, ...] = attrs.field(default=(), converter=_shutdowns)
     random: RandomFailures | None = None
     detection: Detection | None = None
     checkpoint_interval_s: float | None = attrs.field(
