@@ -33,7 +33,11 @@ from rhodos.load.requests import Configure, Where
 from rhodos.migration_manager import MigrationRecord, make_strategy
 from rhodos.migration_manager.requests import Checkpoint, Migrate
 
-__all__ = ["CrashEvent", "FaultInjector"]
+__all__ = ["EVACUATE_RETRY_S", "CrashEvent", "FaultInjector"]
+
+#: How long a node about to shut down waits before it asks again to move a process that
+#: was busy (a checkpoint under way).
+EVACUATE_RETRY_S = 0.05
 
 
 @attrs.frozen
@@ -70,6 +74,8 @@ class FaultInjector:
             self._start_compute(node)
         #: The migrations away from nodes that announced a shutdown, as they ended.
         self.evacuations: list[MigrationRecord] = []
+        #: The processes that had left a node when its announced shutdown came.
+        self.evacuated: list[int] = []
         for crash in plan.crashes:
             self.env.process(self._scheduled(crash))
         for shutdown in plan.shutdowns:
@@ -129,23 +135,28 @@ class FaultInjector:
             return
         node.log("kernel", "shutdown-announced", within=spec.warning_s)
         strategy = make_strategy(spec.strategy)
-        moving = []
-        for pid in node.processes_on(node.node_id, node.incarnation):
-            target = yield from self._elsewhere(node, pid)
-            if target is None:
-                continue
-            moving.append(node.submit("migration", Migrate(pid, target, strategy)))
-        deadline = self.env.timeout(spec.warning_s)
-        for answer in moving:
-            answer.callbacks.append(self._evacuated)
-        yield deadline
+        end = self.env.now + spec.warning_s
+        pids = node.processes_on(node.node_id, node.incarnation)
+        for pid in pids:
+            self.env.process(self._evacuate(node, pid, strategy, end))
+        yield self.env.timeout(spec.warning_s)
+        self.evacuated.extend(p for p in pids if self.cluster.location_of.get(p) != spec.node)
         self.crash(spec.node, f"shutdown announced at {spec.at_s:g} s", spec.down_s)
 
-    def _evacuated(self, event: simpy.Event) -> None:
-        if event.ok and isinstance(event.value, MigrationRecord):
-            self.evacuations.append(event.value)
-        elif not event.ok:
-            event.defused = True
+    def _evacuate(
+        self, node: Node, pid: int, strategy: Any, end: float
+    ) -> Generator[simpy.events.Event, Any, None]:
+        """Migrate ``pid`` away; asked again a little later while it is busy (a
+        checkpoint under way), until the warning ends."""
+        while self.env.now < end and not node.crashed:
+            target = yield from self._elsewhere(node, pid)
+            if target is None:
+                return
+            record = yield node.submit("migration", Migrate(pid, target, strategy))
+            self.evacuations.append(record)
+            if record.refused is None or "migrating" not in record.refused:
+                return
+            yield self.env.timeout(EVACUATE_RETRY_S)
 
     def _elsewhere(self, node: Node, pid: int) -> Generator[simpy.events.Event, Any, int | None]:
         """Where the location policy sends ``pid``; another live node if it says here."""
