@@ -8,24 +8,14 @@ and the exit status 2.
 from __future__ import annotations
 
 import json
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from rhodos.cli.application import app
+from rhodos.cli.application import app, fail
 from rhodos.faults.run import FaultsConfig, FaultsReport, run_faults
 
 __all__ = ["faults", "render"]
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN: a number that is not one becomes null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
-    return value
 
 
 def render(report: FaultsReport) -> str:
@@ -92,10 +82,9 @@ def faults(
     )
     problems = config.problems()
     if problems:
-        typer.echo(f"error: {problems[0]}", err=True)
-        raise typer.Exit(2)
+        fail(problems[0])
     report = run_faults(config)
     if json_output:
-        typer.echo(json.dumps(_clean(report.as_json()), sort_keys=True))
+        typer.echo(json.dumps(report.as_json(), sort_keys=True))  # every number is finite
     else:
         typer.echo(render(report))
