@@ -90,6 +90,14 @@ def test_a_file_server_crash_during_flushing_rolls_back(matrices: Matrices) -> N
     assert cell(plain, "flushing", "frozen", "file-server").outcome == "rolled-back"
 
 
+def test_a_process_faulting_from_a_crashed_file_server_waits_for_it(matrices: Matrices) -> None:
+    """Its disk keeps the pages: the process stalls until the file server is back, then
+    completes at the destination."""
+    plain, _ = matrices
+    for strategy in ("eager-dirty", "flushing", "checkpoint-restart"):
+        assert cell(plain, strategy, "resumed", "file-server").outcome == "completed"
+
+
 def test_the_documented_matrix_is_current(matrices: Matrices) -> None:
     """docs/fault-tolerance.md shows these very outcomes (`python -m rhodos.faults.matrix`)."""
     page = DOC.read_text(encoding="utf-8")

@@ -215,6 +215,11 @@ class Node:
         self._pagers.clear()
 
     @property
+    def detection(self) -> Detection | None:
+        """How crashes are detected (``None``: none is expected)."""
+        return self._kernel.detection
+
+    @property
     def detecting(self) -> bool:
         """Whether crashes are expected (:mod:`rhodos.kernel.failure` detection is on)."""
         return self._kernel.detection is not None
