@@ -73,6 +73,7 @@ timelines: $(STAMP)
 	$(BIN)/rhodos migrate --strategy flushing --timeline docs/images/msc-flushing.png
 	$(BIN)/rhodos migrate --strategy freeze-free --timeline docs/images/msc-freeze-free.png
 	$(BIN)/rhodos migrate --strategy postcopy --timeline docs/images/msc-postcopy.png
+	$(BIN)/rhodos migrate --strategy checkpoint-restart --timeline docs/images/msc-checkpoint-restart.png
 	$(BIN)/rhodos migrate --strategy auto --timeline docs/images/msc-auto.png
 
 # Regenerate the lock file from the current environment (after changing dependencies).

@@ -53,7 +53,7 @@ def spawn(
     name: str | None = None,
     peers: dict[str, int] | None = None,
     pid: int | None = None,
-) -> tuple[int, simpy.Process]:
+) -> tuple[int, simpy.Event]:
     """Start ``program`` as a new process on ``node``.
 
     Returns the pid at once and the event of the Process Manager's reply (the process
@@ -104,7 +104,7 @@ def processes(cluster: Cluster) -> list[ProcessSnapshot]:
     return [seen[pid] for pid in sorted(seen)]
 
 
-def migrate(cluster: Cluster, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
+def migrate(cluster: Cluster, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Event:
     """Ask the Migration Manager of the node where ``pid`` lives to move it to ``dest``.
 
     The event's value is the :class:`MigrationRecord` (a refusal is a record too). An

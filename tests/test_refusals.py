@@ -47,7 +47,7 @@ def test_compare_marks_refused_rows_and_counts_them(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     precopy = next(line for line in result.output.splitlines() if line.startswith(" precopy"))
     assert "refused" in precopy
-    assert "2 of 8 migrations refused (precopy, auto)" in result.output
+    assert "2 of 9 migrations refused (precopy, auto)" in result.output
     rows = {row["strategy"]: row for row in csv.DictReader(out.open())}
     assert rows["precopy"]["refused"] == "process 1 exited while it was being migrated"
     assert all(rows["precopy"][m.name] == "" for m in METRICS)

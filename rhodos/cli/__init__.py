@@ -15,6 +15,7 @@ from rhodos.cli import strategymap  # noqa: F401
 from rhodos.cli import sweep  # noqa: F401
 from rhodos.cli import trace  # noqa: F401
 from rhodos.cli import loadshare  # noqa: F401
+from rhodos.cli import faults  # noqa: F401
 
 # isort: on
 from rhodos.cli.application import app, main

@@ -43,6 +43,9 @@ SENDERS: dict[str, str] = {
     "departed": PEER,
     "status": "migration",
     "resumed": "process",
+    "abandon": "migration",
+    "capture": "migration",
+    "restart": "recovery",
     # the Memory Manager's
     "create": "process",
     "fetch": PEER,
@@ -69,11 +72,18 @@ SENDERS: dict[str, str] = {
     "expect": "migration",
     "location": PEER,
     "stop_expecting": "migration",
+    "unhold": "migration",
+    "orphaned": "migration",
     # the Migration Manager's
     "migrate": "system",
     "negotiate": PEER,
     "migrated": PEER,
     "call_off": PEER,
+    "checkpoint": "system",
+    # the recovery manager's (crashes: rhodos.faults)
+    "heartbeat": "kernel",
+    "node_crashed": "recovery",
+    "process_failed": "process",
     # the Load Manager's (the trader and a central load server are Load Managers too)
     "configure": "system",
     "exec": "system",
@@ -89,12 +99,15 @@ SENDERS: dict[str, str] = {
     "close_all": "process",
     "migrate_files": "migration",
     "install_files": PEER,
+    "where": "recovery",
     # the file server's
     "write": "memory",
     "read": "memory",
     "forget": "memory",
     "write_blocks": "files",
     "file_rpc": "files",
+    "store-checkpoint": "migration",
+    "read-checkpoint": "recovery",
     # a thread's traps
     "fault": "thread",
     "send": "thread",

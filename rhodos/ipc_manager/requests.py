@@ -22,7 +22,9 @@ __all__ = [
     "Location",
     "MigrateOut",
     "Open",
+    "Orphaned",
     "StopExpecting",
+    "Unhold",
 ]
 
 
@@ -55,6 +57,25 @@ class Deliver(Request):
 class Hold(Request):
     """Migration Manager -> source IPC Manager: keep new arrivals for ``pid`` aside (the
     message freeze starts); reply the instant."""
+
+    pid: int
+
+
+@attrs.frozen
+class Unhold(Request):
+    """Migration Manager -> source IPC Manager: a migration rolled back; deliver what was
+    held for ``pid`` here, in order, and stop holding (the message freeze ends); reply
+    how many messages."""
+
+    pid: int
+
+
+@attrs.frozen
+class Orphaned(Request):
+    """Destination Migration Manager -> its IPC Manager: ``pid`` runs here, and its
+    communication state, sent one-way by a source that crashed, will not come: start it
+    from an empty one (what the source held for it was lost with it) and deliver what
+    was queued here; reply whether the state was still awaited."""
 
     pid: int
 

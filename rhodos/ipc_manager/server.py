@@ -28,7 +28,9 @@ from rhodos.ipc_manager.requests import (
     Location,
     MigrateOut,
     Open,
+    Orphaned,
     StopExpecting,
+    Unhold,
 )
 from rhodos.kernel import (
     CancelReceive,
@@ -37,6 +39,7 @@ from rhodos.kernel import (
     ReceiveMessage,
     Reply,
     Request,
+    RequestFailed,
     SendMessage,
     Server,
     UserMessage,
@@ -106,6 +109,8 @@ class IPCManager(Server):
             Hold: self._hold,
             Expect: self._expect,
             StopExpecting: self._stop_expecting,
+            Unhold: self._unhold,
+            Orphaned: self._orphaned,
             MigrateOut: self._migrate_out,
             Install: self._install,
             Location: self._location,
@@ -258,6 +263,35 @@ class IPCManager(Server):
         self.log("hold", pid=req.pid)
         return float(self.env.now)
 
+    def _unhold(self, req: Unhold) -> int:
+        """A rolled-back migration: the held messages are delivered here after all; -1
+        when the communication state is no longer here."""
+        pid = req.pid
+        if pid not in self.comm:
+            return -1  # the state left (a one-way move): nothing to deliver to here
+        held = self.held.pop(pid, [])
+        self.hold_started.pop(pid, None)
+        state = self.comm[pid]
+        for _, message in held:
+            state.deliver(state.accept(message))
+        self._counts["delivered"] += len(held)
+        self.log("unhold", pid=pid, messages=len(held))
+        return len(held)
+
+    def _orphaned(self, req: Orphaned) -> bool:
+        """The state will not come (its source crashed): an empty one instead."""
+        pid = req.pid
+        if pid in self.comm or pid not in self.expected:
+            return False
+        state = self.comm[pid] = CommState(pid)
+        for message in self.expected.pop(pid):
+            state.deliver(state.accept(message))
+        self.log("orphaned", pid=pid)
+        event = self._installed.pop(pid, None)
+        if event is not None:
+            event.succeed()
+        return True
+
     def _expect(self, req: Expect) -> None:
         self.expected.setdefault(req.pid, [])
 
@@ -280,8 +314,9 @@ class IPCManager(Server):
         pid, dest, oneway = req.pid, req.dest, req.oneway
         yield from self._state(pid)  # it may still be on its way here (a one-way move)
         state = self.comm.pop(pid)
-        held = [m for _, m in self.held.pop(pid, [])]
-        self.hold_started.pop(pid, None)
+        kept = self.held.pop(pid, [])
+        held = [m for _, m in kept]
+        hold_began = self.hold_started.pop(pid, None)
         self.forward[pid] = dest
         self.location[pid] = dest
         size = state.wire_bytes() + sum(m.size_bytes for m in held)
@@ -295,7 +330,18 @@ class IPCManager(Server):
             traffic="state",
             account=pid,
         )
-        reply = yield sent
+        try:
+            reply = yield sent
+        except RequestFailed:
+            # The destination crashed before it installed the state: it stays here, and
+            # what was held stays held (a rollback releases it).
+            self.comm[pid] = state
+            if hold_began is not None:
+                self.held[pid] = kept
+                self.hold_started[pid] = hold_began
+            self.forward.pop(pid, None)
+            self.location.pop(pid, None)
+            raise
         if oneway:
             # Delivered (no acknowledgement crossed the network): the destination holds
             # the state now, so the migration may let the process go on from there.

@@ -22,7 +22,17 @@ from rhodos.kernel.actions import (
 from rhodos.kernel.cluster import MAX_NODES, Cluster, ClusterConfig, ConfigError
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU, CPUStatistics
-from rhodos.kernel.file_requests import FileRPC, ForgetPages, ReadPages, WriteBlocks, WritePages
+from rhodos.kernel.failure import Detection, NodeCrashed, ProcessFailed
+from rhodos.kernel.file_requests import (
+    CheckpointImage,
+    FileRPC,
+    ForgetPages,
+    ReadCheckpoint,
+    ReadPages,
+    StoreCheckpoint,
+    WriteBlocks,
+    WritePages,
+)
 from rhodos.kernel.fileserver import FileServer
 from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
@@ -40,7 +50,7 @@ from rhodos.kernel.network import TOPOLOGIES, Network
 from rhodos.kernel.node import Kernel, Node, OutOfMemory, Pager, Runnable, Service
 from rhodos.kernel.profile import MachineProfile, ProfileError, builtin_profiles, load_profile
 from rhodos.kernel.server import Handler, Reply, Server, UnknownRequest
-from rhodos.kernel.thread import Thread, ThreadState
+from rhodos.kernel.thread import LOST_EXIT_CODE, Thread, ThreadState
 from rhodos.kernel.traps import (
     CancelReceive,
     FileCall,
@@ -55,6 +65,7 @@ __all__ = [
     "CPU",
     "FILE",
     "HERE",
+    "LOST_EXIT_CODE",
     "MAX_NODES",
     "SEGMENTS",
     "TOPOLOGIES",
@@ -63,11 +74,13 @@ __all__ = [
     "Action",
     "CPUStatistics",
     "CancelReceive",
+    "CheckpointImage",
     "CloseFile",
     "Cluster",
     "ClusterConfig",
     "Compute",
     "ConfigError",
+    "Detection",
     "EventLog",
     "ExecutionContext",
     "Exit",
@@ -86,12 +99,15 @@ __all__ = [
     "Message",
     "Network",
     "Node",
+    "NodeCrashed",
     "OpenFile",
     "OutOfMemory",
     "PageFault",
     "Pager",
     "Port",
+    "ProcessFailed",
     "ProfileError",
+    "ReadCheckpoint",
     "ReadPages",
     "Receive",
     "ReceiveMessage",
@@ -105,6 +121,7 @@ __all__ = [
     "Server",
     "Service",
     "Sleep",
+    "StoreCheckpoint",
     "Thread",
     "ThreadExited",
     "ThreadState",

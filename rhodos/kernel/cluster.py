@@ -16,6 +16,7 @@ the :class:`~rhodos.kernel.node.Kernel` services their node passes on.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -23,9 +24,10 @@ import attrs
 import numpy as np
 import simpy
 
+from rhodos.kernel.failure import Detection
 from rhodos.kernel.ledger import TrafficLedger
 from rhodos.kernel.log import EventLog
-from rhodos.kernel.message import Message, Port
+from rhodos.kernel.message import Failure, Message, Port
 from rhodos.kernel.network import TOPOLOGIES, Network
 from rhodos.kernel.node import Node
 from rhodos.kernel.profile import MachineProfile, load_profile
@@ -161,12 +163,31 @@ class Cluster:
         self._next_port = 1
         self._next_msg = 1
         self._next_pid = 1
+        #: How kernels detect crashed peers; ``None`` (no failures expected) until the
+        #: fault layer turns it on (:mod:`rhodos.kernel.failure`).
+        self.detection: Detection | None = None
+        #: Messages reported undeliverable to their senders, by message kind.
+        self.undeliverable: Counter[str] = Counter()
+        #: Observers told of a crash as it happens, before the node's memory is lost
+        #: (the experimenter's accounting, not part of the simulated system).
+        self.crash_hooks: list[Callable[[Node], None]] = []
+        #: pid -> the incarnation of the node it was last committed to.
+        self._committed_to: dict[int, int] = {}
+        #: Ports a crash closed -> the node they were on.
+        self._crashed_ports: dict[int, int] = {}
+        self._node_servers = tuple(node_servers)
+        self._file_server = file_server
         for node in self.nodes:
-            for factory in node_servers:
+            self._start_servers(node)
+        for node in self.file_server_nodes:
+            self._start_servers(node)
+
+    def _start_servers(self, node: Node) -> None:
+        if node.kind == "compute":
+            for factory in self._node_servers:
                 factory(node)
-        if file_server is not None:
-            for node in self.file_server_nodes:
-                file_server(node)
+        elif self._file_server is not None:
+            self._file_server(node)
 
     # -- nodes ---------------------------------------------------------------------
     @property
@@ -197,6 +218,69 @@ class Cluster:
         self.network.set_link_up(node_id, up)
         self.log.record(node_id, "kernel", "node-up" if up else "node-down")
 
+    def crash(self, node_id: int) -> None:
+        """The node crashes: its memory, its processes, the messages queued at its ports and
+        those on their way to or from it are lost. It stays down until :meth:`recover`.
+
+        Nobody is told: the other kernels find out by timeouts (see
+        :mod:`rhodos.kernel.failure`). A crashed node's unfinished work never resumes.
+        """
+        node = self.node(node_id)
+        if node.crashed:
+            return
+        if self.detection is None:  # a crash with nothing to detect it would hang
+            self.detection = Detection.for_profile(self.profile)
+        for hook in self.crash_hooks:
+            hook(node)
+        node.crash()
+        self.network.set_link_up(node_id, False)
+        for port_id, where in list(self._port_node.items()):
+            if where != node_id:
+                continue
+            port = self._ports.pop(port_id)
+            del self._port_node[port_id]
+            self._crashed_ports[port_id] = node_id
+            for msg in port.mailbox.items:
+                self.log.record(node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+            port.mailbox.items.clear()
+        self.log.record(node_id, "kernel", "crash", incarnation=node.incarnation)
+
+    def recover(self, node_id: int) -> Node:
+        """Bring a crashed node back, empty: a new incarnation with fresh servers."""
+        old = self.node(node_id)
+        if not old.crashed:
+            raise ConfigError(f"node {node_id} has not crashed")
+        node = Node(self, node_id, old.profile, old.architecture, kind=old.kind)
+        node.incarnation = old.incarnation + 1
+        node.disk = old.disk
+        if old.kind == "compute":
+            self.nodes[node_id] = node
+        else:
+            self.file_server_nodes[node_id - len(self.nodes)] = node
+        self.network.set_link_up(node_id, True)
+        self._start_servers(node)
+        self.log.record(node_id, "kernel", "recover", incarnation=node.incarnation)
+        return node
+
+    def incarnation(self, node_id: int) -> int:
+        """How many times node ``node_id`` has been rebooted after a crash."""
+        return self.node(node_id).incarnation
+
+    def processes_on(self, node_id: int, incarnation: int) -> list[int]:
+        """The naming service's processes last committed to that incarnation of the node
+        that have not ended, in pid order (what the recovery manager restarts)."""
+        return sorted(
+            pid
+            for pid, where in self.location_of.items()
+            if where == node_id
+            and self._committed_to.get(pid) == incarnation
+            and not (pid in self._exits and self._exits[pid].triggered)
+        )
+
+    def port_node(self, port_id: int) -> int | None:
+        """The node port ``port_id`` is on (``None``: closed)."""
+        return self._port_node.get(port_id)
+
     # -- randomness ----------------------------------------------------------------
     def rng(self, name: str, *ids: int) -> np.random.Generator:
         """An independent random stream for ``name`` and ``ids``, spawned from the root seed.
@@ -221,6 +305,7 @@ class Cluster:
         per migration, so "the process exists on exactly one node" is checkable.
         """
         self.location_of[pid] = node_id
+        self._committed_to[pid] = self.all_nodes[node_id].incarnation
         self.log.record(node_id, "kernel", "commit", pid=pid)
 
     def exit_event(self, pid: int) -> simpy.Event:
@@ -287,12 +372,19 @@ class Cluster:
         profile = self.profile
         src = self.all_nodes[src_id]
         dst_id = self._port_node.get(msg.dst)
+        if src.up and dst_id is None and msg.dst in self._crashed_ports:
+            yield from self._undeliverable(src, msg, self._crashed_ports[msg.dst])
+            return
         if dst_id is None or not src.up:
             self.log.record(src_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
             return
+        dst_incarnation = self.all_nodes[dst_id].incarnation
         if dst_id == src_id:
             sent = self.env.now
             yield src.cpu.kernel_work(profile.local_ipc_s)
+            if src.crashed:
+                self.log.record(src_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+                return
             if self.log.messages:
                 self.log.record(
                     src_id,
@@ -322,16 +414,48 @@ class Cluster:
             )
             yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
             dst_node = self.all_nodes[dst_id]
+            if src.crashed:  # the sender crashed with the message on the wire
+                self.log.record(src_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+                return
+            if dst_node.crashed or dst_node.incarnation != dst_incarnation:
+                yield from self._undeliverable(src, msg, dst_id)
+                return
             if not dst_node.up:
                 self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
                 return
             yield dst_node.cpu.kernel_work(cpu_cost)
             self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
         port = self._ports.get(msg.dst)
+        if port is None and msg.dst in self._crashed_ports and not src.crashed:
+            yield from self._undeliverable(src, msg, dst_id)
+            return
         if port is None:
             self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
             return
         port.mailbox.put(msg)
+
+    def _undeliverable(
+        self, src: Node, msg: Message, dst_id: int
+    ) -> Generator[simpy.events.Event, Any, None]:
+        """The transport gives up on a message to a crashed node and tells its sender.
+
+        After the detection's transport timeout the sender's kernel counts and logs it;
+        a caller waiting for the message's reply gets a failure naming the node.
+        """
+        wait = self.detection.transport_timeout_s if self.detection is not None else 0.0
+        yield self.env.timeout(wait)
+        if src.crashed:
+            return
+        self.undeliverable[msg.kind] += 1
+        reason = f"undeliverable: node {dst_id} crashed"
+        self.log.record(
+            src.node_id, "kernel", "undeliverable", msg=msg.msg_id, kind=msg.kind, dst=dst_id
+        )
+        port = self._ports.get(msg.reply_to) if msg.reply_to is not None else None
+        if port is not None:
+            failure = Failure(msg.kind, reason, dst_id)
+            port.mailbox.put(Message("reply", port.port_id, self._next_msg, failure))
+            self._next_msg += 1
 
     def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
         """Is ``dst_node`` alive? A kernel-to-kernel probe from ``src_node``; the event's value
@@ -345,6 +469,11 @@ class Cluster:
         """
         return self.env.process(self._probe(src_node, dst_node, account))
 
+    def ask_incarnation(self, src_node: int, dst_node: int) -> simpy.Event:
+        """A probe whose answer carries the incarnation ``dst_node``'s kernel is in: the
+        event's value is that number, ``None`` when no answer came (it is down)."""
+        return self.env.process(self._probe(src_node, dst_node, None, incarnation=True))
+
     def probe_round_trip_s(self) -> float:
         """What a probe and its answer take on the network as it is loaded now.
 
@@ -357,19 +486,20 @@ class Cluster:
         return 2 * (profile.network_latency_s + profile.wire_bytes(PROBE_BYTES) / share)
 
     def _probe(
-        self, src_id: int, dst_id: int, account: int | None
-    ) -> Generator[simpy.events.Event, Any, bool]:
+        self, src_id: int, dst_id: int, account: int | None, *, incarnation: bool = False
+    ) -> Generator[simpy.events.Event, Any, Any]:
         answered = self.env.event()
         for _ in range(PROBE_TRIES):
             self.env.process(self._echo(src_id, dst_id, account, answered))
             yield answered | self.env.timeout(PROBE_PATIENCE * self.probe_round_trip_s())
             if answered.triggered:
-                return True
-        return False
+                return answered.value if incarnation else True
+        return None if incarnation else False
 
     def _echo(
         self, src_id: int, dst_id: int, account: int | None, answered: simpy.Event
     ) -> Generator[simpy.events.Event, Any, None]:
+        answer = 0
         for here, there in ((src_id, dst_id), (dst_id, src_id)):
             if not self.all_nodes[here].up:
                 self.log.record(here, "kernel", "drop", kind="probe")
@@ -379,8 +509,10 @@ class Cluster:
             if not self.all_nodes[there].up:
                 self.log.record(there, "kernel", "drop", kind="probe")
                 return
+            if there == dst_id:
+                answer = self.all_nodes[there].incarnation
         if not answered.triggered:
-            answered.succeed(self.env.now)
+            answered.succeed(answer)
 
     def _addressing(self, msg: Message) -> dict[str, Any]:
         """Where a message goes, for the log's :attr:`~EventLog.messages`: the port, its

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
+from rhodos.kernel.layout import Layout
 from rhodos.kernel.message import Request
 
-__all__ = ["FileRPC", "ForgetPages", "ReadPages", "WriteBlocks", "WritePages"]
+__all__ = [
+    "CheckpointImage",
+    "FileRPC",
+    "ForgetPages",
+    "ReadCheckpoint",
+    "ReadPages",
+    "StoreCheckpoint",
+    "WriteBlocks",
+    "WritePages",
+]
 
 
 @attrs.frozen(eq=False)
@@ -68,3 +78,44 @@ class FileRPC(Request):
 
     name: str
     op: str
+
+
+@attrs.frozen(eq=False)
+class CheckpointImage:
+    """A process's last checkpoint as the file server keeps it: its execution state
+    (``context``, the program's state when it was taken, which the message log replays
+    up to the last instant it ran -- see :mod:`rhodos.faults`), the CPU-seconds of work
+    it had done then, when it was taken and how many bytes were written."""
+
+    pid: int
+    name: str
+    home: int
+    layout: Layout
+    context: Any
+    cpu_seconds: float
+    taken_at: float
+    bytes: int
+    full: bool = True
+    #: The program's image at its start, stored when it was created: restarting from it
+    #: loses all the work done.
+    initial: bool = False
+
+
+@attrs.frozen(eq=False)
+class StoreCheckpoint(Request):
+    """Migration Manager -> file server: keep ``image`` as the process's last checkpoint
+    (its pages were written before, with :class:`WritePages`); reply ``None``."""
+
+    kind: ClassVar[str] = "store-checkpoint"
+
+    image: CheckpointImage
+
+
+@attrs.frozen
+class ReadCheckpoint(Request):
+    """Recovery manager -> file server: reply ``pid``'s last :class:`CheckpointImage`
+    (``None``: it has none), after reading its bytes from the disk."""
+
+    kind: ClassVar[str] = "read-checkpoint"
+
+    pid: int

@@ -19,7 +19,16 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from rhodos.kernel.file_requests import FileRPC, ForgetPages, ReadPages, WriteBlocks, WritePages
+from rhodos.kernel.file_requests import (
+    CheckpointImage,
+    FileRPC,
+    ForgetPages,
+    ReadCheckpoint,
+    ReadPages,
+    StoreCheckpoint,
+    WriteBlocks,
+    WritePages,
+)
 from rhodos.kernel.fluid import FluidScheduler
 from rhodos.kernel.message import Request
 from rhodos.kernel.node import Node
@@ -37,9 +46,11 @@ class FileServer(Server):
         profile = node.profile
         self._disk = FluidScheduler(node.env, name=f"node{node.node_id}.disk")
         self._link = self._disk.add_link("disk", profile.file_server_bytes_per_s)
-        self._store: dict[int, npt.NDArray[np.int64]] = {}
+        # The disk outlives a crash of the node (a recovery finds it as it was).
+        self._store: dict[int, npt.NDArray[np.int64]] = node.disk.setdefault("pages", {})
+        self._checkpoints: dict[int, CheckpointImage] = node.disk.setdefault("checkpoints", {})
         #: File name -> the version of each of its blocks written here (-1: none).
-        self._files: dict[str, npt.NDArray[np.int64]] = {}
+        self._files: dict[str, npt.NDArray[np.int64]] = node.disk.setdefault("files", {})
         self.stream_rpcs = 0
         self.bytes_written = 0
         self.bytes_read = 0
@@ -52,6 +63,8 @@ class FileServer(Server):
             ForgetPages: self._forget,
             WriteBlocks: self._write_blocks,
             FileRPC: self._file_rpc,
+            StoreCheckpoint: self._store_checkpoint,
+            ReadCheckpoint: self._read_checkpoint,
         }
 
     def snapshot(self, pid: int) -> npt.NDArray[np.int64]:
@@ -105,6 +118,7 @@ class FileServer(Server):
 
     def _forget(self, req: ForgetPages) -> None:
         self._store.pop(req.pid, None)
+        self._checkpoints.pop(req.pid, None)
 
     def _write_blocks(self, req: WriteBlocks) -> Generator[simpy.events.Event, Any, Reply]:
         blocks = np.asarray(req.blocks, dtype=np.int64)
@@ -125,3 +139,17 @@ class FileServer(Server):
     def _file_rpc(self, req: FileRPC) -> None:
         self.stream_rpcs += 1
         self.log("stream", file=req.name, op=req.op)
+
+    def _store_checkpoint(self, req: StoreCheckpoint) -> Generator[simpy.events.Event, Any, None]:
+        yield from self._disk_io(self.node.profile.execution_state_bytes)
+        self._checkpoints[req.image.pid] = req.image
+        self.log("checkpoint", pid=req.image.pid, bytes=req.image.bytes)
+
+    def _read_checkpoint(
+        self, req: ReadCheckpoint
+    ) -> Generator[simpy.events.Event, Any, CheckpointImage | None]:
+        image = self._checkpoints.get(req.pid)
+        if image is None:
+            return None
+        yield from self._disk_io(image.layout.pages * self.node.profile.page_size_bytes)
+        return image

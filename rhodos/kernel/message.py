@@ -76,6 +76,8 @@ class Failure:
 
     request: str
     reason: str
+    #: The node whose crash made the request fail (``None``: not a crash).
+    crashed: int | None = None
 
     def __str__(self) -> str:
         return f"{self.request} failed: {self.reason}"
@@ -87,8 +89,13 @@ class RequestFailed(RuntimeError):
     a thread reports its process lost, a migration records that it failed)."""
 
     def __init__(self, failure: Failure) -> None:
-        super().__init__(str(failure))
+        # The failure is the one argument: simpy re-raises an exception in the process
+        # that waited on it as ``type(error)(*error.args)``.
+        super().__init__(failure)
         self.failure = failure
+
+    def __str__(self) -> str:
+        return str(self.failure)
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ naming service (where each server listens, where each process lives), the event 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +18,7 @@ import simpy
 
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU
+from rhodos.kernel.failure import Detection
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog
 from rhodos.kernel.message import Failure, Message, Port, Request, RequestFailed
@@ -59,6 +60,10 @@ class Runnable(Protocol):
         """Stop at the next preemption point; the event's value is the context (None: exited)."""
         ...
 
+    def kill(self) -> None:
+        """Stop at once, for ever (the node crashed); the context holds the crash instant."""
+        ...
+
 
 class Kernel(Protocol):
     """The kernel services a node passes on to its servers and threads.
@@ -73,6 +78,7 @@ class Kernel(Protocol):
     ledger: TrafficLedger
     location_of: dict[int, int]
     home_of: dict[int, int]
+    detection: Detection | None
 
     def transmit(
         self,
@@ -91,6 +97,22 @@ class Kernel(Protocol):
 
     def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
         """Is ``dst_node`` alive? The event's value is True (its kernel answered) or False."""
+        ...
+
+    def ask_incarnation(self, src_node: int, dst_node: int) -> simpy.Event:
+        """A probe answered with ``dst_node``'s incarnation (``None``: no answer)."""
+        ...
+
+    def incarnation(self, node_id: int) -> int:
+        """How many times ``node_id`` was rebooted after a crash."""
+        ...
+
+    def port_node(self, port_id: int) -> int | None:
+        """The node port ``port_id`` is on (``None``: closed)."""
+        ...
+
+    def processes_on(self, node_id: int, incarnation: int) -> list[int]:
+        """The live processes last committed to that incarnation of ``node_id``."""
         ...
 
     def create_port(self, node_id: int, owner: str) -> Port:
@@ -129,7 +151,7 @@ class Kernel(Protocol):
 class Service(Protocol):
     """What the kernel needs of a server it registers (see :class:`~rhodos.kernel.Server`)."""
 
-    def serve(self, request: Request) -> simpy.Process:
+    def serve(self, request: Request) -> simpy.Event:
         """Handle ``request`` from outside the simulated machines; the value is the reply."""
         ...
 
@@ -160,12 +182,51 @@ class Node:
         self.frames_total = profile.memory_bytes // profile.page_size_bytes
         self.frames_used = 0
         self.up = True
+        #: The node crashed: this incarnation is gone for good (a recovery builds a new
+        #: :class:`Node`); whatever its servers and threads still try to do goes nowhere.
+        self.crashed = False
+        #: How many times the node was rebooted after a crash.
+        self.incarnation = 0
         self.threads: dict[int, Runnable] = {}
+        #: The node's disk: what its servers keep there outlives a crash.
+        self.disk: dict[str, Any] = {}
+        #: Called when this incarnation crashes, before its memory is lost: the operator's
+        #: console uses it to learn that the node it was talking to went away.
+        self.on_crash: list[Callable[[], None]] = []
         self._servers: dict[str, Service] = {}
         self._pagers: dict[int, Pager] = {}
 
     def __repr__(self) -> str:
         return f"Node({self.node_id}, {self.architecture}, {'up' if self.up else 'down'})"
+
+    def crash(self) -> None:
+        """This incarnation ends (called by :meth:`~rhodos.kernel.Cluster.crash`): the CPU
+        stops, every thread is killed where it stands, and every kernel call made from
+        here from now on -- by the servers' and threads' unfinished work -- never
+        completes."""
+        for hook in self.on_crash:
+            hook()
+        self.up = False
+        self.crashed = True
+        self.cpu.set_up(False)
+        for thread in list(self.threads.values()):
+            thread.kill()
+        self.threads.clear()
+        self._pagers.clear()
+
+    @property
+    def detection(self) -> Detection | None:
+        """How crashes are detected (``None``: none is expected)."""
+        return self._kernel.detection
+
+    @property
+    def detecting(self) -> bool:
+        """Whether crashes are expected (:mod:`rhodos.kernel.failure` detection is on)."""
+        return self._kernel.detection is not None
+
+    def _gone(self) -> simpy.Event:
+        """What a kernel call of a crashed node returns: an event that never fires."""
+        return self.env.event()
 
     # -- memory frames -------------------------------------------------------------
     @property
@@ -209,7 +270,7 @@ class Node:
         server = self._servers.get(role)
         return server.statistics() if server is not None else None
 
-    def submit(self, role: str, request: Request) -> simpy.Process:
+    def submit(self, role: str, request: Request) -> simpy.Event:
         """Hand ``request`` to this node's ``role`` server from outside the simulated machines.
 
         The operator's console (:func:`rhodos.system.migrate`) is not part of the
@@ -230,11 +291,14 @@ class Node:
     # -- naming service ------------------------------------------------------------
     def create_port(self, owner: str) -> Port:
         """A new kernel port on this node."""
+        if self.crashed:  # nobody can send to it: it is in no naming service
+            return Port(0, self.node_id, owner, simpy.Store(self.env))
         return self._kernel.create_port(self.node_id, owner)
 
     def close_port(self, port_id: int) -> None:
         """Remove a port; later messages to it are dropped (and logged)."""
-        self._kernel.close_port(port_id)
+        if not self.crashed:
+            self._kernel.close_port(port_id)
 
     def role_port(self, role: str, node_id: int | None = None) -> int:
         """The port of the server with ``role`` on this node (or on ``node_id``)."""
@@ -255,12 +319,25 @@ class Node:
         """The node process ``pid`` lives on (its last commit), ``None`` before it exists."""
         return self._kernel.location_of.get(pid)
 
+    def processes_on(self, node_id: int, incarnation: int) -> list[int]:
+        """The processes the naming service last saw committed to that incarnation of
+        ``node_id`` and that have not ended."""
+        return self._kernel.processes_on(node_id, incarnation)
+
+    def ask_incarnation(self, node_id: int) -> simpy.Event:
+        """A probe of ``node_id`` answered with its incarnation (``None``: no answer)."""
+        if self.crashed:
+            return self._gone()
+        return self._kernel.ask_incarnation(self.node_id, node_id)
+
     def home_of(self, pid: int) -> int | None:
         """The node process ``pid`` was created on."""
         return self._kernel.home_of.get(pid)
 
     def commit_location(self, pid: int, *, home: bool = False) -> None:
         """Commit that ``pid`` lives on this node from now on (``home``: it was created here)."""
+        if self.crashed:
+            return
         if home:
             self._kernel.home_of[pid] = self.node_id
         self._kernel.commit_location(pid, self.node_id)
@@ -279,8 +356,10 @@ class Node:
         self._kernel.log.record(self.node_id, component, event, **fields)
 
     # -- kernel calls --------------------------------------------------------------
-    def kernel_work(self, seconds: float) -> simpy.Process:
+    def kernel_work(self, seconds: float) -> simpy.Event:
         """Kernel CPU work on this node (pre-empts its processes)."""
+        if self.crashed:
+            return self._gone()
         return self.cpu.kernel_work(seconds)
 
     def send(
@@ -292,9 +371,11 @@ class Node:
         traffic: str = "control",
         account: int | None = None,
         reply_to: int | None = None,
-    ) -> simpy.Process:
+    ) -> simpy.Event:
         """Send ``request`` from this node to port ``dst`` (``reply_to``: the port the answer
         goes to); the event fires on delivery."""
+        if self.crashed:
+            return self._gone()
         return self._kernel.transmit(
             self.node_id,
             dst,
@@ -314,15 +395,20 @@ class Node:
         size_bytes: int = 64,
         traffic: str = "control",
         account: int | None = None,
-    ) -> simpy.Process:
+    ) -> simpy.Event:
         """Request/reply: the event's value is the reply :class:`Message`; it fails with
-        :class:`RequestFailed` when the server answered with a :class:`Failure`."""
+        :class:`RequestFailed` when the server answered with a :class:`Failure`, and, once
+        failures are detected (:mod:`rhodos.kernel.failure`), when the node it went to
+        crashed before it answered."""
+        if self.crashed:
+            return self._gone()
         return self.env.process(self._call(dst, request, size_bytes, traffic, account))
 
     def _call(
         self, dst: int, request: Request, size_bytes: int, traffic: str, account: int | None
     ) -> Generator[simpy.events.Event, Any, Message]:
         reply_port = self.create_port("reply")
+        target = self._kernel.port_node(dst)
         try:
             self.send(
                 dst,
@@ -332,24 +418,60 @@ class Node:
                 account=account,
                 reply_to=reply_port.port_id,
             )
-            reply: Message = yield reply_port.get()
+            answer = reply_port.get()
+            if self._kernel.detection is None or target is None or target == self.node_id:
+                reply: Message = yield answer
+            else:
+                reply = yield from self.await_from(target, answer, request.kind)
         finally:
             self.close_port(reply_port.port_id)
         if isinstance(reply.body, Failure):
             raise RequestFailed(reply.body)
         return reply
 
+    def await_from(
+        self, node_id: int, event: simpy.Event, what: str
+    ) -> Generator[simpy.events.Event, Any, Any]:
+        """Wait for ``event``, which node ``node_id`` brings about, as long as it lives.
+
+        Each time :attr:`Detection.request_timeout_s` (then twice as long) passes first,
+        the node's kernel is asked which incarnation it is in; no answer, or another
+        incarnation than when the wait began, raises :class:`RequestFailed` naming it.
+        Without detection this is a plain wait.
+        """
+        detection = self._kernel.detection
+        if detection is None:
+            return (yield event)
+        incarnation = self._kernel.incarnation(node_id)
+        wait = detection.request_timeout_s
+        while True:
+            yield event | self.env.timeout(wait)
+            if event.triggered:
+                return event.value
+            answer = yield self._kernel.ask_incarnation(self.node_id, node_id)
+            if event.triggered:
+                return event.value
+            if answer != incarnation:
+                how = "does not answer" if answer is None else "was rebooted"
+                self.log("kernel", "peer-crashed", peer=node_id, waiting_for=what)
+                raise RequestFailed(Failure(what, f"node {node_id} crashed ({how})", node_id))
+            wait *= 2
+
     def probe(self, node_id: int, *, account: int | None = None) -> simpy.Event:
         """Is node ``node_id`` alive? The event's value is ``True`` when its kernel answered,
         ``False`` when it did not within a few network round trips (it is down). Its kernel
         answers at once even when busy: a slow node is not a dead one."""
+        if self.crashed:
+            return self._gone()
         return self._kernel.probe(self.node_id, node_id, account=account)
 
     def reply(
         self, request: Message, body: Any = None, *, size_bytes: int = 64, traffic: str = "control"
-    ) -> simpy.Process:
+    ) -> simpy.Event:
         """Answer ``request`` with ``body`` (booked to the request's account)."""
         assert request.reply_to is not None
+        if self.crashed:
+            return self._gone()
         return self._kernel.transmit(
             self.node_id,
             request.reply_to,

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import attrs
 import simpy
 
-from rhodos.kernel.message import Failure, Message, Request
+from rhodos.kernel.message import Failure, Message, Request, RequestFailed
 from rhodos.kernel.node import Node
 
 __all__ = ["Handler", "Reply", "Server", "UnknownRequest"]
@@ -82,7 +82,7 @@ class Server:
         """Record an event of this server in the cluster's event log."""
         self.node.log(self.role, event, **fields)
 
-    def serve(self, request: Request) -> simpy.Process:
+    def serve(self, request: Request) -> simpy.Event:
         """Handle ``request`` without a message (:meth:`Node.submit`); the value is the reply."""
         return self.env.process(self._answer(self._handler(request), request))
 
@@ -123,7 +123,8 @@ class Server:
             self.log("handler-error", kind=msg.kind, error=f"{type(error).__name__}: {error}")
             if msg.reply_to is None:
                 raise  # a one-way request: nobody to tell
-            result = Failure(msg.kind, f"{type(error).__name__}: {error}")
+            crashed = error.failure.crashed if isinstance(error, RequestFailed) else None
+            result = Failure(msg.kind, f"{type(error).__name__}: {error}", crashed)
         if msg.reply_to is not None:
             reply = result if isinstance(result, Reply) else Reply(body=result)
             sent = self.node.reply(

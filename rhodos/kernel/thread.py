@@ -81,6 +81,11 @@ class Thread:
         #: Fires when the thread stops running here: value is the context when frozen,
         #: ``None`` when the program exited.
         self.stopped = self.env.event()
+        #: Killed by a crash of its node: it never does anything again.
+        self.killed = False
+        self._flow: Any = None
+        self._owed = 0.0
+        self._deadline: float | None = None
         node.threads[context.pid] = self
         self.process = self.env.process(self._run())
 
@@ -95,11 +100,29 @@ class Thread:
             self._freeze.succeed()
         return self.stopped
 
+    def kill(self) -> None:
+        """Stop for ever, now (the node crashed): the context is left as it stands at this
+        instant -- the CPU time computed so far counted, what is left of the step in
+        flight in ``progress`` -- for the recovery's accounting and restart."""
+        if self.state is not ThreadState.RUNNING or self.killed:
+            return
+        self.killed = True
+        ctx = self.context
+        if self._flow is not None:
+            left = self.node.cpu.preempt(self._flow)
+            ctx.cpu_seconds += self._owed - left
+            ctx.progress = left
+            self._flow = None
+        elif self._deadline is not None:
+            ctx.progress = max(0.0, self._deadline - self.env.now)
+        self.state = ThreadState.EXITED
+        self._record("killed")
+
     # -- the loop ------------------------------------------------------------------
     def _run(self) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
         try:
-            while True:
+            while not self.killed:
                 if self._freeze.triggered:
                     raise _Frozen
                 if ctx.step is None:
@@ -113,7 +136,10 @@ class Thread:
                 if isinstance(step, Exit):
                     yield from self._exit(step)
                     return
-                ctx.value = yield from self._execute(step)
+                value = yield from self._execute(step)
+                if self.killed:
+                    return
+                ctx.value = value
                 ctx.step = None
                 ctx.progress = None
         except _Frozen:
@@ -151,7 +177,11 @@ class Thread:
         ctx = self.context
         owed = float(ctx.progress) if ctx.progress is not None else step.seconds
         flow = self.node.cpu.execute(owed, tag=ctx.pid)
+        self._flow, self._owed = flow, owed
         result = yield flow.done | self._freeze
+        self._flow = None
+        if self.killed:
+            return
         if flow.done in result:
             ctx.cpu_seconds += owed
             return
@@ -208,9 +238,12 @@ class Thread:
     def _sleep(self, step: Sleep) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
         left = float(ctx.progress) if ctx.progress is not None else step.seconds
-        deadline = self.env.now + left
+        deadline = self._deadline = self.env.now + left
         wake = self.env.timeout(left)
         result = yield wake | self._freeze
+        self._deadline = None
+        if self.killed:
+            return
         if wake not in result:
             ctx.progress = deadline - self.env.now
             raise _Frozen

@@ -30,6 +30,7 @@ __all__ = [
     "Pull",
     "RemoteExec",
     "Resident",
+    "Where",
 ]
 
 #: Payload bytes of the Load Manager's messages (the kernel adds packet headers).
@@ -182,3 +183,13 @@ class Handover(Request):
     keep it in your table once it lives there (one-way)."""
 
     resident: Resident
+
+
+@attrs.frozen
+class Where(Request):
+    """Recovery manager -> Load Manager: a process built for ``architecture``, ``pages``
+    pages big, must start again (its node crashed): where? Reply the node the location
+    policy chooses among the trader's candidates, or this one."""
+
+    architecture: str
+    pages: int

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import simpy
 
-from rhodos.kernel import Handler, Reply, Request
+from rhodos.kernel import Handler, Reply, Request, RequestFailed
 from rhodos.load.policy import Decision, Target
 from rhodos.load.requests import (
     SIZES,
@@ -54,6 +54,7 @@ from rhodos.load.requests import (
     Pull,
     RemoteExec,
     Resident,
+    Where,
     node_list_bytes,
 )
 from rhodos.load.settings import Settings
@@ -83,6 +84,7 @@ class LoadManager(LoadTable):
             Import: self._import_in,
             Pull: self._pull_in,
             Handover: self._handover_in,
+            Where: self._where_in,
         }
 
     # -- configuration --------------------------------------------------------------
@@ -160,20 +162,29 @@ class LoadManager(LoadTable):
         self._counts.execs += 1
         settings = self.settings
         if settings.selection.at_birth and settings.transfer.sender(self.load + 1):
-            others = yield from self.candidates(job.architecture, job.layout.pages)
-            target = yield from settings.location.destination(self, others)
-            if target is not None:
-                placed = yield from self._remote_exec(target.node, job)
-                if placed.node is not None:
-                    return placed
+            try:
+                others = yield from self.candidates(job.architecture, job.layout.pages)
+                target = yield from settings.location.destination(self, others)
+                if target is not None:
+                    placed = yield from self._remote_exec(target.node, job)
+                    if placed.node is not None:
+                        return placed
+            except RequestFailed as failed:  # a peer crashed: the process starts here
+                self.log("given-up", why=str(failed))
         placed = yield from self._spawn_here(job)
         if placed.node is None:
             self._counts.refused += 1
             return placed
         preemptive = settings.shares and not settings.selection.at_birth
         if preemptive and settings.transfer.sender(self.load):
-            self.env.process(self._send_away(job.architecture, job.layout.pages))
+            self.background(self._send_away(job.architecture, job.layout.pages))
         return placed
+
+    def _where_in(self, req: Where) -> Decision:
+        """Where a process that must start again goes: the location policy's choice."""
+        others = yield from self.candidates(req.architecture, req.pages)
+        target = yield from self.settings.location.destination(self, others)
+        return self.node_id if target is None else target.node
 
     def _remote_exec(self, dest: int, job: Exec) -> Generator[simpy.events.Event, Any, Placed]:
         reply = yield self.node.call(
@@ -225,7 +236,7 @@ class LoadManager(LoadTable):
         settings.information.changed(self)
         if settings.transfer.receiver(self.load) and not self._seeking:
             self._seeking = True
-            self.env.process(self._seek_work())
+            self.background(self._seek_work())
 
     # -- preemptive migration --------------------------------------------------------
     def _here(self) -> list[Resident]:
@@ -268,7 +279,7 @@ class LoadManager(LoadTable):
         """Migrate the process the selection policy picks for ``target``, if any."""
         chosen = self.settings.selection.choose(self, self._here(), target)
         if chosen is not None:
-            self.env.process(self._migrate(chosen, target.node))
+            self.background(self._migrate(chosen, target.node))
 
     def _migrate(self, resident: Resident, dest: int) -> Decision:
         pid = resident.pid

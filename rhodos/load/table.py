@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from rhodos.kernel import Message, Node, Server
+from rhodos.kernel import Message, Node, RequestFailed, Server
 from rhodos.load.policy import Decision, Target
 from rhodos.load.requests import SIZES, LeastLoaded, LoadReport, Probe, Resident, node_list_bytes
 from rhodos.load.settings import Settings
@@ -183,16 +183,26 @@ class LoadTable(Server):
             return None
         return Target(report.node, report.load)
 
+    def background(self, work: Decision) -> None:
+        """Run a decision alongside; a request to a peer that crashed gives it up."""
+        self.env.process(self._guarded(work))
+
+    def _guarded(self, work: Decision) -> Decision:
+        try:
+            yield from work
+        except RequestFailed as failed:
+            self.log("given-up", why=str(failed))
+
     def every(self, period_s: float, action: Callable[[], Any]) -> None:
         """Call ``action()`` every ``period_s``, from a random phase in the first period."""
         self.env.process(self._every(period_s, action))
 
     def _every(self, period_s: float, action: Callable[[], Any]) -> Decision:
         yield self.env.timeout(self.uniform() * period_s)
-        while True:
+        while not self.node.crashed:  # a crash ends this incarnation's periodic work
             out = action()
             if isinstance(out, Generator):
-                self.env.process(out)
+                self.background(out)
             yield self.env.timeout(period_s)
 
     def migration_cost_s(self, pages: int) -> float:

@@ -18,14 +18,29 @@ from collections.abc import Generator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import simpy
 
-from rhodos.kernel import FILE, HERE, ZERO, Failure, PageFault, ReadPages, Reply
+from rhodos.kernel import (
+    FILE,
+    HERE,
+    ZERO,
+    Failure,
+    Message,
+    PageFault,
+    ReadPages,
+    Reply,
+    RequestFailed,
+)
 from rhodos.memory_manager.requests import Fetch, PageCopies
 from rhodos.memory_manager.space import AddressSpace
 from rhodos.memory_manager.table import SpaceTable
 
-__all__ = ["Faults"]
+__all__ = ["FILE_SERVER_WAIT_S", "Faults"]
+
+#: How long a page fault waits for a crashed file server to come back before the
+#: process it stalls is given up (simulated seconds).
+FILE_SERVER_WAIT_S = 60.0
 
 
 class Faults(SpaceTable):
@@ -61,15 +76,42 @@ class Faults(SpaceTable):
     def _fault_from_file(
         self, space: AddressSpace, page: int
     ) -> Generator[simpy.events.Event, Any, None]:
-        reply = yield self.node.call(
-            self._file_port(), ReadPages(space.pid, np.array([page])), account=space.pid
-        )
+        wanted = self._with_prefetch(space, page, FILE)
+        reply = yield from self._read_file(space.pid, wanted)
         versions = np.maximum(reply.body, 0).astype(np.uint32)
-        if not space.resident[page]:
-            self.node.allocate_frames(1)
-            space.install(np.array([page]), versions)
+        fresh = ~space.resident[wanted]
+        self.node.allocate_frames(int(fresh.sum()))
+        space.install(wanted[fresh], versions[fresh])
         self._counts["faults_file"] += 1
-        self.log("fault", pid=space.pid, page=page, source="file")
+        if wanted.size == 1:
+            self.log("fault", pid=space.pid, page=page, source="file")
+        else:
+            self.log("fault", pid=space.pid, page=page, source="file", pages=int(wanted.size))
+
+    def _read_file(
+        self, pid: int, pages: npt.NDArray[np.int64]
+    ) -> Generator[simpy.events.Event, Any, Message]:
+        """Read pages from the file server. When it has crashed, wait for it to come back
+        -- its disk keeps the pages -- asking again after the request timeout, then
+        twice as long each time, for at most :data:`FILE_SERVER_WAIT_S`."""
+        waited = 0.0
+        while True:
+            try:
+                reply: Message = yield self.node.call(
+                    self._file_port(), ReadPages(pid, pages), account=pid
+                )
+                return reply
+            except RequestFailed as failed:
+                detection = self.node.detection
+                crashed = failed.failure.crashed
+                if detection is None or crashed != self.node.file_server():
+                    raise
+                if waited >= FILE_SERVER_WAIT_S:
+                    raise
+                pause = max(detection.request_timeout_s, waited)
+                self.log("file-server-wait", pid=pid, pause=pause)
+                yield self.env.timeout(pause)
+                waited += pause
 
     def _fault_from_peer(
         self, space: AddressSpace, page: int, where: int

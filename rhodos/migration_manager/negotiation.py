@@ -103,6 +103,7 @@ class Negotiation(Server):
         info: SpaceInfo | None = yield from self._ask_local("memory", Describe(pid))
         if info is None:
             return f"no process {pid} is running on node {self.node.node_id} (it exited)"
+        session.remote_before = info.remote
         return (yield from self._ask_destination(session, info.pages))
 
     def _ask_destination(

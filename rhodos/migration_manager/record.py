@@ -75,6 +75,14 @@ class MigrationRecord:
     file_blocks_flushed: int = 0
     #: Dirty file blocks sent to the destination's block cache.
     file_blocks_moved: int = 0
+    #: What a crash made of the migration (``None``: no crash touched it):
+    #: ``rolled-back`` (the process runs on at the source), ``process-lost`` (it could
+    #: not go on: ``failed`` says why), ``source-crashed`` (the node running the
+    #: migration died: ``failed`` says where the process was), ``residual-lost`` (the
+    #: process ran at the destination, which crashed during the residual dependency),
+    #: ``residual-kept`` (another node's crash -- the file server's during a flush --
+    #: left the source serving pages for longer than the strategy promises).
+    outcome: str | None = None
 
     @property
     def ok(self) -> bool:

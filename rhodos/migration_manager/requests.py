@@ -7,7 +7,7 @@ import attrs
 from rhodos.kernel import Request
 from rhodos.migration_manager.strategy import Strategy
 
-__all__ = ["CallOff", "Migrate", "Migrated", "Negotiate"]
+__all__ = ["CallOff", "Checkpoint", "Migrate", "Migrated", "Negotiate"]
 
 
 @attrs.frozen(eq=False)
@@ -54,3 +54,14 @@ class Migrated(Request):
     of ``pid`` any more; it may migrate again (one-way)."""
 
     pid: int
+
+
+@attrs.frozen
+class Checkpoint(Request):
+    """Anyone -> the Migration Manager where ``pid`` runs: write a checkpoint of it to the
+    file server (``full``: every resident page; else only the pages dirtied since the
+    last one); reply the :class:`~rhodos.kernel.CheckpointImage` written, or why not
+    (a string: it is migrating, it exited, the file server is down)."""
+
+    pid: int
+    full: bool = True

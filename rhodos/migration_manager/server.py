@@ -28,10 +28,10 @@ from typing import Any
 import attrs
 import simpy
 
-from rhodos.kernel import Handler, Node, Request, TrafficTally
-from rhodos.migration_manager.negotiation import Negotiation
+from rhodos.kernel import Handler, Node, NodeCrashed, Request, RequestFailed, TrafficTally
+from rhodos.migration_manager.failover import Failover
 from rhodos.migration_manager.record import MigrationRecord
-from rhodos.migration_manager.requests import Migrate, Migrated
+from rhodos.migration_manager.requests import Checkpoint, Migrate, Migrated
 from rhodos.migration_manager.session import MigrationFailed, ProcessExited, Session
 from rhodos.migration_manager.strategy import Strategy
 from rhodos.process_manager.requests import ProcessSnapshot, Status
@@ -49,7 +49,7 @@ class MigrationView:
     incoming: frozenset[int]
 
 
-class MigrationManager(Negotiation):
+class MigrationManager(Failover):
     """Moves processes away from its node by asking the other servers to transfer them."""
 
     def __init__(self, node: Node) -> None:
@@ -57,7 +57,12 @@ class MigrationManager(Negotiation):
         super().__init__(node)
 
     def handlers(self) -> dict[type[Request], Handler]:
-        return {Migrate: self._migrate, **super().handlers()}
+        return {
+            Migrate: self._migrate,
+            Checkpoint: self._checkpoint,
+            NodeCrashed: self._node_crashed,
+            **super().handlers(),
+        }
 
     def snapshot(self) -> MigrationView:
         """The migrations under way here (read-only; for :mod:`rhodos.testing`)."""
@@ -73,11 +78,22 @@ class MigrationManager(Negotiation):
         session = Session(self.node, pid, dest)
         session.mark("requested")
         before = self.node.traffic(pid)
-        refusal = yield from self._negotiate(session)
-        if refusal is not None:
-            return self._finish(session, strategy, before, refused=refusal)
-        session.mark("accepted")
-        self.log("accepted", pid=pid, dest=dest, strategy=strategy.name)
+        self._running[id(req)] = (session, strategy, before)
+        try:
+            refusal = yield from self._negotiate(session)
+            if refusal is not None:
+                return self._finish(session, strategy, before, refused=refusal)
+            session.mark("accepted")
+            self.log("accepted", pid=pid, dest=dest, strategy=strategy.name)
+            return (yield from self._run(req, session, before))
+        finally:
+            self._running.pop(id(req), None)
+
+    def _run(
+        self, req: Migrate, session: Session, before: TrafficTally
+    ) -> Generator[simpy.events.Event, Any, MigrationRecord]:
+        """The accepted migration, from the strategy's first step to the record."""
+        pid, dest, strategy = req.pid, req.dest, req.strategy
         try:
             try:
                 yield from strategy.run(session)
@@ -101,9 +117,14 @@ class MigrationManager(Negotiation):
             # ends here, with the reason in its record. (A strategy's own bug is not
             # caught: it stops the run, loudly.)
             self.log("failed", pid=pid, dest=dest, reason=str(error))
+            reason, outcome = str(error), None
             if session.time_of("resumed") is None:
+                if error.crashed is not None:
+                    outcome, reason = yield from self._roll_back(session, error)
                 self.call_off(session)  # the destination expects it no longer
-            return self._finish(session, strategy, before, failed=str(error))
+            elif error.crashed is not None:
+                outcome, reason = yield from self._residual_crash(session, error)
+            return self._finish(session, strategy, before, failed=reason, outcome=outcome)
         finally:
             self.active.discard(pid)
             # The destination may let the process migrate again: nothing is left here.
@@ -113,12 +134,34 @@ class MigrationManager(Negotiation):
         return self._finish(session, strategy, before, baseline=session.baseline, final=final)
 
     def _final_status(self, pid: int) -> Generator[Any, Any, Any]:
-        """The process's accounting from the Process Manager of the node it lives on."""
+        """The process's accounting from the Process Manager of the node it lives on
+        (``None`` when that node crashed: the accounting was lost with it)."""
         where = self.node.location_of(pid)
-        reply = yield self.node.call(
-            self.node.role_port("process", where), Status(pid), account=pid
-        )
-        return reply.body
+        try:
+            reply = yield self.node.call(
+                self.node.role_port("process", where), Status(pid), account=pid
+            )
+        except RequestFailed:
+            return None
+        body = reply.body
+        return body if isinstance(body, ProcessSnapshot) else None
+
+    def _residual_crash(
+        self, session: Session, error: MigrationFailed
+    ) -> Generator[Any, Any, tuple[str, str]]:
+        """A crash during the residual dependency. The destination's: the process died
+        there, and the source drops what it still holds. Another node's (the file server
+        during a flush): the process runs on, and the source serves its pages until it
+        holds none (the dependency the flush was to end lasts)."""
+        crashed = f"node {error.crashed} crashed during the residual dependency ({error})"
+        try:
+            if error.crashed == session.dest:
+                yield from session.free_source()
+                return "residual-lost", f"{crashed}; the source dropped what it held"
+            yield from session.source_released()
+        except MigrationFailed:
+            pass
+        return "residual-kept", f"{crashed}; the source served the process's pages instead"
 
     # -- the record ----------------------------------------------------------------
     def _finish(
@@ -131,6 +174,7 @@ class MigrationManager(Negotiation):
         failed: str | None = None,
         baseline: ProcessSnapshot | None = None,
         final: ProcessSnapshot | None = None,
+        outcome: str | None = None,
     ) -> MigrationRecord:
         traffic = self.node.traffic(session.pid) - before
         nan = float("nan")
@@ -172,7 +216,11 @@ class MigrationManager(Negotiation):
             files_moved=session.files.files,
             file_blocks_flushed=session.files.blocks_flushed,
             file_blocks_moved=session.files.blocks_moved,
+            outcome=outcome,
         )
         self.records.append(record)
-        self.log("record", pid=session.pid, refused=refused)
+        if outcome is None:
+            self.log("record", pid=session.pid, refused=refused)
+        else:
+            self.log("record", pid=session.pid, refused=refused, failed=failed, outcome=outcome)
         return record

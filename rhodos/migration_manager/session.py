@@ -45,7 +45,16 @@ class ProcessExited(ProcessLookupError):
 class MigrationFailed(RuntimeError):
     """A server could not do what the migration asked (it answered with a
     :class:`~rhodos.kernel.Failure`), or the strategy ended in a state the protocol does
-    not allow: the migration ends, recorded as failed."""
+    not allow: the migration ends, recorded as failed. ``crashed`` names the node whose
+    crash caused it (``None``: not a crash)."""
+
+    def __init__(self, reason: str, crashed: int | None = None) -> None:
+        super().__init__(reason, crashed)  # simpy re-raises it as type(error)(*error.args)
+        self.reason = reason
+        self.crashed = crashed
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class Session:
@@ -67,10 +76,14 @@ class Session:
         self.baseline: ProcessSnapshot | None = None
         self.background: list[simpy.Process] = []
         self._background_failures: list[str] = []
+        self._background_crash: int | None = None
         #: The negotiation with the destination (source node, number), once asked.
         self.ticket: tuple[int, int] | None = None
         #: What the File Manager moved (nothing until :meth:`move_files`).
         self.files = fm.FilesMoved()
+        #: Pages of the space held on other nodes when the migration was accepted: more
+        #: afterwards means some moved to the destination (a rollback must have them).
+        self.remote_before = 0
 
     # -- bookkeeping ---------------------------------------------------------------
     def mark(self, phase: str, at: float | None = None) -> None:
@@ -90,12 +103,14 @@ class Session:
             return (yield from steps)
         except MigrationFailed as error:  # told when the migration waits for its steps
             self._background_failures.append(str(error))
+            if error.crashed is not None:
+                self._background_crash = error.crashed
             return None
 
     def raise_background_failure(self) -> None:
         """Raise :class:`MigrationFailed` if a step run in the background failed."""
         if self._background_failures:
-            raise MigrationFailed("; ".join(self._background_failures))
+            raise MigrationFailed("; ".join(self._background_failures), self._background_crash)
 
     def time_of(self, phase: str) -> float | None:
         """When ``phase`` happened, if it did."""
@@ -109,7 +124,7 @@ class Session:
         try:
             reply: Message = yield self.node.call(port, request, account=self.pid, **size)
         except RequestFailed as failed:
-            raise MigrationFailed(f"node {node}: {failed}") from failed
+            raise MigrationFailed(f"node {node}: {failed}", failed.failure.crashed) from failed
         return reply.body
 
     # -- Process Manager -----------------------------------------------------------
@@ -145,7 +160,10 @@ class Session:
                 pm.MigrateOut(self.pid, self.dest, True, bundle, notify.port_id),
             )
             self._still_there(moved)
-            note = yield notify.get()
+            try:
+                note = yield from self.node.await_from(self.dest, notify.get(), "resumed")
+            except RequestFailed as failed:
+                raise MigrationFailed(f"node {self.dest}: {failed}", self.dest) from failed
         finally:
             self.node.close_port(notify.port_id)
         resumed: pm.Resumed = note.body

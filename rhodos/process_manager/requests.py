@@ -15,10 +15,14 @@ from rhodos.memory_manager.requests import CriticalBundle
 from rhodos.process_manager.pcb import PCB
 
 __all__ = [
+    "Abandon",
+    "Capture",
+    "Captured",
     "Departed",
     "Install",
     "MigrateOut",
     "ProcessSnapshot",
+    "Restart",
     "Resume",
     "Resumed",
     "Spawn",
@@ -92,6 +96,48 @@ class Departed(Request):
 
     pid: int
     dest: int
+
+
+@attrs.frozen
+class Abandon(Request):
+    """Migration Manager -> source Process Manager: the frozen ``pid`` cannot go on (part of
+    it was lost with a crashed node): end it here as lost, saying ``why``; reply whether
+    it was here."""
+
+    pid: int
+    why: str
+
+
+@attrs.frozen
+class Capture(Request):
+    """Migration Manager -> Process Manager: reply ``pid``'s :class:`Captured` execution
+    state, frozen for a checkpoint (``None``: not here, or not frozen)."""
+
+    pid: int
+
+
+@attrs.frozen(eq=False)
+class Captured:
+    """A process's execution state as a checkpoint stores it."""
+
+    pid: int
+    name: str
+    home: int
+    layout: Layout
+    context: Any
+
+
+@attrs.frozen(eq=False)
+class Restart(Request):
+    """Recovery manager -> Process Manager: run ``pid`` again here from its checkpoint
+    image (the execution ``context`` to continue, in an address space of ``layout``
+    read from the checkpoint); reply the instant it runs."""
+
+    pid: int
+    name: str
+    home: int
+    layout: Layout
+    context: Any
 
 
 @attrs.frozen

@@ -20,23 +20,33 @@ import simpy
 from rhodos.file_manager.requests import CloseAll
 from rhodos.ipc_manager.requests import Close, Open
 from rhodos.kernel import (
+    LOST_EXIT_CODE,
+    CheckpointImage,
+    ConfigError,
     ExecutionContext,
     Handler,
     HomeService,
     Node,
+    ProcessFailed,
     Reply,
     Request,
+    RequestFailed,
     Server,
+    StoreCheckpoint,
     Thread,
     ThreadExited,
 )
 from rhodos.memory_manager.requests import Adopt, Create, Free
 from rhodos.process_manager.pcb import PCB
 from rhodos.process_manager.requests import (
+    Abandon,
+    Capture,
+    Captured,
     Departed,
     Install,
     MigrateOut,
     ProcessSnapshot,
+    Restart,
     Resume,
     Resumed,
     Spawn,
@@ -92,6 +102,9 @@ class ProcessManager(Server):
             Departed: self._departed,
             HomeService: self._home_call,
             Status: self._status,
+            Abandon: self._abandon,
+            Capture: self._capture,
+            Restart: self._restart,
         }
 
     def statistics(self) -> ProcessStatistics:
@@ -123,6 +136,11 @@ class ProcessManager(Server):
         node.commit_location(pid, home=True)
         Thread(node, context)
         self.log("spawn", pid=pid, name=name, pages=layout.pages)
+        if node.detecting:  # crashes are expected: the program's image is its first checkpoint
+            image = CheckpointImage(
+                pid, name, node.node_id, layout, context, 0.0, self.env.now, 0, initial=True
+            )
+            node.send(node.role_port("file", node.file_server()), StoreCheckpoint(image))
         return pid
 
     def _exited(self, req: ThreadExited) -> Generator[simpy.events.Event, Any, None]:
@@ -139,6 +157,8 @@ class ProcessManager(Server):
             self.log("exited", pid=pid)
         else:
             self.log("lost", pid=pid, why=req.lost)
+            if (yield from self._restarting(pid, req.lost)):
+                return  # the restarted process's exit is the process's
         code = pcb.context.exit_code if pcb.context else 0
         event = self.node.exit_event(pid)
         if not event.triggered:
@@ -254,6 +274,57 @@ class ProcessManager(Server):
             self.node.send(req.notify, Resumed(now), account=pcb.pid)
             self.node.send(self.peer(source), Departed(pcb.pid, self.node.node_id), account=pcb.pid)
         return now
+
+    # -- failures ------------------------------------------------------------------
+    def _restarting(self, pid: int, why: str) -> Generator[simpy.events.Event, Any, bool]:
+        """Once crashes are expected, a process that cannot go on is reported to the
+        recovery manager, which restarts it if it has a checkpoint."""
+        node = self.node
+        if not node.detecting:
+            return False
+        try:
+            reply = yield node.call(
+                node.role_port("recovery", node.file_server()),
+                ProcessFailed(pid, node.node_id, why),
+                account=pid,
+            )
+        except (RequestFailed, ConfigError):
+            return False
+        return bool(reply.body)
+
+    def _abandon(self, req: Abandon) -> Generator[simpy.events.Event, Any, bool]:
+        """End a frozen process that cannot go on, as lost, with the reason."""
+        pcb = self.pcbs.get(req.pid)
+        if pcb is None or self.node.threads.get(req.pid) is not None:
+            return False
+        if pcb.context is not None:
+            pcb.context.exit_code = LOST_EXIT_CODE
+        yield from self._exited(ThreadExited(req.pid, req.why))
+        return True
+
+    def _capture(self, req: Capture) -> Captured | None:
+        """The frozen process's execution state, for a checkpoint."""
+        pcb = self.pcbs.get(req.pid)
+        if pcb is None or pcb.state != "frozen" or pcb.context is None:
+            return None
+        return Captured(pcb.pid, pcb.name, pcb.home, pcb.layout, pcb.context)
+
+    def _restart(self, req: Restart) -> Generator[simpy.events.Event, Any, float]:
+        """Run a process again from its checkpoint image: a fresh space and communication
+        state here, the execution state continued (the Recovery manager built it)."""
+        pid, node = req.pid, self.node
+        yield node.call(node.role_port("memory"), Create(pid, req.layout))
+        yield node.call(node.role_port("ipc"), Open(pid))
+        yield node.kernel_work(node.profile.state_install_s)
+        pcb = PCB(pid, req.name, req.home, node.node_id, req.layout, self.env.now)
+        pcb.context = req.context
+        self.pcbs[pid] = pcb
+        self.departed.pop(pid, None)
+        self.finished.pop(pid, None)
+        node.commit_location(pid)
+        self.log("restart", pid=pid)
+        self._start(pcb)
+        return float(self.env.now)
 
     # -- home-node services --------------------------------------------------------
     def _home_call(self, req: HomeService) -> Generator[simpy.events.Event, Any, Reply]:

@@ -50,7 +50,7 @@ class _Launched:
     source: int
     dest: int
     strategy: str
-    event: simpy.Process
+    event: simpy.Event
     record: MigrationRecord | None = None
 
 
@@ -144,7 +144,7 @@ class Harness:
         return server, clients
 
     # -- migrating ---------------------------------------------------------------------
-    def migrate(self, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Process:
+    def migrate(self, pid: int, dest: int, strategy: str, **params: Any) -> simpy.Event:
         """Ask for a migration (as :func:`rhodos.system.migrate`) and watch its promises."""
         source = self.cluster.location_of.get(pid, 0)
         event = system_migrate(self.cluster, pid, dest, strategy, **params)

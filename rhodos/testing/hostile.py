@@ -143,7 +143,7 @@ class Attack:
         nodes = [n for n in range(len(self.cluster.nodes)) if n != here and n not in besides]
         return int(self.rng.choice(nodes)) if nodes else (here + 1) % len(self.cluster.nodes)
 
-    def ask(self, pattern: str, pid: int, dest: int, strategy: str | None = None) -> simpy.Process:
+    def ask(self, pattern: str, pid: int, dest: int, strategy: str | None = None) -> simpy.Event:
         strategy = strategy or self.strategy()
         self.requests.append(
             (self.env.now, pattern, pid, self.cluster.location_of.get(pid), dest, strategy)

@@ -11,16 +11,28 @@ from rhodos.migration_manager.strategies.copy_on_reference import CopyOnReferenc
 from rhodos.migration_manager.strategies.flushing import Flushing
 from rhodos.migration_manager.strategies.freeze_free import FreezeFree
 from rhodos.migration_manager.strategies.postcopy import Postcopy
+from rhodos.migration_manager.strategies.checkpoint_restart import CheckpointRestart
 from rhodos.migration_manager.strategies.auto import Auto
 
 # isort: on
 
 #: The built-in strategies in the order the tables and charts list them.
-BUILTINS = (Eager, EagerDirty, Precopy, CopyOnReference, Flushing, FreezeFree, Postcopy, Auto)
+BUILTINS = (
+    Eager,
+    EagerDirty,
+    Precopy,
+    CopyOnReference,
+    Flushing,
+    FreezeFree,
+    Postcopy,
+    CheckpointRestart,
+    Auto,
+)
 
 __all__ = [
     "BUILTINS",
     "Auto",
+    "CheckpointRestart",
     "CopyOnReference",
     "Eager",
     "EagerDirty",
