@@ -36,6 +36,7 @@ ABOVE = (
     "rhodos.load.experiment",
     "rhodos.load.idle",
     "rhodos.load.workstations",
+    "rhodos.load.lifetimes",
 )
 
 
