@@ -185,11 +185,19 @@ def rows(runs: Sequence[Run]) -> list[Row]:
     for r in runs:
         where = f"cost {r.cost_s:g} s" if r.part == 1 else f"Sun-3 costs, {r.strategy}"
         res = r.result
-        for what, value, unit in (
+        load = res.replications[0].load
+        measured: list[tuple[str, float, str]] = [
             ("mean slowdown", res.mean_slowdown, ""),
             ("mean delay", res.mean_delay_s, "s"),
             ("fraction migrated", res.frac_migrated, ""),
-        ):
+        ]
+        if load.migrations_completed:  # what a migration really froze its process for
+            freeze = load.freeze_s / load.migrations_completed
+            measured.append(("mean freeze of a migration", freeze, "s"))
+        lost = sum(rep.refused + rep.unfinished for rep in res.replications)
+        if lost:  # not measured: no memory where they arrived, or still running at the end
+            measured.append(("processes refused (no memory) or unfinished", lost, ""))
+        for what, value, unit in measured:
             out.append(
                 Row(f"{r.policy}, {where}: {what}", value, None, unit, None, None, True, "shown")
             )
