@@ -37,6 +37,7 @@ ABOVE = (
     "rhodos.load.idle",
     "rhodos.load.workstations",
     "rhodos.load.lifetimes",
+    "rhodos.load.scenario",
 )
 
 
