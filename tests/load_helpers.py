@@ -15,6 +15,7 @@ from rhodos.load.run import configure, ideal_profile
 from rhodos.load.workload import job
 from rhodos.migration_manager import make_strategy
 from rhodos.system import boot
+from rhodos.workload import ProgramContext
 
 
 def load_cluster(
@@ -72,3 +73,23 @@ def exec_jobs(cluster: Cluster, jobs: Sequence[Job], *, pages_bytes: int = 0) ->
 
     cluster.env.process(users())
     return cluster.env.all_of([cluster.exit_event(item.pid) for item in jobs])
+
+
+def exec_program(
+    cluster: Cluster, program: Any, node: int, *, peers: dict[str, int] | None = None
+) -> tuple[int, simpy.Process]:
+    """A user of ``node`` execs ``program`` (a workload program or an oracle) through the
+    node's Load Manager, which places it; the pid and the event of the Load Manager's answer."""
+    pid = cluster.new_pid()
+    layout = Layout.from_bytes(program.memory_bytes, cluster.profile.page_size_bytes)
+    context = ProgramContext(
+        pid=pid,
+        rng=cluster.rng("program", pid),
+        layout=layout,
+        page_size=cluster.profile.page_size_bytes,
+        peers=dict(peers or {}),
+        instructions_per_s=cluster.profile.instructions_per_s,
+    )
+    target = cluster.node(node)
+    request = Exec(pid, program.name, program.run(context), layout, target.architecture)
+    return pid, target.submit("load", request)

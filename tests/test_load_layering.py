@@ -27,9 +27,18 @@ SERVER_SIDE = (
     "rhodos.load.view",
     "rhodos.load.table",
     "rhodos.load.server",
+    "rhodos.load.owner",
 )
 #: The modules of ``rhodos.load`` that sit above the servers.
-ABOVE = ("rhodos.load.run", "rhodos.load.study", "rhodos.load.experiment")
+ABOVE = (
+    "rhodos.load.run",
+    "rhodos.load.study",
+    "rhodos.load.experiment",
+    "rhodos.load.idle",
+    "rhodos.load.workstations",
+    "rhodos.load.lifetimes",
+    "rhodos.load.scenario",
+)
 
 
 @pytest.fixture

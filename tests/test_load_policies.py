@@ -97,7 +97,7 @@ def test_the_built_in_policies_are_those_of_the_literature() -> None:
         "jsq",
         "least-loaded",
     ]
-    assert list(registered("selection")) == ["birth", "newest", "oldest", "age", "memory"]
+    assert list(registered("selection")) == ["birth", "names", "newest", "oldest", "age", "memory"]
 
 
 def test_an_unknown_policy_or_parameter_is_refused_by_name() -> None:

@@ -109,18 +109,57 @@ def _print_fitted(title: str, headings: Sequence[str], rows: Sequence[Sequence[s
 @app.command()
 @clear_errors
 def run(
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="A scenario file (TOML: nodes, workload, policies, strategy); without "
+            "it, the default workload mix."
+        ),
+    ] = None,
     profile: ProfileOption = "sun3-ethernet",
-    nodes: Annotated[int, typer.Option(help="Compute nodes.")] = 4,
+    nodes: Annotated[int | None, typer.Option(help="Compute nodes (default 4).")] = None,
     seed: Annotated[int, typer.Option(help="Root seed of every random stream.")] = 0,
     topology: Annotated[
         str | None, typer.Option(help="shared or star (default: the profile's).")
     ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Scenario only: KEY=VALUE replaces a key (policy.name=random); a list "
+            "(KEY=[A,B]) makes it a sweep axis.",
+        ),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option(help="Scenario only: processes listed (the most slowed down).")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Run the default workload mix on a cluster and print per-node and per-process summaries."""
+    """Run a scenario file, or the default workload mix, and print per-node and
+    per-process summaries."""
+    if scenario is not None:
+        given = [
+            flag
+            for flag, value in (("--profile", profile != "sun3-ethernet"), ("--nodes", nodes),
+                                ("--topology", topology), ("--seed", seed != 0))
+            if value
+        ]  # fmt: skip
+        if given:
+            raise ValueError(
+                f"{given[0]} does not apply to a scenario file: set its key in the file or "
+                "with --set (seed, nodes, ...)"
+            )
+        from rhodos.cli.scenarios import run_scenario
+
+        run_scenario(scenario, sets or [], processes, as_json)
+        return
+    if sets:
+        raise ValueError("--set applies to a scenario file only: name one (rhodos run FILE.toml)")
     from rhodos.experiment import run_demo
 
-    config = ClusterConfig(nodes=nodes, profile=profile, seed=seed, topology=topology)
+    config = ClusterConfig(
+        nodes=4 if nodes is None else nodes, profile=profile, seed=seed, topology=topology
+    )
     result = run_demo(config)
     if as_json:
         typer.echo(json.dumps(attrs.asdict(result, recurse=True, value_serializer=_jsonable)))

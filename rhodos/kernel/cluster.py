@@ -85,7 +85,11 @@ class ClusterConfig:
         file_servers: number of file-server nodes, numbered after the compute nodes.
         seed: root of every random stream of the run.
         architectures: one architecture tag per compute node; ``None`` gives every node
-            the profile's architecture.
+            its profile's architecture.
+        node_profiles: one profile per compute node (CPU speed, memory, page size,
+            architecture, the costs of its own work); ``None``: ``profile`` everywhere.
+            The network, the file servers and message costs are ``profile``'s. Nodes of
+            one architecture must share a page size (a process moves only between them).
         keep_log: keep every event in memory (tests, traces); off for big sweeps.
     """
 
@@ -100,6 +104,9 @@ class ClusterConfig:
         default=None, converter=attrs.converters.optional(tuple)
     )
     keep_log: bool = True
+    node_profiles: tuple[MachineProfile, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(lambda ps: tuple(map(_to_profile, ps)))
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.nodes + self.file_servers > MAX_NODES:
@@ -112,6 +119,22 @@ class ClusterConfig:
                 f"architectures must give one tag per node ({self.nodes}), "
                 f"got {len(self.architectures)}"
             )
+        if self.node_profiles is not None:
+            if len(self.node_profiles) != self.nodes:
+                raise ConfigError(
+                    f"node_profiles must give one profile per node ({self.nodes}), "
+                    f"got {len(self.node_profiles)}"
+                )
+            pages: dict[str, int] = {}
+            for i, node_profile in enumerate(self.node_profiles):
+                arch = self.architectures[i] if self.architectures else node_profile.architecture
+                size = pages.setdefault(arch, node_profile.page_size_bytes)
+                if size != node_profile.page_size_bytes:
+                    raise ConfigError(
+                        f"nodes of architecture {arch!r} must share a page size: node {i}'s "
+                        f"profile {node_profile.name!r} has {node_profile.page_size_bytes} "
+                        f"bytes, an earlier one {size}"
+                    )
 
     @property
     def effective_topology(self) -> str:
@@ -138,8 +161,9 @@ class Cluster:
         self.seed = np.random.SeedSequence(config.seed)
         self.log = EventLog(self.env, keep=config.keep_log)
         profile = config.profile
-        archs = config.architectures or (profile.architecture,) * config.nodes
-        self.nodes: list[Node] = [Node(self, i, profile, archs[i]) for i in range(config.nodes)]
+        profiles = config.node_profiles or (profile,) * config.nodes
+        archs = config.architectures or tuple(p.architecture for p in profiles)
+        self.nodes: list[Node] = [Node(self, i, profiles[i], archs[i]) for i in range(config.nodes)]
         self.file_server_nodes: list[Node] = [
             Node(self, config.nodes + i, profile, profile.architecture, kind="file-server")
             for i in range(config.file_servers)

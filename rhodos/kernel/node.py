@@ -195,6 +195,13 @@ class Node:
         self.on_crash: list[Callable[[], None]] = []
         self._servers: dict[str, Service] = {}
         self._pagers: dict[int, Pager] = {}
+        #: The instant the owner last touched the keyboard or mouse (idle workstations).
+        self.input_at = float("-inf")
+        #: The processes running here as guests of this workstation (their owner works
+        #: elsewhere), as the Load Manager marks them, and the CPU seconds they got here:
+        #: the cycles harvested from this workstation.
+        self.foreign: set[int] = set()
+        self.foreign_cpu_s = 0.0
 
     def __repr__(self) -> str:
         return f"Node({self.node_id}, {self.architecture}, {'up' if self.up else 'down'})"
@@ -245,6 +252,16 @@ class Node:
     def free_frames(self, count: int) -> None:
         """Give ``count`` frames back."""
         self.frames_used = max(0, self.frames_used - count)
+
+    # -- the owner and the guests --------------------------------------------------
+    def owner_input(self) -> None:
+        """The owner typed or moved the mouse now."""
+        self.input_at = self.env.now
+
+    def charge(self, pid: int, seconds: float) -> None:
+        """``pid`` got ``seconds`` of this CPU (counted as harvested if it is a guest)."""
+        if pid in self.foreign:
+            self.foreign_cpu_s += seconds
 
     # -- MMU -----------------------------------------------------------------------
     def attach_pager(self, pid: int, pager: Pager) -> None:

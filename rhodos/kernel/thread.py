@@ -184,9 +184,11 @@ class Thread:
             return
         if flow.done in result:
             ctx.cpu_seconds += owed
+            self.node.charge(ctx.pid, owed)
             return
         left = self.node.cpu.preempt(flow)
         ctx.cpu_seconds += owed - left
+        self.node.charge(ctx.pid, owed - left)
         ctx.progress = left
         raise _Frozen
 

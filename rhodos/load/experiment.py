@@ -268,7 +268,9 @@ def render_rows(rows: Sequence[Row]) -> str:
         ci = f"{row.ci95:.4f}" if row.ci95 is not None else "-"
         ref = f"{row.reference:.4f}" if row.reference is not None else "-"
         dev = f"{row.deviation_pct:+.2f}" if row.deviation_pct is not None else "-"
-        if row.reference is not None:
+        if row.reference is not None and row.tolerance_pct is None:
+            verdict = "shown"
+        elif row.reference is not None:
             verdict = (
                 f"within {row.tolerance_pct:g}%" if row.holds else f"OFF (> {row.tolerance_pct:g}%)"
             )

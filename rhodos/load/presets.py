@@ -10,6 +10,7 @@ built from the registry, so a policy added by a plugin combines the same way
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -75,6 +76,10 @@ PRESETS: dict[str, Preset] = {
     "symmetric": Preset(
         "sender- and receiver-initiated together", "symmetric", "threshold", "newest", "none"
     ),
+    "name-list": Preset(
+        "Harchol-Balter & Downey: listed long-lived programs go to the least-loaded node",
+        "always", "least-loaded", "names", "exchange",
+    ),
     "age": Preset(
         "Harchol-Balter & Downey: migrate a process once its age > cost / (n - m)",
         "periodic", "least-loaded", "age", "exchange",
@@ -96,6 +101,7 @@ def policy_settings(
     threshold: int | None = None,
     probe_limit: int | None = None,
     d: int | None = None,
+    names: Iterable[str] | None = None,
     information: str | None = None,
     transfer: str | None = None,
     location: str | None = None,
@@ -116,7 +122,7 @@ def policy_settings(
             f"unknown policy {policy!r}{did_you_mean(policy, PRESETS)}; "
             f"policies: {', '.join(PRESETS)}"
         )
-    knobs = {"threshold": threshold, "probe_limit": probe_limit, "d": d}
+    knobs = {"threshold": threshold, "probe_limit": probe_limit, "d": d, "names": names}
     return Settings(
         information=_build("information", information or preset.information, knobs),
         transfer=_build("transfer", transfer or preset.transfer, knobs),

@@ -151,20 +151,29 @@ class Export(Request):
 class Import(Request):
     """Load Manager -> trader: reply the nodes whose offers match a process built for
     ``architecture`` needing ``pages`` free frames (``idle``: only idle nodes), as an
-    array of node ids."""
+    array of node ids. With ``lend``, one idle node at most, which the trader then holds
+    as taken until that node offers itself again (an idle host is lent to one requester
+    at a time)."""
 
     architecture: str
     pages: int
     idle: bool = False
+    #: One idle node at most, then held as taken (idle workstations).
+    lend: bool = False
+    #: The node asking, never named in the answer.
+    exclude: int = -1
 
 
 @attrs.frozen
 class Resident:
-    """What a Load Manager knows of a process on its node: when it was born, how big it is."""
+    """What a Load Manager knows of a process on its node: when it was born, how big it is,
+    and the node whose user started it (``None``: not known; idle workstations evict a
+    guest back there)."""
 
     pid: int
     born_at: float
     pages: int
+    origin: int | None = None
 
 
 @attrs.frozen

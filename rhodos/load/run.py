@@ -41,6 +41,7 @@ from rhodos.load.study import (
 from rhodos.load.table import LoadStatistics
 from rhodos.load.workload import TraceReplay, job
 from rhodos.system import boot
+from rhodos.workload import Computer, ProgramContext, ReferenceModel
 
 __all__ = [
     "COSTS",
@@ -53,6 +54,7 @@ __all__ = [
     "replication_seed",
     "run_loadshare",
     "run_replication",
+    "simulate",
 ]
 
 #: A run stops at this many times its duration, measured processes finished or not.
@@ -64,14 +66,20 @@ _BATCH = 256
 class _Driver:
     """The users: Poisson arrivals on every node, and the measurement of what they got."""
 
-    def __init__(self, cluster: Cluster, config: LoadShareConfig) -> None:
+    def __init__(self, cluster: Cluster, config: LoadShareConfig, *, keep: bool = False) -> None:
         self.cluster = cluster
         self.env: simpy.Environment = cluster.env
         self.config = config
-        page = cluster.profile.page_size_bytes
-        self.layout = Layout.from_bytes(config.memory_bytes, page)
-        self.speed = cluster.profile.cpu_speed
+        # Each node's own page size and CPU speed (nodes may be of several profiles).
+        self.layouts = [
+            Layout.from_bytes(config.memory_bytes, node.profile.page_size_bytes)
+            for node in cluster.nodes
+        ]
+        self.speeds = [node.profile.cpu_speed for node in cluster.nodes]
+        #: With ``keep``: (pid, arrival node, arrived at, demand, response) per process.
+        self.kept: list[tuple[int, int, float, float, float]] | None = [] if keep else None
         self.responses: list[float] = []
+        self.delays: list[float] = []
         self.slowdowns: list[float] = []
         self.node_sum = np.zeros(len(cluster.nodes))
         self.node_count = np.zeros(len(cluster.nodes), dtype=np.int64)
@@ -98,21 +106,43 @@ class _Driver:
 
     def replay(self, replay: TraceReplay) -> Generator[simpy.events.Event, Any, None]:
         """The trace's users: each exec at its (rescaled) instant, on its host's node."""
-        for at, node, demand in replay.arrivals(len(self.cluster.nodes)):
+        for at, node, demand, name in replay.arrivals(len(self.cluster.nodes)):
             if at > self.env.now:
                 yield self.env.timeout(at - self.env.now)
             if self.done.triggered:
                 return
-            self._exec(node, demand)
+            self._exec(node, demand, name)
 
-    def _exec(self, node: int, demand: float) -> None:
-        """A user of ``node`` execs a process needing ``demand`` CPU seconds; measure it if
-        it arrives in the measured window."""
+    def _program(self, pid: int, node: int, demand: float) -> Any:
+        """The program of a process needing ``demand`` CPU seconds: compute and exit, or,
+        with a dirty rate, compute in 1 s bursts dirtying its pages (so that migrating it
+        moves what a real process would)."""
+        cfg = self.config
+        layout = self.layouts[node]
+        if cfg.dirty_rate == 0 or layout.pages == 0:
+            return job(demand)
+        refs = ReferenceModel(working_set=1.0, refs_per_s=100.0, dirty_rate=cfg.dirty_rate)
+        program = Computer("job", cfg.memory_bytes, demand, burst_s=1.0, refs=refs)
+        profile = self.cluster.nodes[node].profile
+        context = ProgramContext(
+            pid=pid,
+            rng=self.cluster.rng("program", pid),
+            layout=layout,
+            page_size=profile.page_size_bytes,
+            peers={},
+            instructions_per_s=profile.instructions_per_s,
+        )
+        return program.run(context)
+
+    def _exec(self, node: int, demand: float, name: str = "job") -> None:
+        """A user of ``node`` execs ``name``, a process needing ``demand`` CPU seconds;
+        measure it if it arrives in the measured window."""
         cfg = self.config
         now = self.env.now
         target = self.cluster.nodes[node]
         pid = self.cluster.new_pid()
-        exec_ = Exec(pid, "job", job(demand), self.layout, target.architecture)
+        program = self._program(pid, node, demand)
+        exec_ = Exec(pid, name, program, self.layouts[node], target.architecture)
         placed = target.submit("load", exec_)
         if cfg.warmup_s <= now < cfg.duration_s:
             self.outstanding += 1
@@ -135,10 +165,14 @@ class _Driver:
     ) -> Callable[[simpy.Event], None]:
         def exited(_: simpy.Event) -> None:
             response = self.env.now - arrived
+            alone = demand / self.speeds[node]  # its response alone on its arrival node
             self.responses.append(response)
+            self.delays.append(response - alone)
             self.node_sum[node] += response
             self.node_count[node] += 1
-            self.slowdowns.append(response / (demand / self.speed))
+            self.slowdowns.append(response / alone)
+            if self.kept is not None:
+                self.kept.append((pid, node, arrived, demand, response))
             home = self.cluster.home_of.get(pid, node)
             if home != node or self.cluster.location_of.get(pid, home) != home:
                 self.moved += 1
@@ -174,6 +208,22 @@ def configure(cluster: Cluster, settings: Settings) -> None:
 
 def run_replication(config: LoadShareConfig, replication: int = 0) -> Replication:
     """Run one replication of ``config``; see the module docstring."""
+    return simulate(config, replication).replication
+
+
+@attrs.frozen
+class Simulated:
+    """One replication, the cluster it ran on (to read its nodes' state), and, if kept,
+    every measured process: (pid, arrival node, arrival instant, demand, response)."""
+
+    replication: Replication
+    cluster: Cluster
+    processes: tuple[tuple[int, int, float, float, float], ...]
+
+
+def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = False) -> Simulated:
+    """Run one replication of ``config``, keeping the cluster (and, with ``keep``, the
+    measured processes) for a closer look."""
     problems = config.problems()
     if problems:
         raise ValueError(problems[0])
@@ -185,10 +235,11 @@ def run_replication(config: LoadShareConfig, replication: int = 0) -> Replicatio
             seed=seed,
             architectures=cast(Any, config.architectures),
             keep_log=False,
+            node_profiles=config.node_machines(),
         )
     )
     configure(cluster, config.settings())
-    driver = _Driver(cluster, config)
+    driver = _Driver(cluster, config, keep=keep)
     if config.replay is not None:
         cluster.env.process(driver.replay(config.replay))
     else:
@@ -203,11 +254,12 @@ def run_replication(config: LoadShareConfig, replication: int = 0) -> Replicatio
     slowdowns = np.asarray(driver.slowdowns)
     count = int(responses.size)
     nan = float("nan")
-    return Replication(
+    rep = Replication(
         seed=seed,
         processes=count,
         mean_response_s=float(responses.mean()) if count else nan,
         mean_slowdown=float(slowdowns.mean()) if count else nan,
+        mean_delay_s=float(np.mean(driver.delays)) if count else nan,
         frac_slowdown_gt3=float((slowdowns > 3).mean()) if count else nan,
         frac_migrated=driver.moved / count if count else nan,
         refused=driver.refused,
@@ -223,6 +275,7 @@ def run_replication(config: LoadShareConfig, replication: int = 0) -> Replicatio
             else [nan] * config.nodes
         ),
     )
+    return Simulated(rep, cluster, tuple(driver.kept or ()))
 
 
 def _sum_statistics(cluster: Cluster) -> LoadStatistics:

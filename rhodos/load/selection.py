@@ -8,6 +8,8 @@ by preemptive migration through the Migration Manager with the configured strate
 name        the process that moves
 ==========  ==========================================================================
 ``birth``   the newborn, placed before it starts (no running process ever moves)
+``names``   the newborn, if its program's name is on a list of long-lived programs
+            (Harchol-Balter & Downey's non-preemptive policy; the others run here)
 ``newest``  the youngest running process
 ``oldest``  the oldest running process
 ``age``     Harchol-Balter & Downey (1997): a process is eligible once its age exceeds
@@ -32,7 +34,7 @@ from rhodos.load.policy import Agent, BasePolicy, Target
 from rhodos.load.registry import register
 from rhodos.load.requests import Resident
 
-__all__ = ["AgeBased", "Birth", "MemoryAware", "Newest", "Oldest"]
+__all__ = ["AgeBased", "Birth", "MemoryAware", "NameList", "Newest", "Oldest"]
 
 
 def _cost(instance: BasePolicy, attribute: attrs.Attribute[float | None], value: Any) -> None:
@@ -65,6 +67,30 @@ class Birth(BasePolicy):
     ) -> Resident | None:
         """No running process is chosen."""
         return None
+
+    def places(self, program: str) -> bool:
+        """Whether a newborn process running ``program`` may be placed elsewhere: any."""
+        return True
+
+
+@register
+@attrs.frozen
+class NameList(Birth):
+    """Place at birth only the processes whose program is on a list of long-lived ones.
+
+    Harchol-Balter & Downey's non-preemptive policy: a process's name predicts, roughly,
+    whether it will live long enough to be worth sending away; the list is built from
+    past behaviour (a trace), the rest always run where they arrive.
+    """
+
+    name: ClassVar[str] = "names"
+    summary: ClassVar[str] = "placement at birth of the programs on a list of long-lived ones"
+
+    names: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+
+    def places(self, program: str) -> bool:
+        """``program`` is on the list."""
+        return program in self.names
 
 
 @register

@@ -102,6 +102,9 @@ class LoadManager(LoadTable):
         if settings.shares:  # a node that never shares has no use for the trader
             self._export()
             self.every(settings.offer_period_s, self._export)
+        if settings.idle is not None:
+            self._load_average = 0.0
+            self.every(settings.idle.sample_s, self._idle_tick)
         settings.information.start(self)
         period = settings.transfer.period_s
         if period is not None:
@@ -113,7 +116,9 @@ class LoadManager(LoadTable):
         self._counts.offers_exported += 1
         node = self.node
         load = self.load
-        offer = Offer(self.node_id, node.architecture, node.frames_free, load, load == 0, self.now)
+        idle = self._available() if self.settings.idle is not None else load == 0
+        self._offered_idle = idle
+        offer = Offer(self.node_id, node.architecture, node.frames_free, load, idle, self.now)
         node.send(self.peer(self.settings.trader), Export(offer), size_bytes=SIZES["offer"])
 
     def _export_in(self, req: Export) -> None:
@@ -121,11 +126,17 @@ class LoadManager(LoadTable):
 
     def _import_in(self, req: Import) -> Reply:
         nodes = self.trader.match(req.architecture, req.pages, idle=req.idle)
+        nodes = nodes[nodes != req.exclude]
+        if req.lend and nodes.size:  # lend one idle host, at random, and hold it as taken
+            nodes = nodes[int(self.uniform() * nodes.size) :][:1]
+            self.trader.idle[nodes[0]] = False
         return Reply(body=nodes, size_bytes=node_list_bytes(nodes.size))
 
     def candidates(self, architecture: str, pages: int) -> Decision:
         """The other nodes whose offers match (architecture, free memory): the trader's
         answer, kept for one offer period."""
+        if self.settings.idle is not None:
+            return (yield from self._select_idle(architecture, pages))
         key = (architecture, pages)
         held = self._imported.get(key)
         if held is not None and self.now - held[0] < self.settings.offer_period_s:
@@ -161,7 +172,9 @@ class LoadManager(LoadTable):
         """Place a newborn process: here, or on the node the policies choose."""
         self._counts.execs += 1
         settings = self.settings
-        if settings.selection.at_birth and settings.transfer.sender(self.load + 1):
+        places = getattr(settings.selection, "places", None)  # optional: a name filter
+        eligible = places is None or places(job.name)
+        if settings.selection.at_birth and eligible and settings.transfer.sender(self.load + 1):
             try:
                 others = yield from self.candidates(job.architecture, job.layout.pages)
                 target = yield from settings.location.destination(self, others)
@@ -196,13 +209,19 @@ class LoadManager(LoadTable):
         return placed
 
     def _remote_exec_in(self, req: RemoteExec) -> Generator[simpy.events.Event, Any, Reply]:
-        placed = yield from self._spawn_here(req.job)
+        if self.settings.idle is not None and not self._available():
+            placed = Placed(req.job.pid, None, f"node {self.node_id} is no longer idle")
+            return Reply(placed, SIZES["exec_reply"])
+        placed = yield from self._spawn_here(req.job, req.origin)
         if placed.node is not None:
             self._counts.remote_execs_served += 1
         return Reply(placed, SIZES["exec_reply"])
 
-    def _spawn_here(self, job: Exec) -> Generator[simpy.events.Event, Any, Placed]:
-        """Ask this node's Process Manager to create the process (refused without memory)."""
+    def _spawn_here(
+        self, job: Exec, origin: int | None = None
+    ) -> Generator[simpy.events.Event, Any, Placed]:
+        """Ask this node's Process Manager to create the process (refused without memory);
+        ``origin`` is the node whose user started it (``None``: this one)."""
         node = self.node
         pages = job.layout.pages
         if pages + self._pending_pages > node.frames_free:
@@ -219,7 +238,7 @@ class LoadManager(LoadTable):
         finally:
             self._pending_pages -= pages
         self._counts.spawned += 1
-        self._adopt(Resident(job.pid, self.now, pages))
+        self._adopt(Resident(job.pid, self.now, pages, self.node_id if origin is None else origin))
         self.settings.information.changed(self)
         return Placed(job.pid, self.node_id)
 
@@ -227,6 +246,8 @@ class LoadManager(LoadTable):
         """Keep ``resident`` in the table until it exits (or leaves)."""
         pid = resident.pid
         self.residents[pid] = resident
+        if resident.origin is not None and resident.origin != self.node_id:
+            self.node.foreign.add(pid)  # a guest: its CPU here is harvested
         self.node.exit_event(pid).callbacks.append(lambda _: self._exited(pid))
 
     def _exited(self, pid: int) -> None:
@@ -234,6 +255,8 @@ class LoadManager(LoadTable):
             return
         settings = self.settings
         settings.information.changed(self)
+        if pid in self.node.foreign:
+            self._release(pid)
         if settings.transfer.receiver(self.load) and not self._seeking:
             self._seeking = True
             self.background(self._seek_work())
@@ -289,15 +312,91 @@ class LoadManager(LoadTable):
         migrate = Migrate(pid, dest, self.settings.strategy)
         reply = yield self.node.call(self.node.role_port("migration"), migrate)
         record = reply.body
+        alive = not self.node.exit_event(pid).triggered
+        stays = alive and self.node.location_of(pid) == self.node_id
         if record.refused is not None:
             self._counts.migrations_refused += 1
-            alive = not self.node.exit_event(pid).triggered
-            if alive and self.node.location_of(pid) == self.node_id:
+            if stays:
                 self.residents.setdefault(pid, resident)
         else:
             self._counts.migrations_completed += 1
             self._counts.freeze_s += record.freeze_s
+        if not stays and pid in self.node.foreign:
+            self._release(pid)
+        return record
 
     def _handover_in(self, req: Handover) -> None:
         if not self.node.exit_event(req.resident.pid).triggered:
             self._adopt(req.resident)
+
+    # -- idle workstations ------------------------------------------------------------
+    def _available(self) -> bool:
+        """Whether this host may take a guest now: idle by the rule, and no guest here."""
+        rule = self.settings.idle
+        if rule is None or self.node.foreign:
+            return False
+        quiet = self.now - self.node.input_at >= rule.input_quiet_s
+        return quiet and self._load_average < rule.load_below
+
+    def _idle_tick(self) -> Decision | None:
+        """Sample the owner's load, apply the rule; evict the guests if the owner is back."""
+        rule = self.settings.idle
+        assert rule is not None
+        node = self.node
+        owner_load = max(0, self.load - len(node.foreign))  # guests are not the owner's
+        self._load_average = rule.decay * self._load_average + (1 - rule.decay) * owner_load
+        quiet = self.now - node.input_at >= rule.input_quiet_s
+        if quiet and self._load_average < rule.load_below:
+            self._counts.idle_s += rule.sample_s
+        if self._available() != self._offered_idle:
+            self._export()  # the trader learns at once that this host is (no longer) idle
+        if node.foreign and not quiet and not self._evicting:
+            return self._evict()
+        return None
+
+    def _evict(self) -> Decision:
+        """The owner is back: migrate every guest home, or to another idle host."""
+        rule = self.settings.idle
+        assert rule is not None
+        self._evicting = True
+        began = self.now
+        try:
+            guests = [r for r in self._here() if r.pid in self.node.foreign]
+            if not guests:
+                return
+            self._counts.evictions += 1
+            moves = []
+            for guest in guests:
+                dest = guest.origin if guest.origin is not None else self.node_id
+                if rule.evict_to == "idle":
+                    found = yield from self._select_idle(self.node.architecture, guest.pages)
+                    if found.size:
+                        dest = int(found[0])
+                self._counts.evicted += 1
+                moves.append(self.env.process(self._migrate(guest, dest)))
+            yield self.env.all_of(moves)
+            records: list[Any] = [move.value for move in moves]
+            resumed = [r.resumed_at for r in records if r.refused is None]
+            if resumed:  # the guests run again elsewhere: the eviction is over
+                self._counts.eviction_s += max(resumed) - began
+        finally:
+            self._evicting = False
+
+    def _select_idle(self, architecture: str, pages: int) -> Decision:
+        """Ask the trader for one idle host that can run the process (none: empty)."""
+        began = self.now
+        self._counts.selects += 1
+        reply = yield self.node.call(
+            self.peer(self.settings.trader),
+            Import(architecture, pages, idle=True, lend=True, exclude=self.node_id),
+            size_bytes=SIZES["import"],
+        )
+        self._counts.select_s += self.now - began
+        nodes: npt.NDArray[np.int32] = reply.body
+        return nodes
+
+    def _release(self, pid: int) -> None:
+        """Guest ``pid`` is gone from here: give the host back to the trader if idle."""
+        self.node.foreign.discard(pid)
+        if self.settings.idle is not None and self._available():
+            self._export()

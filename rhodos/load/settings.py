@@ -13,6 +13,7 @@ import attrs
 
 from rhodos.load.information import NoInformation
 from rhodos.load.location import Local
+from rhodos.load.owner import IdleRule
 from rhodos.load.selection import Birth
 from rhodos.load.transfer import Never
 
@@ -42,6 +43,9 @@ class Settings:
         trader: the node whose Load Manager holds the trader's offers.
         offer_period_s: how often nodes export their offers, and how long an importer
             keeps the trader's answer (offers are that stale at most, plus transit).
+        idle: idle workstations (:mod:`~rhodos.load.owner`): place work only on hosts
+            idle by this rule, one idle host per request to the trader, and evict guests
+            when the owner returns (``None``: every node takes work as its policies say).
     """
 
     information: Any = attrs.field(factory=NoInformation)
@@ -51,6 +55,7 @@ class Settings:
     strategy: Any = None
     trader: int = 0
     offer_period_s: float = attrs.field(default=5.0, validator=_positive)
+    idle: IdleRule | None = None
 
     @property
     def shares(self) -> bool:
@@ -81,6 +86,11 @@ class Settings:
             found.append(
                 f"selection {self.selection.name!r} migrates running processes: it needs a "
                 "migration strategy"
+            )
+        if self.idle is not None and self.strategy is None:
+            found.append(
+                "idle workstations evict guests by migration when the owner returns: they "
+                "need a migration strategy"
             )
         if self.location.name == "jsq" and self.information.name != "central":
             found.append(

@@ -108,9 +108,19 @@ class LoadShareConfig:
     replications: int = 1
     seed: int = 0
     memory_bytes: int = 0
+    #: Pages each process dirties per CPU second (0: it computes without touching its
+    #: memory); with ``memory_bytes`` it makes a migration move real state.
+    dirty_rate: float = 0.0
+    #: The program names of the ``names`` selection policy (long-lived programs).
+    names: tuple[str, ...] | None = attrs.field(default=None, converter=_to_tags)
     architectures: tuple[str, ...] | None = attrs.field(default=None, converter=_to_tags)
     trader: int = 0
     offer_period_s: float = 5.0
+    #: One profile per node (names or profiles; ``None``: ``profile`` everywhere); the
+    #: network and message costs are ``profile``'s.
+    node_profiles: tuple[MachineProfile | str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
     #: Replay a trace's arrivals instead of Poisson streams (``arrival_rate`` and
     #: ``service`` are then unused).
     replay: TraceReplay | None = None
@@ -130,6 +140,14 @@ class LoadShareConfig:
             profile = load_profile(profile)
         return ideal_profile(profile) if self.migration_cost == "zero" else profile
 
+    def node_machines(self) -> tuple[MachineProfile, ...] | None:
+        """Each node's profile (ideal twins for ``zero`` costs), or ``None``."""
+        if self.node_profiles is None:
+            return None
+        made = [p if isinstance(p, MachineProfile) else load_profile(p) for p in self.node_profiles]
+        zero = self.migration_cost == "zero"
+        return tuple(ideal_profile(p) if zero else p for p in made)
+
     def settings(self) -> Settings:
         """The Load Managers' settings: the preset, its knobs, the strategy."""
         return policy_settings(
@@ -137,6 +155,7 @@ class LoadShareConfig:
             threshold=self.threshold,
             probe_limit=self.probe_limit,
             d=self.d,
+            names=self.names,
             information=self.information,
             transfer=self.transfer,
             location=self.location,
@@ -170,6 +189,12 @@ class LoadShareConfig:
                 f"--warmup must be >= 0 and below --duration ({self.duration_s:g}), "
                 f"got {self.warmup_s!r}"
             )
+        if (
+            isinstance(self.dirty_rate, bool)
+            or not isinstance(self.dirty_rate, int | float)
+            or not (math.isfinite(self.dirty_rate) and self.dirty_rate >= 0)
+        ):
+            found.append(f"dirty_rate must be a number >= 0, got {self.dirty_rate!r}")
         if not isinstance(self.replications, int) or self.replications < 1:
             found.append(f"--replications must be an integer >= 1, got {self.replications!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -189,8 +214,15 @@ class LoadShareConfig:
                 found.append(f"{knob} must be an integer >= 1, got {value!r}")
         if found:
             return found
+        if self.node_profiles is not None and len(self.node_profiles) != self.nodes:
+            found.append(
+                f"node_profiles must give one profile per node ({self.nodes}), "
+                f"got {len(self.node_profiles)}"
+            )
+            return found
         try:
             self.machine()
+            self.node_machines()
             found += self.settings().problems(self.nodes)
         except ValueError as error:
             found.append(str(error))
@@ -205,6 +237,8 @@ class Replication:
     processes: int
     mean_response_s: float
     mean_slowdown: float
+    #: Mean time a process spent not running on a CPU: response minus demand.
+    mean_delay_s: float
     frac_slowdown_gt3: float
     frac_migrated: float
     refused: int
@@ -245,6 +279,11 @@ class LoadShareResult:
     def mean_slowdown(self) -> float:
         """Mean slowdown, averaged over the replications."""
         return self._mean("mean_slowdown")
+
+    @property
+    def mean_delay_s(self) -> float:
+        """Mean delay (response minus demand), averaged over the replications."""
+        return self._mean("mean_delay_s")
 
     @property
     def frac_slowdown_gt3(self) -> float:

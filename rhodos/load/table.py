@@ -61,6 +61,16 @@ class LoadStatistics:
     offers_exported: int
     #: Questions it asked the trader (the answers are kept for an offer period).
     imports: int
+    #: Idle workstations: simulated seconds this host was idle by the rule (sampled).
+    idle_s: float = 0.0
+    #: Idle hosts asked of the trader, and the time the answers took (select).
+    selects: int = 0
+    select_s: float = 0.0
+    #: Owner returns that evicted guests, the guests evicted, and the time from each
+    #: eviction's start to its last guest running again elsewhere, summed.
+    evictions: int = 0
+    evicted: int = 0
+    eviction_s: float = 0.0
 
 
 @attrs.define
@@ -82,6 +92,12 @@ class _Counters:
     freeze_s: float = 0.0
     offers_exported: int = 0
     imports: int = 0
+    idle_s: float = 0.0
+    selects: int = 0
+    select_s: float = 0.0
+    evictions: int = 0
+    evicted: int = 0
+    eviction_s: float = 0.0
 
 
 class LoadTable(Server):
@@ -98,6 +114,9 @@ class LoadTable(Server):
         self._pending_pages = 0
         self._seeking = False
         self._imported: dict[tuple[str, int], tuple[float, npt.NDArray[np.int32]]] = {}
+        self._load_average = 0.0  # the owner's, for the idle rule
+        self._offered_idle = False
+        self._evicting = False
         self._counts = _Counters()
         super().__init__(node)
 

@@ -262,10 +262,11 @@ class TraceReplay:
         """The window's records, in time order."""
         return _window(self.path, self.start_s, self.span_s)
 
-    def arrivals(self, nodes: int) -> list[tuple[float, int, float]]:
-        """``(instant, node, cpu seconds)`` of every replayed arrival, in time order."""
+    def arrivals(self, nodes: int) -> list[tuple[float, int, float, str]]:
+        """``(instant, node, cpu seconds, program name)`` of every replayed arrival, in
+        time order."""
         return [
-            ((r.time_s - self.start_s) / self.speedup, r.host % nodes, r.cpu_s)
+            ((r.time_s - self.start_s) / self.speedup, r.host % nodes, r.cpu_s, r.program)
             for r in self.window()
         ]
 
