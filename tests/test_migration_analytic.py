@@ -94,16 +94,20 @@ def sun3() -> MachineProfile:
     return attrs.evolve(load_profile("sun3-ethernet"), memory_bytes=256 * MIB)
 
 
+def c_state(c: Costs) -> float:
+    """The execution state's move: the request, extraction, one message, installation."""
+    p = c.p
+    return c.local + p.state_extract_s + c.msg(p.execution_state_bytes) + p.state_install_s
+
+
 def eager_latency(c: Costs, memory_bytes: int) -> float:
     """Eager's latency: every request of the protocol, in order."""
-    p = c.p
     hold = c.local_call()
     freeze = 2 * c.local_call()  # suspend, then the frozen accounting
     page_map = c.local_call() + c.remote_call(PAGE_MAP)
     pages = c.local_call() + c.remote_call(memory_bytes)
     comm = c.local_call() + c.remote_call(COMM_STATE)
-    state = c.local + p.state_extract_s + c.msg(p.execution_state_bytes) + p.state_install_s
-    return hold + freeze + page_map + pages + comm + state
+    return hold + freeze + page_map + pages + comm + c_state(c)
 
 
 def test_eager_latency_is_fixed_costs_plus_the_address_space_over_the_bandwidth(
@@ -117,6 +121,10 @@ def test_eager_latency_is_fixed_costs_plus_the_address_space_over_the_bandwidth(
         # the hold and the suspend request come before the process stops
         assert record.freeze_s == exactly(record.latency_s - 3 * costs.local)
         assert record.bytes_by_kind["pages"] == size
+        # messages are held from the hold (one local request in) until the comm state is
+        # installed on the destination, whose reply then comes back to the session
+        installed = eager_latency(costs, size) - c_state(costs) - costs.local - costs.msg(64)
+        assert record.message_freeze_s == exactly(installed - costs.local)
 
 
 def test_eager_shows_its_page_copy_as_a_phase(sun3: MachineProfile) -> None:
@@ -190,7 +198,28 @@ def test_freeze_free_resumes_after_exactly_its_four_critical_items() -> None:
         + profile.state_install_s
     )
     assert record.latency_s == exactly(expected)
-    assert record.message_freeze_s == 0.0 and record.messages_held == 0
+    assert record.messages_held == 0
+
+
+def test_freeze_free_message_freeze_lasts_from_the_freeze_to_the_comm_state_s_arrival() -> None:
+    """No message is held, yet from the freeze until the communication state is installed
+    on the destination a message sent to the process can be neither received nor queued
+    where it will run: the freeze, the resume notice's way back, the requests for the
+    flush and for the move of the communication state, and that one-way message."""
+    profile = load_profile("sparc-ethernet")
+    costs = Costs(profile)
+    record = migrate_idle(profile, 1 * MIB, "freeze-free")
+    expected = (
+        record.resumed_at
+        - record.frozen_at  # analytic: the test above
+        + costs.msg(64)  # the destination's resume notice reaches the source,
+        + profile.message_cpu_s(64)  # which next receives the Departed sent after it
+        + 2 * costs.local  # the flush asked, then the move of the communication state
+        + profile.message_cpu_s(0)  # the flush's (empty) write leaves first
+        + costs.msg(COMM_STATE)  # the communication state, one way
+    )
+    assert record.message_freeze_s == exactly(expected)
+    assert record.messages_held == 0 and record.messages_delayed == 0
 
 
 def test_freeze_free_sends_no_request_reply_across_the_network_before_resuming() -> None:

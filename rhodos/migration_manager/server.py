@@ -22,6 +22,7 @@ exited, so that remote faults after the resume are all counted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
@@ -133,6 +134,7 @@ class MigrationManager(Negotiation):
         final: ProcessSnapshot | None = None,
     ) -> MigrationRecord:
         traffic = self.node.traffic(session.pid) - before
+        delays = traffic.message_delays
         nan = float("nan")
 
         def at(phase: str) -> float:
@@ -158,7 +160,10 @@ class MigrationManager(Negotiation):
             frozen_at=at("frozen"),
             resumed_at=at("resumed"),
             residual_end_at=at("residual-end"),
-            message_freeze_s=session.message_freeze_s,
+            message_freeze_s=math.fsum(traffic.message_freezes),
+            message_delay_max_s=max(delays, default=nan),
+            message_delay_mean_s=math.fsum(delays) / len(delays) if delays else nan,
+            messages_delayed=len(delays),
             messages_held=session.messages_held,
             bytes_by_kind=dict(traffic.bytes_by_kind),
             messages_by_kind=dict(traffic.messages_by_kind),

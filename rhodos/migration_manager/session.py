@@ -58,9 +58,7 @@ class Session:
         self.profile: MachineProfile = node.profile
         self.phases: list[tuple[str, float]] = []
         self.rounds: list[int] = []
-        self.message_freeze_s = 0.0
         self.messages_held = 0
-        self._hold_at: float | None = None
         #: The process's accounting when it was frozen (faults after resume = final - this).
         self.baseline: ProcessSnapshot | None = None
         self.background: list[simpy.Process] = []
@@ -275,24 +273,22 @@ class Session:
     # -- IPC Manager ---------------------------------------------------------------
     def hold_messages(self) -> Steps:
         """Hold messages at the source: the message freeze begins."""
-        self._hold_at = yield from self._ask(self.source, "ipc", ipc.Hold(self.pid))
+        yield from self._ask(self.source, "ipc", ipc.Hold(self.pid))
 
     def move_comm(self, *, oneway: bool = False) -> Steps:
         """The IPC Manager moves the communication state (and held messages) to the destination.
 
-        The message freeze -- from the hold to the state's installation where the process
-        will run -- is measured here. ``oneway`` sends the state without waiting for an
-        acknowledgement (nothing was held, so no freeze is running).
+        ``oneway`` sends the state without waiting for an acknowledgement. The IPC
+        Managers measure the message freeze -- from the hold or the freeze, whichever
+        came first, to the state's installation where the process will run -- and each
+        delayed message's extra delay; the record reads them from the kernel's ledger.
         """
         moved: ipc.CommMoved = yield from self._ask(
-            self.source, "ipc", ipc.MigrateOut(self.pid, self.dest, oneway)
+            self.source,
+            "ipc",
+            ipc.MigrateOut(self.pid, self.dest, oneway, self.time_of("frozen")),
         )
         self.messages_held += moved.held
-        if self._hold_at is not None:
-            if oneway:
-                raise RuntimeError("a one-way move cannot end a message hold: nothing reports it")
-            self.message_freeze_s += moved.installed_at - self._hold_at
-            self._hold_at = None
         self.mark(
             "comm-moved" if not oneway else "comm-sent",
             moved.sent_at if oneway else moved.installed_at,
