@@ -127,6 +127,41 @@ def test_eager_latency_is_fixed_costs_plus_the_address_space_over_the_bandwidth(
         assert record.message_freeze_s == exactly(installed - costs.local)
 
 
+@attrs.frozen
+class Writer:
+    """Writes ``pages`` once, sleeps across the migration, exits."""
+
+    memory_bytes: int
+    pages: tuple[int, ...]
+    name: str = "writer"
+
+    def run(self, ctx: ProgramContext) -> Any:
+        pages = np.array(self.pages, dtype=np.int64)
+        yield Touch(pages, np.ones(pages.size, dtype=np.bool_))
+        yield Sleep(2.0)
+        yield Exit(0)
+
+
+def test_the_page_map_is_charged_at_the_size_of_the_map_sent(sun3: MachineProfile) -> None:
+    """Eager-dirty's map sends clean pages to the file server and dirty ones to the source:
+    8 bytes per run of one place, after a 64-byte header."""
+    cluster = boot(ClusterConfig(nodes=2, profile=sun3))
+    written = (3, 4, 10)  # runs: 0-2 file, 3-4 source, 5-9 file, 10 source, 11- file
+    pid, _ = spawn(cluster, Writer(1 * MIB, written), 0)
+    out: dict[str, MigrationRecord] = {}
+
+    def driver() -> Any:
+        yield cluster.env.timeout(1.0)
+        out["r"] = yield migrate(cluster, pid, 1, "eager-dirty")
+
+    cluster.env.process(driver())
+    cluster.run()
+    record = out["r"]
+    page_map = 64 + 8 * 5
+    assert record.bytes_by_kind["state"] == sun3.execution_state_bytes + page_map + COMM_STATE
+    assert record.bytes_by_kind["pages"] == len(written) * sun3.page_size_bytes
+
+
 def test_eager_shows_its_page_copy_as_a_phase(sun3: MachineProfile) -> None:
     """Eager's phases name the copy: from ``page-map-sent`` to ``pages-sent`` is the request
     for the pages and their flow, to the µs; the communication state follows."""
