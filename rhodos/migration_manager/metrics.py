@@ -84,7 +84,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "message_delay_mean_s",
         "s",
-        "The mean extra delay of the messages the migration delayed.",
+        "The mean extra delay of the messages the migration delayed (0 if none was).",
         "mean message delay",
         "mean msg delay",
     ),

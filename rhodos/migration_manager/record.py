@@ -14,7 +14,7 @@ Definitions (DESIGN.md, "Migration"), used everywhere in the project:
   nor queued where the process will run (held, queued in the mailbox the migration
   moves, or forwarded), the extra delay it suffered, until it reached the process's
   communication state where the process runs or will run; the record keeps their
-  count, maximum and mean (NaN when no message was delayed).
+  count, maximum and mean (both 0 when no message was delayed: the count says so).
 * **total time**: request -> the source holds nothing the process needs.
 * **residual dependency time**: resume -> the last dependency on the source ends.
 * **bytes and messages** on the network by kind (state, pages, control, forwarded,
@@ -65,8 +65,8 @@ class MigrationRecord:
     resumed_at: float = _NAN
     residual_end_at: float = _NAN
     message_freeze_s: float = 0.0
-    message_delay_max_s: float = _NAN
-    message_delay_mean_s: float = _NAN
+    message_delay_max_s: float = 0.0
+    message_delay_mean_s: float = 0.0
     messages_delayed: int = 0
     messages_held: int = 0
     bytes_by_kind: dict[str, int] = attrs.field(factory=dict)
