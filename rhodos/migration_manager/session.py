@@ -65,6 +65,8 @@ class Session:
         self._background_failures: list[str] = []
         #: The negotiation with the destination (source node, number), once asked.
         self.ticket: tuple[int, int] | None = None
+        #: Phase -> the event of its being marked, for steps that wait for it.
+        self._awaited: dict[str, simpy.Event] = {}
 
     # -- bookkeeping ---------------------------------------------------------------
     def mark(self, phase: str, at: float | None = None) -> None:
@@ -72,6 +74,19 @@ class Session:
         when = float(self.env.now if at is None else at)
         self.phases.append((phase, when))
         self.node.log("migration", phase, pid=self.pid, dest=self.dest, at=when)
+        awaited = self._awaited.pop(phase, None)
+        if awaited is not None:
+            awaited.succeed(when)
+
+    def when(self, phase: str) -> simpy.Event:
+        """The event of ``phase`` being marked (already triggered if it has been): a step
+        run in the background waits for it with ``yield session.when("resumed")``."""
+        at = self.time_of(phase)
+        if at is not None:
+            return self.env.event().succeed(at)
+        if phase not in self._awaited:
+            self._awaited[phase] = self.env.event()
+        return self._awaited[phase]
 
     def in_background(self, steps: Steps) -> simpy.Process:
         """Run ``steps`` alongside the strategy; the migration waits for them before it ends."""
@@ -125,11 +140,14 @@ class Session:
         if start:
             self.mark("resumed", moved.installed_at)
 
-    def blast_state(self, bundle: CriticalBundle) -> Steps:
+    def blast_state(self, bundle: CriticalBundle, *, meanwhile: Steps | None = None) -> Steps:
         """Freeze-free: execution state and ``bundle`` in ONE one-way message.
 
         The destination resumes the process as soon as it arrives and reports the
-        time it resumed; no request/reply crosses the network before the resume.
+        time it resumed; no request/reply crosses the network before the resume. Once
+        the message has been delivered (the source's kernel has sent it all), the
+        source runs ``meanwhile`` in the background without waiting for the report:
+        the old host flushes while the process resumes and runs on the new one.
         """
         notify = self.node.create_port("migration-notify")
         try:
@@ -139,6 +157,8 @@ class Session:
                 pm.MigrateOut(self.pid, self.dest, True, bundle, notify.port_id),
             )
             self._still_there(moved)
+            if meanwhile is not None:
+                self.in_background(meanwhile)
             note = yield notify.get()
         finally:
             self.node.close_port(notify.port_id)

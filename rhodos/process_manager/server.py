@@ -192,7 +192,8 @@ class ProcessManager(Server):
 
         With a ``bundle`` (the freeze-free bundle of the Memory Manager) the state
         travels with it as ONE one-way message, and the destination reports its resume
-        time to ``notify`` instead: no request/reply crosses the network.
+        time to ``notify`` instead: no request/reply crosses the network. The reply
+        comes once the message has been delivered.
         """
         pid, dest = req.pid, req.dest
         pcb = yield from self._freeze(pid)
@@ -203,7 +204,7 @@ class ProcessManager(Server):
         size = self.node.profile.execution_state_bytes
         if req.bundle is not None:
             size += req.bundle.wire_bytes
-            self.node.send(
+            sent = self.node.send(
                 self.peer(dest),
                 Install(pcb, req.start, req.bundle, req.notify),
                 size_bytes=size,
@@ -211,6 +212,7 @@ class ProcessManager(Server):
                 account=pid,
             )
             self.log("migrate-out", pid=pid, dest=dest, bytes=size)
+            yield sent  # delivered: the source may go on without waiting for any reply
             return StateMoved(size, float("nan"))  # the PCB stays until the destination's Departed
         reply = yield self.node.call(
             self.peer(dest),
