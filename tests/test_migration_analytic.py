@@ -103,7 +103,7 @@ def c_state(c: Costs) -> float:
 def eager_latency(c: Costs, memory_bytes: int) -> float:
     """Eager's latency: every request of the protocol, in order."""
     hold = c.local_call()
-    freeze = 2 * c.local_call()  # suspend, then the frozen accounting
+    freeze = c.local_call()  # suspend; the accounting at the freeze comes with its reply
     page_map = c.local_call() + c.remote_call(PAGE_MAP)
     pages = c.local_call() + c.remote_call(memory_bytes)
     comm = c.local_call() + c.remote_call(COMM_STATE)
@@ -224,7 +224,7 @@ def test_freeze_free_resumes_after_exactly_its_four_critical_items() -> None:
     record = migrate_idle(profile, 1 * MIB, "freeze-free")
     blast = profile.execution_state_bytes + PAGE_MAP + 2 * profile.page_size_bytes + stack
     expected = (
-        2 * costs.local_call()  # suspend, frozen accounting
+        costs.local_call()  # suspend (the accounting comes with the reply)
         + costs.local_call()  # the Memory Manager hands over the critical pages
         + costs.local  # the request to the Process Manager
         + profile.state_extract_s
@@ -322,3 +322,31 @@ def test_precopy_rounds_follow_the_dirtying_during_the_round_before() -> None:
         assert abs(rounds[i] - mean) <= 4 * sigma, (i, rounds, mean, sigma)
     assert rounds[1] < rounds[0] / 3 and rounds[2] < rounds[1]
     assert record.freeze_s < record.latency_s / 10
+
+
+def test_the_record_s_own_accounting_is_not_booked_as_migration_traffic(
+    sun3: MachineProfile,
+) -> None:
+    """The control messages of the record are those sent for the process until it exited:
+    the request for its final accounting, made after the exit, is not one of them."""
+    cluster = boot(ClusterConfig(nodes=2, profile=sun3))
+    pid, _ = spawn(cluster, Idle(64 * KIB), 0)
+    out: dict[str, MigrationRecord] = {}
+
+    def driver() -> Any:
+        yield cluster.env.timeout(1.0)
+        out["r"] = yield migrate(cluster, pid, 1, "eager")
+
+    cluster.env.process(driver())
+    cluster.run()
+    record = out["r"]
+    exited = next(e.time for e in cluster.log if e.event == "exit" and e.component == "thread")
+    control = [
+        e
+        for e in cluster.log.select("send", "network")
+        if ("account", pid) in e.fields and ("traffic", "control") in e.fields
+    ]
+    status = [e for e in cluster.log.select("send", "network") if ("kind", "status") in e.fields]
+    assert [e.time > exited for e in status] == [True]  # the final accounting crossed over
+    assert all(e.time <= exited for e in control)  # booked to no process
+    assert record.messages_by_kind["control"] == len(control)

@@ -114,11 +114,13 @@ class MigrationManager(Negotiation):
         return self._finish(session, strategy, before, baseline=session.baseline, final=final)
 
     def _final_status(self, pid: int) -> Generator[Any, Any, Any]:
-        """The process's accounting from the Process Manager of the node it lives on."""
+        """The process's accounting from the Process Manager of the node it lives on.
+
+        The request is the record's bookkeeping, after the process has exited: it is
+        booked to no process, so that it is not counted as the migration's traffic.
+        """
         where = self.node.location_of(pid)
-        reply = yield self.node.call(
-            self.node.role_port("process", where), Status(pid), account=pid
-        )
+        reply = yield self.node.call(self.node.role_port("process", where), Status(pid))
         return reply.body
 
     # -- the record ----------------------------------------------------------------

@@ -123,12 +123,15 @@ class Session:
 
     # -- Process Manager -----------------------------------------------------------
     def freeze(self) -> Steps:
-        """Stop the process at the source (it keeps its place in memory)."""
-        stopped_at = yield from self._ask(self.source, "process", pm.Suspend(self.pid))
-        if stopped_at is None:
+        """Stop the process at the source (it keeps its place in memory); its accounting
+        at that instant comes with the reply."""
+        suspended: pm.Suspended | None = yield from self._ask(
+            self.source, "process", pm.Suspend(self.pid)
+        )
+        if suspended is None:
             raise ProcessExited(f"process {self.pid} exited before it could be frozen")
-        self.mark("frozen", stopped_at)
-        self.baseline = yield from self._ask(self.source, "process", pm.Status(self.pid))
+        self.mark("frozen", suspended.at)
+        self.baseline = suspended.snapshot
 
     def move_state(self, *, start: bool = True) -> Steps:
         """The Process Manager sends the execution state; ``start`` resumes it on arrival."""

@@ -42,6 +42,7 @@ from rhodos.process_manager.requests import (
     StateMoved,
     Status,
     Suspend,
+    Suspended,
 )
 
 __all__ = ["PCBView", "ProcessManager", "ProcessStatistics"]
@@ -161,13 +162,14 @@ class ProcessManager(Server):
         pcb.state = "frozen"
         return pcb
 
-    def _suspend(self, req: Suspend) -> Generator[simpy.events.Event, Any, float | None]:
-        """Freeze the process; reply the instant it stopped (``None``: not here, or exited)."""
+    def _suspend(self, req: Suspend) -> Generator[simpy.events.Event, Any, Suspended | None]:
+        """Freeze the process; reply the instant it stopped and its accounting then
+        (``None``: not here, or exited)."""
         pcb = yield from self._freeze(req.pid)
         if pcb is None:
             return None
         self.log("suspend", pid=req.pid)
-        return float(self.env.now)
+        return Suspended(float(self.env.now), ProcessSnapshot.of(pcb))
 
     def _resume(self, req: Resume) -> Generator[simpy.events.Event, Any, bool]:
         pcb = self.pcbs.get(req.pid)
