@@ -94,16 +94,20 @@ def sun3() -> MachineProfile:
     return attrs.evolve(load_profile("sun3-ethernet"), memory_bytes=256 * MIB)
 
 
+def c_state(c: Costs) -> float:
+    """The execution state's move: the request, extraction, one message, installation."""
+    p = c.p
+    return c.local + p.state_extract_s + c.msg(p.execution_state_bytes) + p.state_install_s
+
+
 def eager_latency(c: Costs, memory_bytes: int) -> float:
     """Eager's latency: every request of the protocol, in order."""
-    p = c.p
     hold = c.local_call()
-    freeze = 2 * c.local_call()  # suspend, then the frozen accounting
+    freeze = c.local_call()  # suspend; the accounting at the freeze comes with its reply
     page_map = c.local_call() + c.remote_call(PAGE_MAP)
     pages = c.local_call() + c.remote_call(memory_bytes)
     comm = c.local_call() + c.remote_call(COMM_STATE)
-    state = c.local + p.state_extract_s + c.msg(p.execution_state_bytes) + p.state_install_s
-    return hold + freeze + page_map + pages + comm + state
+    return hold + freeze + page_map + pages + comm + c_state(c)
 
 
 def test_eager_latency_is_fixed_costs_plus_the_address_space_over_the_bandwidth(
@@ -117,6 +121,45 @@ def test_eager_latency_is_fixed_costs_plus_the_address_space_over_the_bandwidth(
         # the hold and the suspend request come before the process stops
         assert record.freeze_s == exactly(record.latency_s - 3 * costs.local)
         assert record.bytes_by_kind["pages"] == size
+        # messages are held from the hold (one local request in) until the comm state is
+        # installed on the destination, whose reply then comes back to the session
+        installed = eager_latency(costs, size) - c_state(costs) - costs.local - costs.msg(64)
+        assert record.message_freeze_s == exactly(installed - costs.local)
+
+
+@attrs.frozen
+class Writer:
+    """Writes ``pages`` once, sleeps across the migration, exits."""
+
+    memory_bytes: int
+    pages: tuple[int, ...]
+    name: str = "writer"
+
+    def run(self, ctx: ProgramContext) -> Any:
+        pages = np.array(self.pages, dtype=np.int64)
+        yield Touch(pages, np.ones(pages.size, dtype=np.bool_))
+        yield Sleep(2.0)
+        yield Exit(0)
+
+
+def test_the_page_map_is_charged_at_the_size_of_the_map_sent(sun3: MachineProfile) -> None:
+    """Eager-dirty's map sends clean pages to the file server and dirty ones to the source:
+    8 bytes per run of one place, after a 64-byte header."""
+    cluster = boot(ClusterConfig(nodes=2, profile=sun3))
+    written = (3, 4, 10)  # runs: 0-2 file, 3-4 source, 5-9 file, 10 source, 11- file
+    pid, _ = spawn(cluster, Writer(1 * MIB, written), 0)
+    out: dict[str, MigrationRecord] = {}
+
+    def driver() -> Any:
+        yield cluster.env.timeout(1.0)
+        out["r"] = yield migrate(cluster, pid, 1, "eager-dirty")
+
+    cluster.env.process(driver())
+    cluster.run()
+    record = out["r"]
+    page_map = 64 + 8 * 5
+    assert record.bytes_by_kind["state"] == sun3.execution_state_bytes + page_map + COMM_STATE
+    assert record.bytes_by_kind["pages"] == len(written) * sun3.page_size_bytes
 
 
 def test_eager_shows_its_page_copy_as_a_phase(sun3: MachineProfile) -> None:
@@ -181,7 +224,7 @@ def test_freeze_free_resumes_after_exactly_its_four_critical_items() -> None:
     record = migrate_idle(profile, 1 * MIB, "freeze-free")
     blast = profile.execution_state_bytes + PAGE_MAP + 2 * profile.page_size_bytes + stack
     expected = (
-        2 * costs.local_call()  # suspend, frozen accounting
+        costs.local_call()  # suspend (the accounting comes with the reply)
         + costs.local_call()  # the Memory Manager hands over the critical pages
         + costs.local  # the request to the Process Manager
         + profile.state_extract_s
@@ -190,11 +233,33 @@ def test_freeze_free_resumes_after_exactly_its_four_critical_items() -> None:
         + profile.state_install_s
     )
     assert record.latency_s == exactly(expected)
-    assert record.message_freeze_s == 0.0 and record.messages_held == 0
+    assert record.messages_held == 0
+
+
+def test_freeze_free_message_freeze_lasts_from_the_freeze_to_the_comm_state_s_arrival() -> None:
+    """No message is held, yet from the freeze until the communication state is installed
+    on the destination a message sent to the process can be neither received nor queued
+    where it will run: the freeze, the resume notice's way back, the request to move the
+    communication state, and that one-way message."""
+    profile = load_profile("sparc-ethernet")
+    costs = Costs(profile)
+    record = migrate_idle(profile, 1 * MIB, "freeze-free")
+    expected = (
+        record.resumed_at
+        - record.frozen_at  # analytic: the test above
+        + costs.msg(64)  # the destination's resume notice reaches the source,
+        + profile.message_cpu_s(64)  # which next receives the Departed sent after it
+        + costs.local  # the move of the communication state asked
+        + costs.msg(COMM_STATE)  # the communication state, one way
+    )
+    assert record.message_freeze_s == exactly(expected)
+    assert record.messages_held == 0 and record.messages_delayed == 0
 
 
 def test_freeze_free_sends_no_request_reply_across_the_network_before_resuming() -> None:
-    """Between acceptance and resume exactly one network message moves: the blast."""
+    """Between acceptance and resume exactly one network message goes to the destination:
+    the blast. The source's flush to the file server begins once the blast is delivered,
+    without waiting for the resume notice, and the resume does not wait for it."""
     profile = load_profile("sparc-ethernet")
     cluster = boot(ClusterConfig(nodes=2, profile=profile))
     pid, _ = spawn(cluster, Idle(1 * MIB), 0)
@@ -212,7 +277,19 @@ def test_freeze_free_sends_no_request_reply_across_the_network_before_resuming()
         for e in cluster.log.select("send", "network")
         if record.accepted_at <= e.time <= record.resumed_at
     ]
-    assert [(dict(e.fields)["traffic"], dict(e.fields)["dst"]) for e in sends] == [("state", 1)]
+    moved = [(dict(e.fields)["traffic"], dict(e.fields)["dst"]) for e in sends]
+    file_server = cluster.file_server()
+    assert [m for m in moved if m[1] != file_server] == [("state", 1)]
+    assert [m for m in moved if m[1] == file_server] == [("flush", file_server)]
+    blast, flush = (
+        next(e for e in sends if ("traffic", t) in e.fields) for t in ("state", "flush")
+    )
+    # the flush's write leaves after the blast's delivery, the reply to the session and its
+    # request to the Memory Manager (both local), and the write's own CPU
+    costs = Costs(profile)
+    size = dict(blast.fields)["bytes"]  # logged once the sender's CPU has done its part
+    delivered = blast.time + costs.msg(size) - profile.message_cpu_s(size)
+    assert flush.time == exactly(delivered + 2 * costs.local + profile.message_cpu_s(0))
 
 
 def test_precopy_rounds_follow_the_dirtying_during_the_round_before() -> None:
@@ -245,3 +322,31 @@ def test_precopy_rounds_follow_the_dirtying_during_the_round_before() -> None:
         assert abs(rounds[i] - mean) <= 4 * sigma, (i, rounds, mean, sigma)
     assert rounds[1] < rounds[0] / 3 and rounds[2] < rounds[1]
     assert record.freeze_s < record.latency_s / 10
+
+
+def test_the_record_s_own_accounting_is_not_booked_as_migration_traffic(
+    sun3: MachineProfile,
+) -> None:
+    """The control messages of the record are those sent for the process until it exited:
+    the request for its final accounting, made after the exit, is not one of them."""
+    cluster = boot(ClusterConfig(nodes=2, profile=sun3))
+    pid, _ = spawn(cluster, Idle(64 * KIB), 0)
+    out: dict[str, MigrationRecord] = {}
+
+    def driver() -> Any:
+        yield cluster.env.timeout(1.0)
+        out["r"] = yield migrate(cluster, pid, 1, "eager")
+
+    cluster.env.process(driver())
+    cluster.run()
+    record = out["r"]
+    exited = next(e.time for e in cluster.log if e.event == "exit" and e.component == "thread")
+    control = [
+        e
+        for e in cluster.log.select("send", "network")
+        if ("account", pid) in e.fields and ("traffic", "control") in e.fields
+    ]
+    status = [e for e in cluster.log.select("send", "network") if ("kind", "status") in e.fields]
+    assert [e.time > exited for e in status] == [True]  # the final accounting crossed over
+    assert all(e.time <= exited for e in control)  # booked to no process
+    assert record.messages_by_kind["control"] == len(control)

@@ -182,14 +182,29 @@ UNITS = (
 )
 
 
-def row(point: Point, sg: dict[str, Any], rh: dict[str, Any]) -> str:
+def simgrid_cells(sg: dict[str, Any]) -> str:
+    """SimGrid's columns of a row: total, downtime, transfers, MiB sent."""
     sg_sent = sum(simgrid_rounds(sg))
+    return (
+        f"{sg['total_s']:>14.3f}{sg['downtime_s'] * 1e3:>10.2f}"
+        f"{len(sg['transfers']):>5}{sg_sent / MIB:>7.0f}"
+    )
+
+
+def rhodos_cells(rh: dict[str, Any]) -> str:
+    """rhodos's columns of a row: total, freeze, rounds, MiB sent."""
     marker = "*" if rh["hit_max_rounds"] else " "
     return (
-        f"{point.label:<27}|{sg['total_s']:>14.3f}{sg['downtime_s'] * 1e3:>10.2f}"
-        f"{len(sg['transfers']):>5}{sg_sent / MIB:>7.0f}"
-        f" |{rh['total_s']:>13.3f}{rh['freeze_s'] * 1e3:>10.2f}{len(rh['rounds']):>4}{marker}"
+        f"{rh['total_s']:>13.3f}{rh['freeze_s'] * 1e3:>10.2f}{len(rh['rounds']):>4}{marker}"
         f"{rh['page_bytes'] / MIB:>7.0f}"
+    )
+
+
+def row(point: Point, sg: dict[str, Any], rh: dict[str, Any]) -> str:
+    """One line of the table: the point, SimGrid's columns, rhodos's, the ratios."""
+    sg_sent = sum(simgrid_rounds(sg))
+    return (
+        f"{point.label:<27}|{simgrid_cells(sg)} |{rhodos_cells(rh)}"
         f" |{ratio(rh['total_s'], sg['total_s']):>7.2f}"
         f"{ratio(rh['freeze_s'], sg['downtime_s']):>7.2f}"
         f"{ratio(rh['page_bytes'], sg_sent):>6.2f}"

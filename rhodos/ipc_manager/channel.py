@@ -34,6 +34,9 @@ class CommState:
 
     pid: int
     ready: deque[UserMessage] = attrs.field(factory=deque)
+    #: When each message of ``ready`` became receivable (in order): a migration tells
+    #: from it which messages arrived after the process stopped being here.
+    ready_at: deque[float] = attrs.field(factory=deque)
     outbound: dict[int, int] = attrs.field(factory=dict)
     inbound: dict[int, Inbound] = attrs.field(factory=dict)
     waiter: simpy.Event | None = None
@@ -58,14 +61,24 @@ class CommState:
             channel.expected += 1
         return ready
 
-    def deliver(self, messages: list[UserMessage]) -> None:
-        """Hand in-order messages to a waiting receive, queue the rest."""
+    def deliver(self, messages: list[UserMessage], now: float) -> None:
+        """Hand in-order messages to a waiting receive, queue the rest (``now``: the instant)."""
         for message in messages:
             if self.waiter is not None and not self.waiter.triggered:
                 waiter, self.waiter = self.waiter, None
                 waiter.succeed(message)
             else:
                 self.ready.append(message)
+                self.ready_at.append(now)
+
+    def take(self) -> UserMessage:
+        """The first queued message, removed from the queue."""
+        self.ready_at.popleft()
+        return self.ready.popleft()
+
+    def queued_since(self, instant: float) -> list[float]:
+        """When each queued message that became receivable at or after ``instant`` did."""
+        return [at for at in self.ready_at if at >= instant]
 
     def wire_bytes(self) -> int:
         """Size of this state on the wire: headers plus the queued messages."""

@@ -47,10 +47,13 @@ class Close(Request):
 @attrs.frozen
 class Deliver(Request):
     """IPC Manager -> its peer: ``message`` arrives, first sent from node ``origin``
-    (one-way)."""
+    (one-way); ``since``: when it first reached a node where it could be neither received
+    nor queued where its process will run (``None``: it has not; a forwarded message
+    has)."""
 
     message: UserMessage
     origin: int
+    since: float | None = None
 
 
 @attrs.frozen
@@ -103,21 +106,32 @@ class MigrateOut(Request):
     """Migration Manager -> source IPC Manager: move ``pid``'s communication state and held
     messages to ``dest`` as one message (``oneway``: without waiting for the destination's
     acknowledgement, only for the kernel's delivery) and forward what arrives later;
-    reply :class:`CommMoved`."""
+    ``frozen_at``: when the process stopped running here (``None``: it was not frozen),
+    from which instant, or the hold's if earlier, a message that reached its mailbox here
+    was not where the process will run; reply :class:`CommMoved`."""
 
     pid: int
     dest: int
     oneway: bool = False
+    frozen_at: float | None = None
 
 
 @attrs.frozen(eq=False)
 class Install(Request):
     """Source IPC Manager -> destination IPC Manager: ``pid``'s communication ``state`` and
-    the ``held`` messages arrive; reply the instant they were installed."""
+    the ``held`` messages arrive; reply the instant they were installed.
+
+    ``detached_at`` is when the source's mailbox stopped being where the process will run
+    (its hold began, or the process was frozen): the message freeze runs from then until
+    the installation. ``waiting_since`` holds, for each held message and each message
+    queued in ``state`` after that instant, when it reached the source.
+    """
 
     pid: int
     state: CommState
     held: list[UserMessage]
+    detached_at: float = float("nan")
+    waiting_since: tuple[float, ...] = ()
 
 
 @attrs.frozen

@@ -7,10 +7,23 @@ tells the sender's IPC Manager the new location when it forwards.
 
 Its requests are declared in :mod:`rhodos.ipc_manager.requests`, each with who sends
 it and what it replies; the dispatch table below maps them to the handlers.
+
+It also measures what a migration does to the messages sent to the process (DESIGN.md's
+message freeze), from what happens to them, whatever the strategy: from the instant the
+source's mailbox stops being where the process will run (its messages are held, or the
+process is frozen there) until the communication state is installed where it will run,
+a message sent to it can be neither received nor queued there -- that interval is the
+message freeze, booked when the state is installed. Each message that waited in it, or
+was forwarded, is booked with its extra delay: from when it reached a node where it
+could be neither received nor queued where the process will run, to when it reached
+the process's communication state where the process runs (or will). The bookings go to
+the kernel's ledger (:meth:`~rhodos.kernel.Node.book_message_freeze`), at no simulated
+cost; the migration's record reads them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
@@ -86,7 +99,8 @@ class IPCManager(Server):
         self.location: dict[int, int] = {}
         self.forward: dict[int, int] = {}
         self.held: dict[int, list[tuple[float, UserMessage]]] = {}
-        self.expected: dict[int, list[UserMessage]] = {}
+        #: pid -> messages queued before its state arrives, each with when it began to wait.
+        self.expected: dict[int, list[tuple[float, UserMessage]]] = {}
         self._installed: dict[int, simpy.Event] = {}
         #: pid -> the cancellation of a receive waiting for the state to arrive.
         self._early_receives: dict[int, simpy.Event] = {}
@@ -175,42 +189,55 @@ class IPCManager(Server):
         target = self.location.get(dst, self.node.node_id if home is None else home)
         self._route(message, target, origin=self.node.node_id, traffic="user")
 
-    def _route(self, message: UserMessage, target: int, *, origin: int, traffic: str) -> None:
+    def _route(
+        self,
+        message: UserMessage,
+        target: int,
+        *,
+        origin: int,
+        traffic: str,
+        since: float | None = None,
+    ) -> None:
         if target == self.node.node_id:
-            self._arrive(message, origin)
+            self._arrive(message, origin, since)
         else:
             self.node.send(
                 self.peer(target),
-                Deliver(message, origin),
+                Deliver(message, origin, since),
                 size_bytes=message.size_bytes,
                 traffic=traffic,
                 account=message.dst_pid if traffic == "forwarded" else message.src_pid,
             )
 
     def _deliver(self, req: Deliver) -> None:
-        self._arrive(req.message, req.origin)
+        self._arrive(req.message, req.origin, req.since)
 
-    def _arrive(self, message: UserMessage, origin: int) -> None:
+    def _arrive(self, message: UserMessage, origin: int, since: float | None = None) -> None:
+        """``message`` reaches this node (``since``: it has been delayed since then)."""
         pid = message.dst_pid
+        now = float(self.env.now)
         if pid in self.held:
-            self.held[pid].append((self.env.now, message))
+            self.held[pid].append((now if since is None else since, message))
             self._counts["held"] += 1
         elif pid in self.comm:
             state = self.comm[pid]
             before = state.duplicates
-            state.deliver(state.accept(message))
+            state.deliver(state.accept(message), now)
             if state.duplicates != before:
                 self.log("duplicate", src=message.src_pid, dst=pid, seq=message.seq)
             else:
                 self._counts["delivered"] += 1
                 self.log("user-arrive", src=message.src_pid, dst=pid, seq=message.seq)
+                if since is not None:
+                    self.node.book_message_delay(pid, now - since)
         elif pid in self.expected:
-            self.expected[pid].append(message)
+            self.expected[pid].append((now if since is None else since, message))
         elif pid in self.forward:
             target = self.forward[pid]
             self._counts["forwarded"] += 1
             self.log("forward", src=message.src_pid, dst=pid, seq=message.seq, to=target)
-            self._route(message, target, origin=origin, traffic="forwarded")
+            since = now if since is None else since
+            self._route(message, target, origin=origin, traffic="forwarded", since=since)
             if origin != self.node.node_id:
                 self.node.send(self.peer(origin), Location(pid, target), account=pid)
         else:
@@ -235,7 +262,7 @@ class IPCManager(Server):
                 return "cancelled"
         state = self.comm[pid]
         if state.ready:
-            message = state.ready.popleft()
+            message = state.take()
         else:
             state.waiter = self.env.event()
             message = yield state.waiter
@@ -272,8 +299,9 @@ class IPCManager(Server):
         held = self.held.pop(pid, [])
         self.hold_started.pop(pid, None)
         state = self.comm[pid]
+        now = float(self.env.now)
         for _, message in held:
-            state.deliver(state.accept(message))
+            state.deliver(state.accept(message), now)
         self._counts["delivered"] += len(held)
         self.log("unhold", pid=pid, messages=len(held))
         return len(held)
@@ -284,8 +312,9 @@ class IPCManager(Server):
         if pid in self.comm or pid not in self.expected:
             return False
         state = self.comm[pid] = CommState(pid)
-        for message in self.expected.pop(pid):
-            state.deliver(state.accept(message))
+        now = float(self.env.now)
+        for _, message in self.expected.pop(pid):
+            state.deliver(state.accept(message), now)
         self.log("orphaned", pid=pid)
         event = self._installed.pop(pid, None)
         if event is not None:
@@ -301,11 +330,13 @@ class IPCManager(Server):
         if pid in self.comm:
             return 0  # it came after all (the state arrived): nothing is queued
         queued = self.expected.pop(pid, [])
-        for message in queued:
+        for since, message in queued:
             if pid in self.forward:
-                self._arrive(message, self.node.node_id)
+                self._arrive(message, self.node.node_id, since)
             else:
-                self._route(message, req.at, origin=self.node.node_id, traffic="forwarded")
+                self._route(
+                    message, req.at, origin=self.node.node_id, traffic="forwarded", since=since
+                )
         self.log("stop-expecting", pid=pid, messages=len(queued), at=req.at)
         return len(queued)
 
@@ -313,10 +344,18 @@ class IPCManager(Server):
         """Move the state; reply the bytes, the messages held, and when it was installed there."""
         pid, dest, oneway = req.pid, req.dest, req.oneway
         yield from self._state(pid)  # it may still be on its way here (a one-way move)
+        now = float(self.env.now)
         state = self.comm.pop(pid)
         kept = self.held.pop(pid, [])
         held = [m for _, m in kept]
         hold_began = self.hold_started.pop(pid, None)
+        # The mailbox here stopped being where the process will run when the hold began
+        # or the process was frozen, whichever came first (now, if neither happened).
+        detached_at = min(
+            now if hold_began is None else hold_began,
+            now if req.frozen_at is None else req.frozen_at,
+        )
+        waiting_since = tuple(at for at, _ in kept) + tuple(state.queued_since(detached_at))
         self.forward[pid] = dest
         self.location[pid] = dest
         size = state.wire_bytes() + sum(m.size_bytes for m in held)
@@ -325,7 +364,7 @@ class IPCManager(Server):
         sent_at = float(self.env.now)
         sent = deliver(
             self.peer(dest),
-            Install(pid, state, held),
+            Install(pid, state, held, detached_at, waiting_since),
             size_bytes=size,
             traffic="state",
             account=pid,
@@ -350,14 +389,21 @@ class IPCManager(Server):
 
     def _install(self, req: Install) -> float:
         pid, state, held = req.pid, req.state, req.held
+        now = float(self.env.now)
         self.comm[pid] = state
         self.forward.pop(pid, None)
         self.location.pop(pid, None)
-        waiting = held + self.expected.pop(pid, [])
+        queued = self.expected.pop(pid, [])
+        waiting = held + [m for _, m in queued]
         before = state.duplicates
         for message in waiting:
-            state.deliver(state.accept(message))
+            state.deliver(state.accept(message), now)
         self._counts["delivered"] += len(waiting) - (state.duplicates - before)
+        # The message freeze ends here: messages for the process are where it will run.
+        if not math.isnan(req.detached_at):
+            self.node.book_message_freeze(pid, now - req.detached_at)
+        for since in req.waiting_since + tuple(at for at, _ in queued):
+            self.node.book_message_delay(pid, now - since)
         self.log("install", pid=pid, messages=len(waiting))
         event = self._installed.pop(pid, None)
         if event is not None:

@@ -368,6 +368,15 @@ class Node:
         """The network bytes and messages booked to ``account`` so far."""
         return self._kernel.ledger.tally(account)
 
+    def book_message_freeze(self, pid: int, seconds: float) -> None:
+        """Account a message freeze of ``pid``, ``seconds`` long (no simulated time)."""
+        self._kernel.ledger.book_message_freeze(pid, seconds)
+
+    def book_message_delay(self, pid: int, seconds: float) -> None:
+        """Account a message to ``pid`` that a migration delayed by ``seconds`` (no
+        simulated time)."""
+        self._kernel.ledger.book_message_delay(pid, seconds)
+
     def log(self, component: str, event: str, **fields: Any) -> None:
         """Record ``event`` of ``component`` on this node in the event log."""
         self._kernel.log.record(self.node_id, component, event, **fields)

@@ -128,13 +128,15 @@ class SpaceTable(Server):
             prefetch=space.prefetch,
         )
 
-    def page_map_bytes(self, space: AddressSpace) -> int:
-        """Size of a page map on the wire: a header and 8 bytes per run of pages at one place.
+    def page_map_bytes(self, locations: npt.NDArray[np.int16]) -> int:
+        """Size on the wire of the page map ``locations`` (where each page will be found):
+        a header and 8 bytes per run of pages at one place.
 
-        Maps are region-based (as Accent's and Mach's are): a fresh address space is
-        three runs whatever its size; a map after lazy migrations has more.
+        Maps are region-based (as Accent's and Mach's are): a space whose pages are all
+        at one place is one run whatever its size; a map that sends clean pages to the
+        file server and dirty ones to the source has a run per stretch of each.
         """
-        runs = 1 + int(np.count_nonzero(np.diff(space.location)))
+        runs = 1 + int(np.count_nonzero(np.diff(locations)))
         return 64 + 8 * runs
 
     def _lives_here(self, pid: int) -> bool:

@@ -151,7 +151,7 @@ class Transfers(SpaceTable):
             )
         where = {PageHolder.SOURCE: self.node.node_id, PageHolder.FILE: FILE}
         locations = space.page_map_for(where[req.clean], where[req.dirty])
-        size = self.page_map_bytes(space)
+        size = self.page_map_bytes(locations)
         yield self.node.call(
             self.peer(req.dest),
             InstallSpace(pid, space.layout, locations, req.prefetch),
@@ -184,7 +184,7 @@ class Transfers(SpaceTable):
         copies = PageCopies(pages, space.version[pages].copy(), space.dirty[pages].copy())
         code, heap, _stack = (int(p) for p in space.current)
         full = sum(1 for p in (code, heap) if p in set(pages.tolist()))
-        size = self.page_map_bytes(space) + full * self.page_size + int(req.stack_bytes)
+        size = self.page_map_bytes(locations) + full * self.page_size + int(req.stack_bytes)
         bundle = CriticalBundle(space.layout, locations, copies, space.prefetch, size)
         space.evict(pages, dest)
         self.node.free_frames(int(pages.size))

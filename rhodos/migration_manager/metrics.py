@@ -70,10 +70,30 @@ METRICS: tuple[Metric, ...] = (
         "message_freeze_s",
         "s",
         "How long a message sent to the process could be neither received nor queued "
-        "where it will run.",
+        "where it will run (from the hold or the freeze to the state's installation).",
         "message freeze time",
         "msg freeze",
         compared=True,
+    ),
+    Metric(
+        "message_delay_max_s",
+        "s",
+        "The longest extra delay a message sent to the process suffered from the migration.",
+        "longest message delay",
+        "max msg delay",
+    ),
+    Metric(
+        "message_delay_mean_s",
+        "s",
+        "The mean extra delay of the messages the migration delayed (0 if none was).",
+        "mean message delay",
+        "mean msg delay",
+    ),
+    Metric(
+        "messages_delayed",
+        "messages",
+        "Messages the migration delayed (held, queued where the process no longer runs, "
+        "or forwarded).",
     ),
     Metric(
         "total_s",

@@ -5,7 +5,16 @@ Definitions (DESIGN.md, "Migration"), used everywhere in the project:
 * **latency**: request accepted -> process runs again on the destination.
 * **freeze time**: process stops executing -> process runs again.
 * **message freeze time**: the interval during which a message sent to the process
-  could be neither received nor queued for it where it will run (held at the source).
+  could be neither received nor queued for it where it will run: from the instant the
+  source's mailbox stopped being where the process will run (the source's IPC Manager
+  began holding its messages, or the process was frozen, whichever came first) until
+  its communication state was installed where it will run. The IPC Managers measure
+  it whatever the strategy (:mod:`rhodos.ipc_manager.server`).
+* **message delay**: per message that reached a node where it could be neither received
+  nor queued where the process will run (held, queued in the mailbox the migration
+  moves, or forwarded), the extra delay it suffered, until it reached the process's
+  communication state where the process runs or will run; the record keeps their
+  count, maximum and mean (both 0 when no message was delayed: the count says so).
 * **total time**: request -> the source holds nothing the process needs.
 * **residual dependency time**: resume -> the last dependency on the source ends.
 * **bytes and messages** on the network by kind (state, pages, control, forwarded,
@@ -58,6 +67,9 @@ class MigrationRecord:
     resumed_at: float = _NAN
     residual_end_at: float = _NAN
     message_freeze_s: float = 0.0
+    message_delay_max_s: float = 0.0
+    message_delay_mean_s: float = 0.0
+    messages_delayed: int = 0
     messages_held: int = 0
     bytes_by_kind: dict[str, int] = attrs.field(factory=dict)
     messages_by_kind: dict[str, int] = attrs.field(factory=dict)

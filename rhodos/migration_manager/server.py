@@ -22,6 +22,7 @@ exited, so that remote faults after the resume are all counted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import Any
 
@@ -135,12 +136,14 @@ class MigrationManager(Failover):
 
     def _final_status(self, pid: int) -> Generator[Any, Any, Any]:
         """The process's accounting from the Process Manager of the node it lives on
-        (``None`` when that node crashed: the accounting was lost with it)."""
+        (``None`` when that node crashed: the accounting was lost with it).
+
+        The request is the record's bookkeeping, after the process has exited: it is
+        booked to no process, so that it is not counted as the migration's traffic.
+        """
         where = self.node.location_of(pid)
         try:
-            reply = yield self.node.call(
-                self.node.role_port("process", where), Status(pid), account=pid
-            )
+            reply = yield self.node.call(self.node.role_port("process", where), Status(pid))
         except RequestFailed:
             return None
         body = reply.body
@@ -177,6 +180,7 @@ class MigrationManager(Failover):
         outcome: str | None = None,
     ) -> MigrationRecord:
         traffic = self.node.traffic(session.pid) - before
+        delays = traffic.message_delays
         nan = float("nan")
 
         def at(phase: str) -> float:
@@ -202,7 +206,10 @@ class MigrationManager(Failover):
             frozen_at=at("frozen"),
             resumed_at=at("resumed"),
             residual_end_at=at("residual-end"),
-            message_freeze_s=session.message_freeze_s,
+            message_freeze_s=math.fsum(traffic.message_freezes),
+            message_delay_max_s=max(delays, default=0.0),
+            message_delay_mean_s=math.fsum(delays) / len(delays) if delays else 0.0,
+            messages_delayed=len(delays),
             messages_held=session.messages_held,
             bytes_by_kind=dict(traffic.bytes_by_kind),
             messages_by_kind=dict(traffic.messages_by_kind),

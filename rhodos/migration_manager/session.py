@@ -69,9 +69,7 @@ class Session:
         self.profile: MachineProfile = node.profile
         self.phases: list[tuple[str, float]] = []
         self.rounds: list[int] = []
-        self.message_freeze_s = 0.0
         self.messages_held = 0
-        self._hold_at: float | None = None
         #: The process's accounting when it was frozen (faults after resume = final - this).
         self.baseline: ProcessSnapshot | None = None
         self.background: list[simpy.Process] = []
@@ -84,6 +82,8 @@ class Session:
         #: Pages of the space held on other nodes when the migration was accepted: more
         #: afterwards means some moved to the destination (a rollback must have them).
         self.remote_before = 0
+        #: Phase -> the event of its being marked, for steps that wait for it.
+        self._awaited: dict[str, simpy.Event] = {}
 
     # -- bookkeeping ---------------------------------------------------------------
     def mark(self, phase: str, at: float | None = None) -> None:
@@ -91,6 +91,19 @@ class Session:
         when = float(self.env.now if at is None else at)
         self.phases.append((phase, when))
         self.node.log("migration", phase, pid=self.pid, dest=self.dest, at=when)
+        awaited = self._awaited.pop(phase, None)
+        if awaited is not None:
+            awaited.succeed(when)
+
+    def when(self, phase: str) -> simpy.Event:
+        """The event of ``phase`` being marked (already triggered if it has been): a step
+        run in the background waits for it with ``yield session.when("resumed")``."""
+        at = self.time_of(phase)
+        if at is not None:
+            return self.env.event().succeed(at)
+        if phase not in self._awaited:
+            self._awaited[phase] = self.env.event()
+        return self._awaited[phase]
 
     def in_background(self, steps: Steps) -> simpy.Process:
         """Run ``steps`` alongside the strategy; the migration waits for them before it ends."""
@@ -129,12 +142,15 @@ class Session:
 
     # -- Process Manager -----------------------------------------------------------
     def freeze(self) -> Steps:
-        """Stop the process at the source (it keeps its place in memory)."""
-        stopped_at = yield from self._ask(self.source, "process", pm.Suspend(self.pid))
-        if stopped_at is None:
+        """Stop the process at the source (it keeps its place in memory); its accounting
+        at that instant comes with the reply."""
+        suspended: pm.Suspended | None = yield from self._ask(
+            self.source, "process", pm.Suspend(self.pid)
+        )
+        if suspended is None:
             raise ProcessExited(f"process {self.pid} exited before it could be frozen")
-        self.mark("frozen", stopped_at)
-        self.baseline = yield from self._ask(self.source, "process", pm.Status(self.pid))
+        self.mark("frozen", suspended.at)
+        self.baseline = suspended.snapshot
 
     def move_state(self, *, start: bool = True) -> Steps:
         """The Process Manager sends the execution state; ``start`` resumes it on arrival."""
@@ -146,11 +162,14 @@ class Session:
         if start:
             self.mark("resumed", moved.installed_at)
 
-    def blast_state(self, bundle: CriticalBundle) -> Steps:
+    def blast_state(self, bundle: CriticalBundle, *, meanwhile: Steps | None = None) -> Steps:
         """Freeze-free: execution state and ``bundle`` in ONE one-way message.
 
         The destination resumes the process as soon as it arrives and reports the
-        time it resumed; no request/reply crosses the network before the resume.
+        time it resumed; no request/reply crosses the network before the resume. Once
+        the message has been delivered (the source's kernel has sent it all), the
+        source runs ``meanwhile`` in the background without waiting for the report:
+        the old host flushes while the process resumes and runs on the new one.
         """
         notify = self.node.create_port("migration-notify")
         try:
@@ -160,6 +179,8 @@ class Session:
                 pm.MigrateOut(self.pid, self.dest, True, bundle, notify.port_id),
             )
             self._still_there(moved)
+            if meanwhile is not None:
+                self.in_background(meanwhile)
             try:
                 note = yield from self.node.await_from(self.dest, notify.get(), "resumed")
             except RequestFailed as failed:
@@ -297,24 +318,22 @@ class Session:
     # -- IPC Manager ---------------------------------------------------------------
     def hold_messages(self) -> Steps:
         """Hold messages at the source: the message freeze begins."""
-        self._hold_at = yield from self._ask(self.source, "ipc", ipc.Hold(self.pid))
+        yield from self._ask(self.source, "ipc", ipc.Hold(self.pid))
 
     def move_comm(self, *, oneway: bool = False) -> Steps:
         """The IPC Manager moves the communication state (and held messages) to the destination.
 
-        The message freeze -- from the hold to the state's installation where the process
-        will run -- is measured here. ``oneway`` sends the state without waiting for an
-        acknowledgement (nothing was held, so no freeze is running).
+        ``oneway`` sends the state without waiting for an acknowledgement. The IPC
+        Managers measure the message freeze -- from the hold or the freeze, whichever
+        came first, to the state's installation where the process will run -- and each
+        delayed message's extra delay; the record reads them from the kernel's ledger.
         """
         moved: ipc.CommMoved = yield from self._ask(
-            self.source, "ipc", ipc.MigrateOut(self.pid, self.dest, oneway)
+            self.source,
+            "ipc",
+            ipc.MigrateOut(self.pid, self.dest, oneway, self.time_of("frozen")),
         )
         self.messages_held += moved.held
-        if self._hold_at is not None:
-            if oneway:
-                raise RuntimeError("a one-way move cannot end a message hold: nothing reports it")
-            self.message_freeze_s += moved.installed_at - self._hold_at
-            self._hold_at = None
         self.mark(
             "comm-moved" if not oneway else "comm-sent",
             moved.sent_at if oneway else moved.installed_at,

@@ -29,6 +29,7 @@ __all__ = [
     "StateMoved",
     "Status",
     "Suspend",
+    "Suspended",
 ]
 
 
@@ -45,8 +46,8 @@ class Spawn(Request):
 
 @attrs.frozen
 class Suspend(Request):
-    """Migration Manager -> Process Manager: freeze ``pid`` here; reply the instant it
-    stopped (``None``: not here, or it exited)."""
+    """Migration Manager -> Process Manager: freeze ``pid`` here; reply :class:`Suspended`
+    (``None``: not here, or it exited)."""
 
     pid: int
 
@@ -213,3 +214,13 @@ class ProcessSnapshot:
             home_calls=ctx.home_calls if ctx else 0,
             open_files=ctx.open_files if ctx else 0,
         )
+
+
+@attrs.frozen
+class Suspended:
+    """The reply to :class:`Suspend`: the instant the process stopped, and its accounting
+    then (the migration's baseline for faults and home calls after the resume: it rides
+    on the reply, so reading it costs no request of its own)."""
+
+    at: float
+    snapshot: ProcessSnapshot

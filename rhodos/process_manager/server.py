@@ -53,6 +53,7 @@ from rhodos.process_manager.requests import (
     StateMoved,
     Status,
     Suspend,
+    Suspended,
 )
 
 __all__ = ["PCBView", "ProcessManager", "ProcessStatistics"]
@@ -184,13 +185,14 @@ class ProcessManager(Server):
         pcb.state = "frozen"
         return pcb
 
-    def _suspend(self, req: Suspend) -> Generator[simpy.events.Event, Any, float | None]:
-        """Freeze the process; reply the instant it stopped (``None``: not here, or exited)."""
+    def _suspend(self, req: Suspend) -> Generator[simpy.events.Event, Any, Suspended | None]:
+        """Freeze the process; reply the instant it stopped and its accounting then
+        (``None``: not here, or exited)."""
         pcb = yield from self._freeze(req.pid)
         if pcb is None:
             return None
         self.log("suspend", pid=req.pid)
-        return float(self.env.now)
+        return Suspended(float(self.env.now), ProcessSnapshot.of(pcb))
 
     def _resume(self, req: Resume) -> Generator[simpy.events.Event, Any, bool]:
         pcb = self.pcbs.get(req.pid)
@@ -215,7 +217,8 @@ class ProcessManager(Server):
 
         With a ``bundle`` (the freeze-free bundle of the Memory Manager) the state
         travels with it as ONE one-way message, and the destination reports its resume
-        time to ``notify`` instead: no request/reply crosses the network.
+        time to ``notify`` instead: no request/reply crosses the network. The reply
+        comes once the message has been delivered.
         """
         pid, dest = req.pid, req.dest
         pcb = yield from self._freeze(pid)
@@ -226,7 +229,7 @@ class ProcessManager(Server):
         size = self.node.profile.execution_state_bytes
         if req.bundle is not None:
             size += req.bundle.wire_bytes
-            self.node.send(
+            sent = self.node.send(
                 self.peer(dest),
                 Install(pcb, req.start, req.bundle, req.notify),
                 size_bytes=size,
@@ -234,6 +237,7 @@ class ProcessManager(Server):
                 account=pid,
             )
             self.log("migrate-out", pid=pid, dest=dest, bytes=size)
+            yield sent  # delivered: the source may go on without waiting for any reply
             return StateMoved(size, float("nan"))  # the PCB stays until the destination's Departed
         reply = yield self.node.call(
             self.peer(dest),
