@@ -150,7 +150,7 @@ class Session:
         if suspended is None:
             raise ProcessExited(f"process {self.pid} exited before it could be frozen")
         self.mark("frozen", suspended.at)
-        self.baseline = suspended.snapshot
+        self.baseline = suspended.accounting
 
     def move_state(self, *, start: bool = True) -> Steps:
         """The Process Manager sends the execution state; ``start`` resumes it on arrival."""

@@ -223,4 +223,4 @@ class Suspended:
     on the reply, so reading it costs no request of its own)."""
 
     at: float
-    snapshot: ProcessSnapshot
+    accounting: ProcessSnapshot
