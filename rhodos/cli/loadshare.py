@@ -13,18 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-from rhodos.cli.application import app
+from rhodos.cli.application import app, fail
 from rhodos.load.presets import PRESETS
 from rhodos.load.queueing import mm1_response
 from rhodos.load.run import COSTS, LoadShareConfig, LoadShareResult, run_loadshare
 from rhodos.load.workload import SERVICE_FORMS, ServiceError, parse_service
 
 __all__ = ["loadshare", "render"]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _clean(value: Any) -> Any:
@@ -136,11 +131,11 @@ def loadshare(
 ) -> None:
     """Share load on a cluster: Poisson arrivals per node, one policy, measured response."""
     if migration_cost not in COSTS:
-        raise _fail(f"--migration-cost must be one of {', '.join(COSTS)}, got {migration_cost!r}")
+        fail(f"--migration-cost must be one of {', '.join(COSTS)}, got {migration_cost!r}")
     try:
         demands = parse_service(service)
     except ServiceError as error:
-        raise _fail(f"--service: {error}") from None
+        fail(f"--service: {error}")
     config = LoadShareConfig(
         nodes=nodes,
         arrival_rate=arrival_rate,
@@ -163,7 +158,7 @@ def loadshare(
     )
     problems = config.problems()
     if problems:
-        raise _fail(problems[0])
+        fail(problems[0])
     result = run_loadshare(config)
     if json_output:
         typer.echo(json.dumps(_clean(result.as_json()), sort_keys=True))
