@@ -49,7 +49,7 @@ fuzz: $(STAMP)
 # 150), eight interrupted and three killed sweeps, the same on a Dask LocalCluster, and a
 # sweep on a TLS Dask cluster (needs openssl). About ten minutes.
 fuzz-cli: $(STAMP)
-	RHODOS_FUZZ_EXAMPLES=5000 RHODOS_LONG_TESTS=1 $(BIN)/python -m pytest \
+	RHODOS_HYPOTHESIS=explore RHODOS_FUZZ_EXAMPLES=5000 RHODOS_LONG_TESTS=1 $(BIN)/python -m pytest \
 	  tests/test_cli_fuzz.py tests/test_interrupt.py tests/test_dask_tls.py
 
 bench: $(STAMP)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
 import simpy
+from hypothesis import settings
 
 from rhodos.kernel import Cluster
 from rhodos.system import boot
+
+# `make test` draws the same property-test examples on every run, so that CI's verdict
+# depends on the code and not on the draw; `RHODOS_HYPOTHESIS=explore` draws new ones each
+# run (random seeds, the example database) to search further, e.g. before a release.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("RHODOS_HYPOTHESIS", "repeatable"))
 
 #: A test's simulated process: a generator function yielding simpy events.
 ProcessFn = Callable[..., Generator[simpy.events.Event, Any, Any]]
