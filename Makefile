@@ -91,7 +91,7 @@ SIMGRID_DRIVER := $(SIMGRID_XP)/build/driver
 simgrid: $(STAMP) $(SIMGRID_DRIVER)
 	$(BIN)/python $(SIMGRID_XP)/compare.py
 
-$(SIMGRID_DRIVER): $(SIMGRID_XP)/driver.cpp
+$(SIMGRID_DRIVER): $(SIMGRID_XP)/driver.cpp $(SIMGRID_XP)/platform.hpp
 	pkg-config --exists simgrid 2>/dev/null || test -f /usr/include/simgrid/plugins/live_migration.h || \
 	  { if [ "$$(id -u)" = 0 ]; then s=; else s=sudo; fi; \
 	    $$s apt-get update && $$s env DEBIAN_FRONTEND=noninteractive apt-get install -y libsimgrid-dev; }

@@ -136,7 +136,9 @@ def simgrid_driver() -> tuple[Path | None, str | None]:
     """
     binary = HERE / "build" / "simgrid_migrations"
     source = HERE / "simgrid_migrations.cpp"
-    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+    shared = HERE.parent / "experiments" / "simgrid-crosscheck" / "platform.hpp"
+    newest = max(path.stat().st_mtime for path in (source, shared))
+    if binary.exists() and binary.stat().st_mtime >= newest:
         return binary, None
     flags = subprocess.run(
         ["pkg-config", "--cflags", "--libs", "simgrid"], capture_output=True, text=True

@@ -9,7 +9,8 @@
 // program's wall time and peak memory.
 //
 // The platform and the plugin calls follow experiments/simgrid-crosscheck/driver.cpp
-// (same network model, LV08, and migration speed = the link's bandwidth).
+// (same network model, LV08, and migration speed = the link's bandwidth); the option
+// reading and the platform file are shared with it (platform.hpp there).
 //
 // Build:  g++ -std=c++17 -O2 simgrid_migrations.cpp $(pkg-config --cflags --libs simgrid)
 // Run:    ./simgrid_migrations --vms=1000 --ram-bytes=1073741824 --bandwidth-bps=1e10
@@ -17,15 +18,12 @@
 
 #include <simgrid/plugins/live_migration.h>
 #include <simgrid/s4u.hpp>
-#include <simgrid/version.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <string>
-#include <unistd.h>
-#include <vector>
+
+#include "../experiments/simgrid-crosscheck/platform.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -39,18 +37,13 @@ struct Options {
   double migrate_at   = 0.01;
 };
 
+const char* const PROGRAM = "simgrid_migrations";
+
 Options parse(int argc, char** argv)
 {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    auto eq         = arg.find('=');
-    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
-      std::cerr << "simgrid_migrations: expected --name=value, got '" << arg << "'\n";
-      std::exit(2);
-    }
-    std::string key = arg.substr(2, eq - 2);
-    double value    = std::strtod(arg.c_str() + eq + 1, nullptr);
+  rhodos_simgrid::parse_options(PROGRAM, argc, argv, [&o](const std::string& key, const std::string& val) {
+    double value = rhodos_simgrid::number(PROGRAM, key, val);
     if (key == "vms")
       o.vms = static_cast<int>(value);
     else if (key == "ram-bytes")
@@ -62,43 +55,16 @@ Options parse(int argc, char** argv)
     else if (key == "migrate-at")
       o.migrate_at = value;
     else {
-      std::cerr << "simgrid_migrations: unknown option --" << key
+      std::cerr << PROGRAM << ": unknown option --" << key
                 << " (allowed: --vms, --ram-bytes, --bandwidth-bps, --latency-s, --migrate-at)\n";
       std::exit(2);
     }
-  }
+  });
   if (o.vms < 1) {
-    std::cerr << "simgrid_migrations: --vms must be at least 1\n";
+    std::cerr << PROGRAM << ": --vms must be at least 1\n";
     std::exit(2);
   }
   return o;
-}
-
-std::string write_platform(const Options& o)
-{
-  char path[] = "/tmp/rhodos-simgrid-migrations-XXXXXX";
-  int fd      = mkstemp(path);
-  if (fd < 0) {
-    std::perror("simgrid_migrations: mkstemp");
-    std::exit(1);
-  }
-  close(fd);
-  std::string xml_path = std::string(path) + ".xml";
-  std::rename(path, xml_path.c_str());
-  std::ofstream xml(xml_path);
-  xml.precision(17);
-  xml << "<?xml version='1.0'?>\n"
-      << "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-      << "<platform version=\"4.1\">\n"
-      << "  <zone id=\"world\" routing=\"Full\">\n"
-      << "    <host id=\"src\" speed=\"1Gf\" core=\"1\"/>\n"
-      << "    <host id=\"dst\" speed=\"1Gf\" core=\"1\"/>\n"
-      << "    <link id=\"segment\" bandwidth=\"" << o.bandwidth << "bps\" latency=\"" << o.latency_s
-      << "s\" sharing_policy=\"SHARED\"/>\n"
-      << "    <route src=\"src\" dst=\"dst\"><link_ctn id=\"segment\"/></route>\n"
-      << "  </zone>\n"
-      << "</platform>\n";
-  return xml_path;
 }
 
 } // namespace
@@ -110,7 +76,9 @@ int main(int argc, char** argv)
   sg4::Engine::set_config("network/model:LV08");
   sg_vm_live_migration_plugin_init();
 
-  std::string platform = write_platform(o);
+  // One Ethernet segment (SHARED): every transfer shares it.
+  std::string platform =
+      rhodos_simgrid::write_platform(PROGRAM, {1e9, o.bandwidth, o.latency_s, /*split_duplex=*/false});
   engine.load_platform(platform);
   std::remove(platform.c_str());
   sg4::Host* src = engine.host_by_name("src");
@@ -135,12 +103,8 @@ int main(int argc, char** argv)
     std::cerr << "simgrid_migrations: " << returned << " of " << o.vms << " migrations returned\n";
     return 1;
   }
-  int major = 0;
-  int minor = 0;
-  int patch = 0;
-  sg_version_get(&major, &minor, &patch);
   std::cout.precision(17);
-  std::cout << "{\"simgrid_version\":\"" << major << "." << minor << "." << patch << "\",\"vms\":" << o.vms
+  std::cout << "{\"simgrid_version\":\"" << rhodos_simgrid::version() << "\",\"vms\":" << o.vms
             << ",\"simulated_s\":" << last_return - o.migrate_at << "}" << std::endl;
   return 0;
 }

@@ -19,17 +19,15 @@
 #include <simgrid/plugins/live_migration.h>
 #include <simgrid/s4u.hpp>
 #include <simgrid/s4u/VirtualMachine.hpp>
-#include <simgrid/version.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
+
+#include "platform.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -47,28 +45,17 @@ struct Options {
   std::string network_model = "LV08";             // SimGrid's default, validated TCP model
 };
 
+const char* const PROGRAM = "driver";
+
 Options parse(int argc, char** argv)
 {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    auto eq         = arg.find('=');
-    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
-      std::cerr << "driver: expected --name=value, got '" << arg << "'\n";
-      std::exit(2);
-    }
-    std::string key = arg.substr(2, eq - 2);
-    std::string val = arg.substr(eq + 1);
+  rhodos_simgrid::parse_options(PROGRAM, argc, argv, [&o](const std::string& key, const std::string& val) {
     if (key == "network-model") {
       o.network_model = val;
-      continue;
+      return;
     }
-    char* end    = nullptr;
-    double value = std::strtod(val.c_str(), &end);
-    if (end == val.c_str() || *end != '\0') {
-      std::cerr << "driver: --" << key << " needs a number, got '" << val << "'\n";
-      std::exit(2);
-    }
+    double value = rhodos_simgrid::number(PROGRAM, key, val);
     if (key == "ram-bytes")
       o.ram_bytes = value;
     else if (key == "intensity")
@@ -86,48 +73,15 @@ Options parse(int argc, char** argv)
     else if (key == "migrate-at")
       o.migrate_at = value;
     else {
-      std::cerr << "driver: unknown option --" << key
+      std::cerr << PROGRAM << ": unknown option --" << key
                 << " (options: ram-bytes, intensity, working-set-bytes, bandwidth-bps, latency-s, "
                    "mig-speed-bps, host-speed-flops, migrate-at, network-model)\n";
       std::exit(2);
     }
-  }
+  });
   if (o.mig_speed_bps <= 0)
     o.mig_speed_bps = o.bandwidth_bps;
   return o;
-}
-
-/** A two-host platform in SimGrid's XML (DTD 4.1), written to a temporary file.
- *
- * One full-duplex link (SPLITDUPLEX: each direction has the whole bandwidth), like the
- * switched links of the rhodos profiles; with a SHARED link, the TCP acknowledgement
- * cross-traffic that LV08 models in the reverse direction would take ~5% of the data's
- * bandwidth. */
-std::string write_platform(const Options& o)
-{
-  char path[] = "/tmp/rhodos-simgrid-platform-XXXXXX";
-  int fd      = mkstemp(path);
-  if (fd < 0) {
-    std::perror("driver: mkstemp");
-    std::exit(1);
-  }
-  close(fd);
-  std::string xml_path = std::string(path) + ".xml";
-  std::rename(path, xml_path.c_str());
-  std::ofstream xml(xml_path);
-  xml.precision(17);
-  xml << "<?xml version='1.0'?>\n"
-      << "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-      << "<platform version=\"4.1\">\n"
-      << "  <zone id=\"world\" routing=\"Full\">\n"
-      << "    <host id=\"src\" speed=\"" << o.host_speed_flops << "f\" core=\"1\"/>\n"
-      << "    <host id=\"dst\" speed=\"" << o.host_speed_flops << "f\" core=\"1\"/>\n"
-      << "    <link id=\"wire\" bandwidth=\"" << o.bandwidth_bps << "bps\" latency=\"" << o.latency_s
-      << "s\" sharing_policy=\"SPLITDUPLEX\"/>\n"
-      << "    <route src=\"src\" dst=\"dst\"><link_ctn id=\"wire\" direction=\"UP\"/></route>\n"
-      << "  </zone>\n"
-      << "</platform>\n";
-  return xml_path;
 }
 
 struct Stage {
@@ -157,7 +111,11 @@ int main(int argc, char** argv)
   sg4::Engine::set_config("network/model:" + o.network_model);
   sg_vm_live_migration_plugin_init();
 
-  std::string platform = write_platform(o);
+  // One full-duplex link, like the switched links of the rhodos profiles; with a SHARED
+  // link, the TCP acknowledgement cross-traffic that LV08 models in the reverse direction
+  // would take ~5% of the data's bandwidth.
+  std::string platform = rhodos_simgrid::write_platform(
+      PROGRAM, {o.host_speed_flops, o.bandwidth_bps, o.latency_s, /*split_duplex=*/true});
   engine.load_platform(platform);
   std::remove(platform.c_str());
 
@@ -214,13 +172,9 @@ int main(int argc, char** argv)
 
   // The transfers in order are stage 1, stage-2 rounds, stage 3 (the one started after the
   // suspension). Bytes are the sizes handed to the network (Comm remaining at start).
-  int major = 0;
-  int minor = 0;
-  int patch = 0;
-  sg_version_get(&major, &minor, &patch);
   std::ostringstream out;
   out.precision(17);
-  out << "{\"simgrid_version\":\"" << major << "." << minor << "." << patch << "\""
+  out << "{\"simgrid_version\":\"" << rhodos_simgrid::version() << "\""
       << ",\"network_model\":\"" << o.network_model << "\""
       << ",\"ram_bytes\":" << o.ram_bytes << ",\"intensity\":" << o.intensity
       << ",\"working_set_bytes\":" << o.working_set_bytes << ",\"bandwidth_bps\":" << o.bandwidth_bps
