@@ -17,8 +17,11 @@ from it. Nobody is told by magic. The kernel finds out the way real ones do:
 * **heartbeats** (:attr:`Detection.heartbeat_interval_s`, sent by
   :mod:`rhodos.faults`) let the recovery manager learn that a node has gone quiet.
 
-Detection is off (``Cluster.detection is None``) until the fault layer turns it on, so a
-run without failures sends and waits exactly as before.
+The timeouts and the heartbeat period are fields of the machine profile
+(:class:`~rhodos.kernel.MachineProfile`), each with its source; :class:`Detection` is
+the frozen view of them that a run uses (:meth:`Detection.for_profile`), which a fault
+plan may replace. Detection is off (``Cluster.detection is None``) until the fault layer
+turns it on, so a run without failures sends and waits exactly as before.
 """
 
 from __future__ import annotations
@@ -83,25 +86,14 @@ class Detection:
     heartbeat_misses: int = attrs.field(default=3, validator=_check(validators.positive))
 
     @classmethod
-    def for_profile(
-        cls, profile: MachineProfile, *, heartbeat_interval_s: float = 1.0, misses: int = 3
-    ) -> Detection:
-        """Timeouts derived from the profile's costs.
-
-        A request waits 20 idle round trips of a small message plus a disk access (what
-        a file-server request costs), at least 50 ms; the transport retries for 4 round
-        trips; heartbeats every ``heartbeat_interval_s``.
-        """
-        one_way = (
-            profile.network_latency_s
-            + profile.wire_bytes(64) / profile.bandwidth_bytes_per_s
-            + 2 * profile.message_cpu_s(64)
-        )
+    def for_profile(cls, profile: MachineProfile) -> Detection:
+        """The profile's failure-detection fields (``request_timeout_s``,
+        ``transport_timeout_s``, ``heartbeat_interval_s``, ``heartbeat_misses``)."""
         return cls(
-            request_timeout_s=max(0.05, 20 * 2 * one_way + profile.file_server_latency_s),
-            transport_timeout_s=4 * 2 * one_way,
-            heartbeat_interval_s=heartbeat_interval_s,
-            heartbeat_misses=misses,
+            request_timeout_s=profile.request_timeout_s,
+            transport_timeout_s=profile.transport_timeout_s,
+            heartbeat_interval_s=profile.heartbeat_interval_s,
+            heartbeat_misses=profile.heartbeat_misses,
         )
 
     @property
