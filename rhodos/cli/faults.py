@@ -33,7 +33,8 @@ def render(report: FaultsReport) -> str:
         f"crashes / recoveries      {report.crashes} / {report.recoveries} ({detection})",
         f"processes completed       {report.processes_completed} of {report.processes_started}",
         f"restarts                  {report.restarts}",
-        f"work lost                 {report.work_lost_cpu_s:.4g} CPU-seconds",
+        f"work lost                 {report.work_lost_cpu_s:.4g} CPU-seconds "
+        f"({report.work_reexecuted_cpu_s:.4g} run again)",
         f"checkpoints               {report.checkpoints} ({report.checkpoint_bytes:,} bytes)",
         f"migrations                {report.migrations}: {report.migrations_completed} completed, "
         f"{report.migrations_refused} refused, {report.migrations_aborted} aborted "
@@ -41,6 +42,11 @@ def render(report: FaultsReport) -> str:
         f"messages undeliverable    {report.messages_undeliverable} (reported to their senders)",
         f"processes lost            {report.processes_lost}",
         f"processes duplicated      {report.processes_duplicated}",
+        f"talking processes         {report.talking_completed} of {report.talking_processes} "
+        f"completed; {report.messages_sent} messages",
+        f"messages lost             {report.messages_lost}",
+        f"messages duplicated       {report.messages_duplicated}",
+        f"messages returned         {report.messages_returned} (receiver ended for good)",
     ]
     if report.processes_unfinished:
         lines.append(f"unfinished at the horizon {report.processes_unfinished}")

@@ -74,6 +74,10 @@ SENDERS: dict[str, str] = {
     "stop_expecting": "migration",
     "unhold": "migration",
     "orphaned": "migration",
+    "checkpointed": "migration",
+    "ack": PEER,
+    "nack": PEER,
+    "relocated": "recovery",
     # the Migration Manager's
     "migrate": "system",
     "negotiate": PEER,
@@ -84,6 +88,7 @@ SENDERS: dict[str, str] = {
     "heartbeat": "kernel",
     "node_crashed": "recovery",
     "process_failed": "process",
+    "log_receive": "ipc",
     # the Load Manager's (the trader and a central load server are Load Managers too)
     "configure": "system",
     "exec": "system",

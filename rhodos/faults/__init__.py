@@ -11,7 +11,7 @@ from their last checkpoint. The :class:`FaultInjector` crashes nodes as a
 from rhodos.faults.injector import CrashEvent, FaultInjector
 from rhodos.faults.plan import TARGETS, Crash, FaultPlan, PhaseCrash, RandomFailures, Shutdown
 from rhodos.faults.recovery import Journal, RecoveryManager
-from rhodos.faults.replay import restarted_context, work_lost_s
+from rhodos.faults.replay import restart, work_lost_s
 
 __all__ = [
     "TARGETS",
@@ -24,6 +24,6 @@ __all__ = [
     "RandomFailures",
     "RecoveryManager",
     "Shutdown",
-    "restarted_context",
+    "restart",
     "work_lost_s",
 ]

@@ -13,7 +13,14 @@ manager *declares* that incarnation crashed:
    when it was created: it restarts from its start) and restarts it on the node the
    location policy chooses (the Load Manager of a live node is asked,
    :class:`~rhodos.load.requests.Where`), reporting the work lost; a process without a
-   checkpoint is reported lost, with the reason.
+   checkpoint is reported lost, with the reason;
+3. it tells every live node's IPC Manager where each process was restarted, or that it
+   was lost (:class:`~rhodos.ipc_manager.requests.Relocated`), so that the messages sent
+   to it and not acknowledged are sent there again, or returned to their senders.
+
+It also keeps the **message log**: every message a process takes is logged here first
+(:class:`~rhodos.kernel.LogReceive`, one disk write each), and a restart hands the
+process the messages it took since its checkpoint, to take again in the same order.
 
 What it must not forget -- which incarnations it declared, the processes it restarted or
 reported lost, the work lost -- is its :class:`Journal`, kept on the node's disk, so it
@@ -29,13 +36,15 @@ from typing import Any
 import attrs
 import simpy
 
-from rhodos.faults.replay import restarted_context, work_lost_s
+from rhodos.faults.replay import restart, work_lost_s
 from rhodos.faults.requests import Heartbeat
+from rhodos.ipc_manager.requests import Relocated
 from rhodos.kernel import (
     LOST_EXIT_CODE,
     CheckpointImage,
     Detection,
     Handler,
+    LogReceive,
     Node,
     NodeCrashed,
     ProcessFailed,
@@ -44,6 +53,7 @@ from rhodos.kernel import (
     RequestFailed,
     Server,
     StoreCheckpoint,
+    UserMessage,
 )
 from rhodos.load.requests import Where
 from rhodos.process_manager.requests import Restart
@@ -65,6 +75,11 @@ class Journal:
     lost: dict[int, str] = attrs.field(factory=dict)
     #: When each of :attr:`declared` was declared (simulated seconds).
     declared_at: list[float] = attrs.field(factory=list)
+    #: The message log: pid -> number of the receive -> the message it took.
+    received: dict[int, dict[int, UserMessage]] = attrs.field(factory=dict)
+    #: CPU-seconds restarted processes spent running again what they had done before
+    #: their crash (measured as they run it, for the report; not part of the system).
+    reexecuted_s: float = 0.0
 
 
 class RecoveryManager(Server):
@@ -98,7 +113,11 @@ class RecoveryManager(Server):
         self.env.process(self._watch())
 
     def handlers(self) -> dict[type[Request], Handler]:
-        return {Heartbeat: self._heartbeat, ProcessFailed: self._process_failed}
+        return {
+            Heartbeat: self._heartbeat,
+            ProcessFailed: self._process_failed,
+            LogReceive: self._log_receive,
+        }
 
     def _last_declared(self, node: int) -> int:
         incarnations = [inc for n, inc in self.journal.declared if n == node]
@@ -134,6 +153,30 @@ class RecoveryManager(Server):
             self.heard[node] = (float(self.env.now), answer)
         yield from self._declare(node, incarnation)
 
+    # -- the message log -------------------------------------------------------------
+    def _log_receive(self, req: LogReceive) -> Generator[simpy.events.Event, Any, None]:
+        """Write the message a process is about to take to the log on disk."""
+        yield self.env.timeout(self.node.profile.file_server_latency_s)
+        self.journal.received.setdefault(req.pid, {})[req.index] = req.message
+
+    def _logged_since(self, image: CheckpointImage) -> tuple[UserMessage, ...]:
+        """The messages ``image``'s process took after its checkpoint, in order (the log
+        before the checkpoint is dropped: the checkpoint holds what it stands for)."""
+        first = image.comm.receives if image.comm is not None else 0
+        log = self.journal.received.get(image.pid, {})
+        for index in [i for i in log if i < first]:
+            del log[index]
+        return tuple(log[i] for i in sorted(log))
+
+    def _reexecuted(self, seconds: float) -> None:
+        self.journal.reexecuted_s += seconds
+
+    def _tell_ipc(self, pid: int, node: int | None, why: str = "") -> None:
+        """Tell every live node's IPC Manager where ``pid`` now runs (``None``: lost)."""
+        for other in range(self.compute_nodes):
+            if self._alive(other):
+                self.node.send(self.node.role_port("ipc", other), Relocated(pid, node, why))
+
     # -- recovery ------------------------------------------------------------------
     def _declare(self, node: int, incarnation: int) -> Generator[simpy.events.Event, Any, None]:
         if self._declared(node, incarnation):
@@ -161,6 +204,7 @@ class RecoveryManager(Server):
         image = yield from self._image(req.pid)
         if image is None:
             self.journal.lost[req.pid] = req.why
+            self._tell_ipc(req.pid, None, req.why)
             return False
         return (yield from self._restart(image, avoid=None))
 
@@ -190,9 +234,12 @@ class RecoveryManager(Server):
         """Restart ``image``'s process on the node the location policy chooses."""
         pid = image.pid
         lost = work_lost_s(image)
-        context = restarted_context(image)
+        received = self._logged_since(image)
+        context, again = restart(image, self._reexecuted)
         for target in (yield from self._places(image, avoid)):
-            request = Restart(pid, image.name, image.home, image.layout, context)
+            request = Restart(
+                pid, image.name, image.home, image.layout, context, image.comm, received
+            )
             try:
                 yield self.node.call(
                     self.node.role_port("process", target),
@@ -206,10 +253,9 @@ class RecoveryManager(Server):
             self.journal.restarts[pid] = self.journal.restarts.get(pid, 0) + 1
             self.journal.work_lost_s += lost
             self.log("restarted", pid=pid, at_node=target, work_lost=lost)
-            # The image now stands for the restarted process (what its log replays).
-            self.node.call(
-                self.node.role_port("file"), StoreCheckpoint(attrs.evolve(image, context=context))
-            )
+            # The image now stands for the restarted process (what a restart re-runs).
+            self.node.call(self.node.role_port("file"), StoreCheckpoint(again))
+            self._tell_ipc(pid, target)
             return True
         return False
 
@@ -235,6 +281,7 @@ class RecoveryManager(Server):
     def _lost(self, pid: int, why: str) -> None:
         self.journal.lost[pid] = why
         self.log("process-lost", pid=pid, why=why)
+        self._tell_ipc(pid, None, why)
         event = self.node.exit_event(pid)
         if not event.triggered:
             event.succeed(LOST_EXIT_CODE)

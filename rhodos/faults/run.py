@@ -7,13 +7,19 @@ preemptive: it migrates processes with ``strategy``). Every compute node fails a
 repaired at random (exponential times of means ``mttf_s`` and ``mttr_s``; the file
 server, the stable storage of the checkpoints, does not fail here); processes are
 checkpointed every ``checkpoint_interval_s`` and a process's program image is its first
-checkpoint. Arrivals stop at ``duration_s``; the run goes on until every process has
-ended, or :data:`HORIZON` times the duration.
+checkpoint. Alongside, ``pairs`` pairs of processes talk for the whole run (a
+:class:`~rhodos.faults.talkers.Counter` and its :class:`~rhodos.faults.talkers.Echo`,
+one step of :data:`TALK_STEP_S` CPU-seconds between messages, as many messages as keep
+them busy for about half of ``duration_s``), started at the beginning on neighbouring
+nodes. Arrivals stop at ``duration_s``; the run goes on until
+every process has ended, or :data:`HORIZON` times the duration.
 
-The report counts what the issue asks: processes completed, restarts, work lost,
+The report counts processes completed, restarts, work lost and work run again,
 migrations aborted and rolled back, messages reported undeliverable, processes lost and
 processes duplicated (a process seen running on two nodes at once, sampled every
-:data:`SAMPLE_S`); the last two must be 0.
+:data:`SAMPLE_S`), and of the talking pairs' messages those lost and those taken twice
+by their receiving program; the processes and the messages lost and duplicated must be
+0.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import attrs
 import simpy
 
+from rhodos.faults import talkers
 from rhodos.faults.injector import FaultInjector
 from rhodos.faults.plan import FaultPlan, RandomFailures
 from rhodos.kernel import LOST_EXIT_CODE, Cluster, Layout, LogEvent, load_profile
@@ -34,14 +41,16 @@ from rhodos.load.requests import Exec
 from rhodos.load.run import configure
 from rhodos.load.workload import job
 from rhodos.migration_manager import make_strategy, registered
-from rhodos.system import boot
+from rhodos.system import boot, spawn
 
-__all__ = ["HORIZON", "SAMPLE_S", "FaultsConfig", "FaultsReport", "run_faults"]
+__all__ = ["HORIZON", "SAMPLE_S", "TALK_STEP_S", "FaultsConfig", "FaultsReport", "run_faults"]
 
 #: The run stops at this many times its duration, processes ended or not.
 HORIZON = 10.0
 #: How often the processes running on each node are compared (duplicates).
 SAMPLE_S = 0.01
+#: CPU-seconds a talking process computes between two messages.
+TALK_STEP_S = 1.0
 
 
 def _finite_positive(value: Any) -> bool:
@@ -68,6 +77,8 @@ class FaultsConfig:
     mean_demand_s: float = 2.0
     memory_bytes: int = 64 * 1024
     profile: str = "sun3-ethernet"
+    #: Counter-and-echo pairs that talk for the whole run.
+    pairs: int = 2
 
     def problems(self) -> list[str]:
         """What is wrong, one line each, naming the option and what it allows."""
@@ -87,6 +98,8 @@ class FaultsConfig:
                 found.append(f"{option} must be a number of seconds > 0, got {value!r}")
         if _finite_positive(self.duration_s) and self.duration_s > 1e6:
             found.append(f"--duration must be at most 1e6 seconds, got {self.duration_s!r}")
+        if not isinstance(self.pairs, int) or not 0 <= self.pairs <= 256:
+            found.append(f"pairs must be an integer within [0, 256], got {self.pairs!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             found.append(f"--seed must be an integer >= 0, got {self.seed!r}")
         return found
@@ -104,6 +117,7 @@ class FaultsReport:
     processes_unfinished: int
     restarts: int
     work_lost_cpu_s: float
+    work_reexecuted_cpu_s: float
     crashes: int
     recoveries: int
     detection_mean_s: float | None
@@ -116,6 +130,12 @@ class FaultsReport:
     migrations_rolled_back: int
     messages_undeliverable: int
     heartbeats_undeliverable: int
+    talking_processes: int
+    talking_completed: int
+    messages_sent: int
+    messages_lost: int
+    messages_duplicated: int
+    messages_returned: int
     lost_reasons: tuple[str, ...]
     simulated_s: float
 
@@ -140,6 +160,22 @@ class _Run:
         self.duplicated: set[int] = set()
         self.records: Counter[str] = Counter()
         self.exec_failures = 0
+        self.tally = talkers.Tally()
+        self.talkers: list[int] = []
+
+    def talk(self) -> None:
+        """Start the counter-and-echo pairs, pair ``i`` on nodes ``2i`` and ``2i + 1``."""
+        cfg, cluster = self.config, self.cluster
+        rounds = max(1, int(cfg.duration_s / (4 * TALK_STEP_S)))  # half the arrivals' time
+        for i in range(cfg.pairs):
+            counter, echo = cluster.new_pid(), cluster.new_pid()
+            on = (2 * i % cfg.nodes, (2 * i + 1) % cfg.nodes)
+            for pid, peer, node, program in (
+                (counter, echo, on[0], talkers.Counter(self.tally, rounds, TALK_STEP_S)),
+                (echo, counter, on[1], talkers.Echo(self.tally, rounds, TALK_STEP_S)),
+            ):
+                spawn(cluster, program, node, pid=pid, peers={"peer": peer})
+                self.talkers.append(pid)
 
     def arrivals(self, node_id: int) -> Generator[simpy.events.Event, Any, None]:
         cfg = self.config
@@ -198,7 +234,7 @@ class _Run:
 
     def all_ended(self) -> bool:
         return self.env.now >= self.config.duration_s and all(
-            self.cluster.exit_event(pid).triggered for pid in self.pids
+            self.cluster.exit_event(pid).triggered for pid in self.pids + self.talkers
         )
 
 
@@ -219,6 +255,7 @@ def run_faults(config: FaultsConfig) -> FaultsReport:
     injector = FaultInjector(cluster, plan, load_settings=settings)
     configure(cluster, settings)
     run = _Run(cluster, config, injector)
+    run.talk()
     cluster.log.subscribe(run.on_event)
     for node in cluster.nodes:
         cluster.env.process(run.arrivals(node.node_id))
@@ -236,6 +273,11 @@ def run_faults(config: FaultsConfig) -> FaultsReport:
         if (node, incarnation) == (crash.node, crash.incarnation)
     ]
     undeliverable = cluster.undeliverable
+    talked = [cluster.exit_event(p) for p in run.talkers]
+    # What a process reported lost had not taken went with it (the report counts it).
+    lost = frozenset(
+        p for p, e in zip(run.talkers, talked, strict=True) if e.triggered and e.value != 0
+    )
     return FaultsReport(
         config=config,
         processes_started=len(run.pids),
@@ -245,6 +287,7 @@ def run_faults(config: FaultsConfig) -> FaultsReport:
         processes_unfinished=len(run.pids) - len(codes),
         restarts=sum(journal.restarts.values()),
         work_lost_cpu_s=journal.work_lost_s,
+        work_reexecuted_cpu_s=journal.reexecuted_s,
         crashes=len(injector.crashes),
         recoveries=len(injector.recoveries),
         detection_mean_s=sum(delays) / len(delays) if delays else None,
@@ -257,6 +300,12 @@ def run_faults(config: FaultsConfig) -> FaultsReport:
         migrations_rolled_back=run.records["rolled-back"],
         messages_undeliverable=sum(n for kind, n in undeliverable.items() if kind != "heartbeat"),
         heartbeats_undeliverable=undeliverable.get("heartbeat", 0),
+        talking_processes=len(run.talkers),
+        talking_completed=sum(e.triggered and e.value == 0 for e in talked),
+        messages_sent=run.tally.messages,
+        messages_lost=run.tally.lost(lost),
+        messages_duplicated=run.tally.duplicated,
+        messages_returned=run.tally.undeliverable,
         lost_reasons=tuple(sorted(set(journal.lost.values())))[:10],
         simulated_s=cluster.now,
     )

@@ -7,12 +7,16 @@ declared in the kernel.
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from rhodos.ipc_manager.channel import CommState
 from rhodos.kernel import Request, UserMessage
 
 __all__ = [
+    "Ack",
+    "Checkpointed",
     "Close",
     "CommMoved",
     "Deliver",
@@ -21,18 +25,65 @@ __all__ = [
     "Install",
     "Location",
     "MigrateOut",
+    "Nack",
     "Open",
     "Orphaned",
+    "Relocated",
     "StopExpecting",
     "Unhold",
 ]
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Open(Request):
-    """Process Manager -> IPC Manager: process ``pid`` starts here; reply ``None``."""
+    """Process Manager -> IPC Manager: process ``pid`` starts here; reply ``None``.
+
+    A process restarted from a checkpoint starts from the communication state the
+    checkpoint holds (``checkpoint``, from :class:`Checkpointed`) and the messages it
+    took since (``received``, from the message log, in order).
+    """
 
     pid: int
+    checkpoint: Any = None
+    received: tuple[UserMessage, ...] = ()
+
+
+@attrs.frozen
+class Checkpointed(Request):
+    """Migration Manager -> IPC Manager: a checkpoint of ``pid`` is being taken; reply a
+    copy of its communication state (a :class:`~rhodos.ipc_manager.channel.CommState`)."""
+
+    pid: int
+
+
+@attrs.frozen
+class Ack(Request):
+    """Receiver's IPC Manager -> sender's IPC Manager: process ``dst`` has taken every
+    message of the channel from ``src`` up to sequence number ``upto`` (one-way)."""
+
+    src: int
+    dst: int
+    upto: int
+
+
+@attrs.frozen(eq=False)
+class Nack(Request):
+    """IPC Manager -> the IPC Manager of a message's sender: ``message`` cannot be
+    delivered (``why``: its receiver has ended); tell the sending process (one-way)."""
+
+    message: UserMessage
+    why: str
+
+
+@attrs.frozen
+class Relocated(Request):
+    """Recovery manager -> every IPC Manager: process ``pid`` was restarted on ``node``
+    (``None``: it was lost, and ``why``); send it again what it was sent and has not
+    acknowledged, or tell the senders that it never will (one-way)."""
+
+    pid: int
+    node: int | None
+    why: str = ""
 
 
 @attrs.frozen

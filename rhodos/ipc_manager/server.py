@@ -19,6 +19,9 @@ could be neither received nor queued where the process will run, to when it reac
 the process's communication state where the process runs (or will). The bookings go to
 the kernel's ledger (:meth:`~rhodos.kernel.Node.book_message_freeze`), at no simulated
 cost; the migration's record reads them.
+
+Once crashes are expected, channels also stay exactly-once across a crash and a
+restart: :mod:`rhodos.ipc_manager.reliable` (the base class of this server).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ import attrs
 import simpy
 
 from rhodos.ipc_manager.channel import CommState
+from rhodos.ipc_manager.reliable import ReliableChannels
 from rhodos.ipc_manager.requests import (
+    Ack,
+    Checkpointed,
     Close,
     CommMoved,
     Deliver,
@@ -40,8 +46,10 @@ from rhodos.ipc_manager.requests import (
     Install,
     Location,
     MigrateOut,
+    Nack,
     Open,
     Orphaned,
+    Relocated,
     StopExpecting,
     Unhold,
 )
@@ -54,7 +62,6 @@ from rhodos.kernel import (
     Request,
     RequestFailed,
     SendMessage,
-    Server,
     UserMessage,
 )
 
@@ -72,6 +79,10 @@ class IPCStatistics:
     location_updates: int
     duplicates: int
     dropped: int
+    #: Messages sent again, not acknowledged in time or to a restarted receiver.
+    resent: int = 0
+    #: Messages returned to their sending process: their receiver ended for good.
+    bounced: int = 0
 
 
 @attrs.frozen
@@ -89,7 +100,7 @@ class CommView:
     forward_to: int | None
 
 
-class IPCManager(Server):
+class IPCManager(ReliableChannels):
     """Owns the communication state of the processes on its node."""
 
     role = "ipc"
@@ -110,6 +121,11 @@ class IPCManager(Server):
         self._counts = dict.fromkeys(
             ("sent", "delivered", "forwarded", "held", "location_updates", "dropped"), 0
         )
+        self._reliability = dict.fromkeys(("resent", "bounced"), 0)
+        #: Communication states of processes that exited with messages not acknowledged:
+        #: the kernel keeps sending those until they are.
+        self.exited: dict[int, CommState] = {}
+        self._resending = False
         super().__init__(node)
 
     def handlers(self) -> dict[type[Request], Handler]:
@@ -128,12 +144,16 @@ class IPCManager(Server):
             MigrateOut: self._migrate_out,
             Install: self._install,
             Location: self._location,
+            Checkpointed: self._checkpointed,
+            Ack: self._ack,
+            Nack: self._nack,
+            Relocated: self._relocated,
         }
 
     def statistics(self) -> IPCStatistics:
         """A frozen snapshot of this IPC Manager's counters."""
         duplicates = self._closed_duplicates + sum(s.duplicates for s in self.comm.values())
-        return IPCStatistics(duplicates=duplicates, **self._counts)
+        return IPCStatistics(duplicates=duplicates, **self._counts, **self._reliability)
 
     def snapshot(self, pid: int) -> CommView:
         """What this IPC Manager holds of ``pid`` (read-only; for :mod:`rhodos.testing`)."""
@@ -147,7 +167,14 @@ class IPCManager(Server):
 
     # -- lifecycle -----------------------------------------------------------------
     def _open(self, req: Open) -> None:
-        self.comm[req.pid] = CommState(req.pid)
+        if req.checkpoint is None and not req.received:
+            self.comm[req.pid] = CommState(req.pid)
+            return
+        now = float(self.env.now)
+        state = CommState.restored(req.pid, req.checkpoint, list(req.received), now)
+        self.comm[req.pid] = state
+        self.log("restored", pid=req.pid, queued=len(state.ready), logged=len(req.received))
+        self._resend_due(state, now)
 
     def _close(self, req: Close) -> Generator[simpy.events.Event, Any, None]:
         pid = req.pid
@@ -160,6 +187,8 @@ class IPCManager(Server):
         unreceived = held + (list(state.ready) if state is not None else [])
         if state is not None:
             self._closed_duplicates += state.duplicates
+            if state.unacked:
+                self.exited[pid] = state
         if unreceived:
             self._counts["dropped"] += len(unreceived)
             self.log("unreceived", pid=pid, messages=len(unreceived))
@@ -184,6 +213,8 @@ class IPCManager(Server):
         seq = state.next_seq(dst)
         message = UserMessage(src, dst, seq, req.size_bytes, req.body, self.env.now)
         self._counts["sent"] += 1
+        if self.node.detecting:
+            self._keep(state, message)
         self.log("user-send", src=src, dst=dst, seq=seq)
         home = self.node.home_of(dst)
         target = self.location.get(dst, self.node.node_id if home is None else home)
@@ -225,6 +256,8 @@ class IPCManager(Server):
             state.deliver(state.accept(message), now)
             if state.duplicates != before:
                 self.log("duplicate", src=message.src_pid, dst=pid, seq=message.seq)
+                if self.node.detecting:
+                    self._acknowledge(state, message.src_pid)
             else:
                 self._counts["delivered"] += 1
                 self.log("user-arrive", src=message.src_pid, dst=pid, seq=message.seq)
@@ -240,6 +273,8 @@ class IPCManager(Server):
             self._route(message, target, origin=origin, traffic="forwarded", since=since)
             if origin != self.node.node_id:
                 self.node.send(self.peer(origin), Location(pid, target), account=pid)
+        elif self.node.detecting and self._misdirected(message, origin, since):
+            return
         else:
             self._counts["dropped"] += 1
             self.log("user-drop", src=message.src_pid, dst=pid, seq=message.seq)
@@ -268,6 +303,11 @@ class IPCManager(Server):
             message = yield state.waiter
             if message is None:
                 return "cancelled"
+        if self.node.detecting:
+            yield from self._log_taken(state, message)
+        state.taken(message)
+        if self.node.detecting and message.seq > 0:
+            self._acknowledge(state, message.src_pid)
         self.log("user-receive", pid=pid, src=message.src_pid, seq=message.seq)
         return Reply(body=message, size_bytes=64)
 

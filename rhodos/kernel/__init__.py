@@ -22,7 +22,14 @@ from rhodos.kernel.actions import (
 from rhodos.kernel.cluster import MAX_NODES, Cluster, ClusterConfig, ConfigError
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU, CPUStatistics
-from rhodos.kernel.failure import Detection, NodeCrashed, ProcessFailed
+from rhodos.kernel.failure import (
+    Detection,
+    LogReceive,
+    NodeCrashed,
+    ProcessFailed,
+    Recorder,
+    Undeliverable,
+)
 from rhodos.kernel.file_requests import (
     CheckpointImage,
     FileRPC,
@@ -95,6 +102,7 @@ __all__ = [
     "Kernel",
     "Layout",
     "LogEvent",
+    "LogReceive",
     "MachineProfile",
     "Message",
     "Network",
@@ -111,6 +119,7 @@ __all__ = [
     "ReadPages",
     "Receive",
     "ReceiveMessage",
+    "Recorder",
     "Reply",
     "Request",
     "RequestFailed",
@@ -128,6 +137,7 @@ __all__ = [
     "Touch",
     "TrafficLedger",
     "TrafficTally",
+    "Undeliverable",
     "UnknownRequest",
     "UserMessage",
     "WriteBlocks",

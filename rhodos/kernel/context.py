@@ -42,3 +42,6 @@ class ExecutionContext:
     #: migration whether there is open-file state to move).
     open_files: int = 0
     exit_code: int | None = None
+    #: What records the program's actions since its last checkpoint (a
+    #: :class:`~rhodos.kernel.failure.Recorder`; ``None`` until crashes are expected).
+    recorder: Any = None

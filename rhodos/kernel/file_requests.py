@@ -83,9 +83,10 @@ class FileRPC(Request):
 @attrs.frozen(eq=False)
 class CheckpointImage:
     """A process's last checkpoint as the file server keeps it: its execution state
-    (``context``, the program's state when it was taken, which the message log replays
-    up to the last instant it ran -- see :mod:`rhodos.faults`), the CPU-seconds of work
-    it had done then, when it was taken and how many bytes were written."""
+    (``context``, a copy of the program's state when it was taken), the actions its
+    program yielded since (what a restart runs again, see :mod:`rhodos.faults`), its
+    communication state, the CPU-seconds of work it had done then, when it was taken
+    and how many bytes were written."""
 
     pid: int
     name: str
@@ -99,6 +100,12 @@ class CheckpointImage:
     #: The program's image at its start, stored when it was created: restarting from it
     #: loses all the work done.
     initial: bool = False
+    #: The actions the program yielded since (a list its recorder keeps appending to
+    #: until the next checkpoint): what a restart from this image runs again.
+    since: list[Any] = attrs.field(factory=list)
+    #: The process's communication state when it was taken (the IPC Manager's snapshot;
+    #: ``None``: an empty one).
+    comm: Any = None
 
 
 @attrs.frozen(eq=False)

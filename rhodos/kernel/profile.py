@@ -41,12 +41,14 @@ import rhodos.kernel.profile_toml as profile_toml
 from rhodos.kernel.profile_fields import (
     HEADER,
     INSTRUCTIONS,
+    MISSES,
     NAME,
     PAYLOAD,
     RATE,
     SPEED,
     TEXT,
     TIME,
+    WAIT,
     ProfileError,
     choice,
     copy_sources,
@@ -163,6 +165,39 @@ class MachineProfile:
     file_server_latency_s: float = attrs.field(
         **number("s", TIME, "Disk access time of the file server, per request.")
     )
+    # -- failure detection (rhodos.kernel.failure): used once crashes are expected. A
+    # profile that leaves them out gets the values derived from its costs below.
+    request_timeout_s: float = attrs.field(
+        default=attrs.Factory(lambda p: p.derived_request_timeout_s(), takes_self=True),
+        **number(
+            "s",
+            WAIT,
+            "How long a request waits for its reply before the caller asks whether the node "
+            "it went to is alive (then twice as long each time it is).",
+        ),
+    )
+    transport_timeout_s: float = attrs.field(
+        default=attrs.Factory(lambda p: 8 * p.idle_one_way_s(), takes_self=True),
+        **number(
+            "s",
+            WAIT,
+            "How long the transport retries a message to a node that does not answer "
+            "before it reports the message undeliverable to its sender.",
+        ),
+    )
+    heartbeat_interval_s: float = attrs.field(
+        default=1.0,
+        **number("s", WAIT, "How often every node tells the recovery manager that it lives."),
+    )
+    heartbeat_misses: int = attrs.field(
+        default=3,
+        **count(
+            "",
+            MISSES,
+            "Heartbeats missed in a row before the recovery manager probes the node and, "
+            "when it does not answer, declares it crashed.",
+        ),
+    )
     sources: dict[str, str] = attrs.field(
         factory=dict,
         converter=copy_sources,
@@ -199,7 +234,7 @@ class MachineProfile:
             for key in data
             if key not in names
         ]
-        missing = [name for name in FIELD_UNITS if name not in data]
+        missing = [name for name in FIELD_UNITS if name not in data and name not in _DERIVED]
         if missing:
             problems.append(f"missing field(s): {', '.join(missing)}")
         if problems:
@@ -304,6 +339,21 @@ class MachineProfile:
         """
         return payload_bytes + self.packets(payload_bytes) * self.packet_header_bytes
 
+    def idle_one_way_s(self) -> float:
+        """One small (64-byte) message's one-way time on an idle network: latency,
+        transmission and the kernel's CPU at both ends."""
+        return (
+            self.network_latency_s
+            + self.wire_bytes(64) / self.bandwidth_bytes_per_s
+            + 2 * self.message_cpu_s(64)
+        )
+
+    def derived_request_timeout_s(self) -> float:
+        """The request timeout of a profile that does not give one: 20 idle round trips of
+        a small message plus one disk access (what a file-server request costs), at least
+        50 ms."""
+        return max(0.05, 20 * 2 * self.idle_one_way_s() + self.file_server_latency_s)
+
     @property
     def bandwidth_bytes_per_s(self) -> float:
         """Network bandwidth in bytes per second."""
@@ -329,6 +379,13 @@ FIELD_DOCS: dict[str, str] = {
     if attribute.name != "sources"
 }
 """Field name -> one-sentence description, for the same fields as :data:`FIELD_UNITS`."""
+
+#: The fields a profile may leave out: their defaults are derived from its other fields.
+_DERIVED = frozenset(
+    attribute.name
+    for attribute in attrs.fields(MachineProfile)
+    if attribute.default is not attrs.NOTHING and attribute.name != "sources"
+)
 
 
 # ---------------------------------------------------------------------------------------

@@ -46,6 +46,14 @@ node memory: whole pages, at most 256 TiB (``2**48`` bytes)
     unit); Ethernet + IPv6 + TCP with every option is under 200 bytes of headers.
 execution state: within [1 byte, the node's memory]
     the PCB, registers and kernel stack live in the node's memory.
+``WAIT`` [1e-6, 3600] s
+    a failure detector's timeouts and heartbeat period: from a microsecond (below the
+    73 us that four round trips of a small message take on the modern 10 GbE profile)
+    to an hour (a node silent for an hour is dead by any detector's judgement; a longer
+    wait would only make a run last longer, never detect anything sooner).
+``MISSES`` [1, 1000] heartbeats
+    missed in a row before a node is suspected: at least one; a thousand periods of
+    silence is past any detector's use.
 """
 
 from __future__ import annotations
@@ -63,12 +71,14 @@ __all__ = [
     "INSTRUCTIONS",
     "MAX_MEMORY",
     "MAX_PAGE_SIZE",
+    "MISSES",
     "NAME",
     "PAYLOAD",
     "RATE",
     "SPEED",
     "TEXT",
     "TIME",
+    "WAIT",
     "ProfileError",
     "choice",
     "copy_sources",
@@ -100,6 +110,10 @@ INSTRUCTIONS = within(1e4, 1e12)
 #: The payload of one packet, and the bytes each packet adds on the wire.
 PAYLOAD = within(1, 65536)
 HEADER = within(0, 1024)
+#: A failure detector's timeout or heartbeat period, in seconds.
+WAIT = within(1e-6, 3600)
+#: Heartbeats missed in a row before a node is suspected.
+MISSES = within(1, 1000)
 
 _UNIT_WORDS = {
     "bytes": "bytes",

@@ -29,13 +29,15 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, cast
 
+import attrs
 import simpy
 
-from rhodos.ipc_manager.requests import Orphaned, StopExpecting, Unhold
+from rhodos.ipc_manager.requests import Checkpointed, Orphaned, StopExpecting, Unhold
 from rhodos.kernel import (
     CheckpointImage,
     Node,
     NodeCrashed,
+    Recorder,
     Request,
     RequestFailed,
     StoreCheckpoint,
@@ -222,19 +224,24 @@ class Failover(Negotiation):
         node = self.node
         began = float(self.env.now)
         captured: Captured = yield from self._local("process", Capture(pid))
+        recorder = Recorder.install(captured.context)
+        comm = yield from self._local("ipc", Checkpointed(pid))
         which = PageSet.RESIDENT if full else PageSet.DIRTY
         pages = yield from self._local("memory", Flush(pid, which))
-        state = node.profile.execution_state_bytes
+        state = node.profile.execution_state_bytes + comm.wire_bytes()
+        since: list[Any] = []  # what the process yields from now on: the recorder's once stored
         image = CheckpointImage(
             pid=pid,
             name=captured.name,
             home=captured.home,
             layout=captured.layout,
-            context=captured.context,
+            context=attrs.evolve(captured.context),
             cpu_seconds=captured.context.cpu_seconds,
             taken_at=began,
             bytes=int(pages or 0) * node.profile.page_size_bytes + state,
             full=full,
+            since=since,
+            comm=comm,
         )
         yield node.call(
             node.role_port("file", node.file_server()),
@@ -243,4 +250,5 @@ class Failover(Negotiation):
             traffic="flush",
             account=pid,
         )
+        recorder.since_checkpoint = since
         return image

@@ -131,14 +131,17 @@ class Captured:
 @attrs.frozen(eq=False)
 class Restart(Request):
     """Recovery manager -> Process Manager: run ``pid`` again here from its checkpoint
-    image (the execution ``context`` to continue, in an address space of ``layout``
-    read from the checkpoint); reply the instant it runs."""
+    image (the execution ``context`` to run, in an address space of ``layout`` read from
+    the checkpoint; the communication state ``comm`` the checkpoint holds and the
+    messages ``received`` since, from the message log); reply the instant it runs."""
 
     pid: int
     name: str
     home: int
     layout: Layout
     context: Any
+    comm: Any = None
+    received: tuple[Any, ...] = ()
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ from rhodos.kernel import (
     HomeService,
     Node,
     ProcessFailed,
+    Recorder,
     Reply,
     Request,
     RequestFailed,
@@ -138,8 +139,18 @@ class ProcessManager(Server):
         Thread(node, context)
         self.log("spawn", pid=pid, name=name, pages=layout.pages)
         if node.detecting:  # crashes are expected: the program's image is its first checkpoint
+            recorder = Recorder.install(context)
             image = CheckpointImage(
-                pid, name, node.node_id, layout, context, 0.0, self.env.now, 0, initial=True
+                pid,
+                name,
+                node.node_id,
+                layout,
+                attrs.evolve(context),
+                0.0,
+                self.env.now,
+                0,
+                initial=True,
+                since=recorder.since_checkpoint,
             )
             node.send(node.role_port("file", node.file_server()), StoreCheckpoint(image))
         return pid
@@ -314,11 +325,13 @@ class ProcessManager(Server):
         return Captured(pcb.pid, pcb.name, pcb.home, pcb.layout, pcb.context)
 
     def _restart(self, req: Restart) -> Generator[simpy.events.Event, Any, float]:
-        """Run a process again from its checkpoint image: a fresh space and communication
-        state here, the execution state continued (the Recovery manager built it)."""
+        """Run a process again from its checkpoint image: a fresh space here, the
+        communication state of the checkpoint and the messages logged since, and the
+        execution state that runs again what was done since (the recovery manager built
+        it)."""
         pid, node = req.pid, self.node
         yield node.call(node.role_port("memory"), Create(pid, req.layout))
-        yield node.call(node.role_port("ipc"), Open(pid))
+        yield node.call(node.role_port("ipc"), Open(pid, req.comm, req.received))
         yield node.kernel_work(node.profile.state_install_s)
         pcb = PCB(pid, req.name, req.home, node.node_id, req.layout, self.env.now)
         pcb.context = req.context
