@@ -42,6 +42,7 @@ from rhodos.load.table import LoadStatistics
 from rhodos.load.workload import TraceReplay, job
 from rhodos.system import boot
 from rhodos.workload import Computer, ProgramContext, ReferenceModel
+from rhodos.workload.catalog import TracedProgram
 
 __all__ = [
     "COSTS",
@@ -71,10 +72,23 @@ class _Driver:
         self.env: simpy.Environment = cluster.env
         self.config = config
         # Each node's own page size and CPU speed (nodes may be of several profiles).
+        self.recorded = (
+            None
+            if config.program is None
+            else TracedProgram(config.program.removeprefix("trace:"), loops=config.loops).program()
+        )
         self.layouts = [
             Layout.from_bytes(config.memory_bytes, node.profile.page_size_bytes)
+            if self.recorded is None
+            else self.recorded.layout(node.profile.page_size_bytes)
             for node in cluster.nodes
         ]
+        #: A recorded program's CPU demand on each node (its own, whatever ``service``).
+        self.program_demands = (
+            None
+            if config.program is None
+            else [config.program_demand(node.profile) for node in cluster.nodes]
+        )
         self.speeds = [node.profile.cpu_speed for node in cluster.nodes]
         #: With ``keep``: (pid, arrival node, arrived at, demand, response) per process.
         self.kept: list[tuple[int, int, float, float, float]] | None = [] if keep else None
@@ -102,7 +116,10 @@ class _Driver:
             yield self.env.timeout(gaps.pop())
             if self.done.triggered:
                 return
-            self._exec(node, needs.pop())
+            need = needs.pop()
+            if self.program_demands is not None:
+                need = self.program_demands[node]
+            self._exec(node, need)
 
     def replay(self, replay: TraceReplay) -> Generator[simpy.events.Event, Any, None]:
         """The trace's users: each exec at its (rescaled) instant, on its host's node."""
@@ -116,13 +133,17 @@ class _Driver:
     def _program(self, pid: int, node: int, demand: float) -> Any:
         """The program of a process needing ``demand`` CPU seconds: compute and exit, or,
         with a dirty rate, compute in 1 s bursts dirtying its pages (so that migrating it
-        moves what a real process would)."""
+        moves what a real process would); or the recorded program, its pages replayed."""
         cfg = self.config
         layout = self.layouts[node]
-        if cfg.dirty_rate == 0 or layout.pages == 0:
+        program: Any
+        if self.recorded is not None:
+            program = self.recorded  # the recorded program: its own demand and pages
+        elif cfg.dirty_rate == 0 or layout.pages == 0:
             return job(demand)
-        refs = ReferenceModel(working_set=1.0, refs_per_s=100.0, dirty_rate=cfg.dirty_rate)
-        program = Computer("job", cfg.memory_bytes, demand, burst_s=1.0, refs=refs)
+        else:
+            refs = ReferenceModel(working_set=1.0, refs_per_s=100.0, dirty_rate=cfg.dirty_rate)
+            program = Computer("job", cfg.memory_bytes, demand, burst_s=1.0, refs=refs)
         profile = self.cluster.nodes[node].profile
         context = ProgramContext(
             pid=pid,

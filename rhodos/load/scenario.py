@@ -22,6 +22,9 @@ the policies and the migration strategy::
     memory = "64KiB"          # each process's address space
     dirty_rate = 0.0          # pages dirtied per CPU second
     # replay = { trace = "FILE", start = 7200.0, span = 600.0, speedup = 1.0 }
+    # program = "trace:sort"  # every process runs this recorded program (a page trace,
+    # loops = 1               # rhodos trace show), loops times: its own CPU demand,
+                              # address space and writes, instead of service/memory
 
     [policy]
     name = "power-of-d"       # a preset of rhodos loadshare --policy
@@ -73,6 +76,8 @@ KEYS: dict[str, str | None] = {
     "workload.service": "service",
     "workload.memory": "memory_bytes",
     "workload.dirty_rate": "dirty_rate",
+    "workload.program": "program",
+    "workload.loops": "loops",
     "workload.replay.trace": None,
     "workload.replay.start": None,
     "workload.replay.span": None,
