@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rhodos.load.experiment import PARTS, Row, classic_load_sharing, render_rows
+from rhodos.load.experiment import PARTS, Row, classic_load_sharing, render_rows, same_choices
 
 FOLDER = Path(__file__).resolve().parents[1] / "experiments" / "classic-load-sharing"
 
@@ -49,6 +49,15 @@ def test_unknown_parts_are_refused() -> None:
     """A misspelt part names the parts."""
     with pytest.raises(ValueError, match="parts: mm1, elz, market"):
         classic_load_sharing(0.01, parts=("mm2",))
+
+
+def test_same_choices_means_every_process_on_the_same_node() -> None:
+    """Nanosecond differences in responses are the same choice; another node is not."""
+    one = [{1: (0, 1.5), 2: (3, 2.0)}]
+    assert same_choices(one, [{1: (0, 1.5 + 2e-9), 2: (3, 2.0)}])
+    assert not same_choices(one, [{1: (1, 1.5), 2: (3, 2.0)}])
+    assert not same_choices(one, [{1: (0, 1.6), 2: (3, 2.0)}])
+    assert not same_choices(one, [{1: (0, 1.5)}])
 
 
 @pytest.mark.skipif(not os.environ.get("RHODOS_LONG"), reason="hours of CPU: set RHODOS_LONG=1")
