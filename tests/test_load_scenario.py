@@ -242,3 +242,67 @@ def test_a_recorded_programs_bad_companions_are_named(
     with pytest.raises(ScenarioError) as raised:
         load_scenario(path).with_overrides(change).config()
     assert message in str(raised.value)
+
+
+OWNERS = """
+seed = 4
+duration = 1500.0
+warmup = 0.0
+nodes = 4
+
+[workload]
+arrival_rate = 0.01
+service = "exp:40"
+memory = "64KiB"
+dirty_rate = 10.0
+
+[policy]
+name = "random"
+strategy = "eager"
+migration_cost = "model"
+
+[owners]
+away_mean = 240.0
+present_mean = 120.0
+"""
+
+
+def test_owner_sessions_in_a_scenario_make_idle_workstations(tmp_path: Path) -> None:
+    """``[owners]`` gives every node an owner: work goes only to idle hosts, owners who
+    return evict their guests, and every measured process still finishes; `rhodos run`
+    reports the idle time, the evictions and the CPU harvested."""
+    path = tmp_path / "owners.toml"
+    path.write_text(OWNERS)
+    config = load_scenario(path).config()
+    assert config.owners is not None and config.owners.away_mean_s == 240.0
+    assert config.settings().idle is not None  # Sprite's rule by default
+    done = simulate(config, keep=True)
+    load = done.replication.load
+    assert load.evictions > 0 and load.evicted >= load.evictions
+    assert load.placed_remote > 0 and load.idle_s > 0
+    assert done.replication.unfinished == 0
+    assert sum(node.foreign_cpu_s for node in done.cluster.nodes) > 0
+    shown = invoke(["run", str(path), "--json"])
+    owners = json.loads(shown.stdout)["owners"]
+    assert owners["evictions"] == load.evictions and 0 < owners["idle_fraction"] < 1
+    plain = tmp_path / "plain.toml"
+    plain.write_text(OWNERS.split("[owners]")[0])
+    assert load_scenario(plain).config().settings().idle is None  # no owners, no rule
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[owners]\naway = 5.0\n", "unknown key 'owners.away' (did you mean 'owners.away_mean'?)"),
+        ('[owners]\nevict_to = "cloud"\n', "cloud"),
+        ("[owners]\naway_mean = -1.0\n", "away_mean_s"),
+        ("[owners]\n", "[owners] is empty"),
+    ],
+)
+def test_bad_owner_keys_are_named_with_the_file(tmp_path: Path, text: str, message: str) -> None:
+    """Owner and idle-rule keys are checked like every other key."""
+    path = tmp_path / "owners.toml"
+    path.write_text(OWNERS.split("[owners]")[0] + text)
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path).config()
+    assert message in str(raised.value) and "owners.toml" in str(raised.value)

@@ -27,7 +27,8 @@ import attrs
 import numpy as np
 import simpy
 
-from rhodos.kernel import Cluster, ClusterConfig, Layout
+from rhodos.kernel import Cluster, ClusterConfig, Layout, Node
+from rhodos.load.owner import OwnerModel
 from rhodos.load.requests import Configure, Exec, Placed
 from rhodos.load.settings import Settings
 from rhodos.load.study import (
@@ -40,6 +41,7 @@ from rhodos.load.study import (
 )
 from rhodos.load.table import LoadStatistics
 from rhodos.load.workload import TraceReplay, job
+from rhodos.process_manager.requests import Spawn
 from rhodos.system import boot
 from rhodos.workload import Computer, ProgramContext, ReferenceModel
 from rhodos.workload.catalog import TracedProgram
@@ -56,6 +58,7 @@ __all__ = [
     "run_loadshare",
     "run_replication",
     "simulate",
+    "start_owners",
 ]
 
 #: A run stops at this many times its duration, measured processes finished or not.
@@ -227,6 +230,19 @@ def configure(cluster: Cluster, settings: Settings) -> None:
         node.submit("load", Configure(settings, len(cluster.nodes), stream))
 
 
+def start_owners(cluster: Cluster, owners: OwnerModel) -> None:
+    """Give every node an owner with ``owners``' sessions; the processes an owner starts
+    run on the owner's workstation and are not measured."""
+    empty = Layout.from_bytes(0, cluster.profile.page_size_bytes)
+    for node in cluster.nodes:
+
+        def start_job(cpu_s: float, node: Node = node) -> None:
+            spawn = Spawn(cluster.new_pid(), "owner", job(cpu_s), empty)
+            node.submit("process", spawn)
+
+        cluster.env.process(owners.run(node, cluster.rng("owner", node.node_id), start_job))
+
+
 def run_replication(config: LoadShareConfig, replication: int = 0) -> Replication:
     """Run one replication of ``config``; see the module docstring."""
     return simulate(config, replication).replication
@@ -266,6 +282,8 @@ def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = Fals
     else:
         for node in cluster.nodes:
             cluster.env.process(driver.arrivals(node.node_id))
+    if config.owners is not None:
+        start_owners(cluster, config.owners)
     cluster.env.process(driver.at_duration())
     began, began_cpu = time.perf_counter(), time.process_time()
     horizon = cluster.env.timeout(HORIZON * config.duration_s)

@@ -28,6 +28,7 @@ from scipy import stats
 
 from rhodos.kernel import MachineProfile, load_profile
 from rhodos.kernel.profile_fields import MAX_RATE_BPS
+from rhodos.load.owner import IdleRule, OwnerModel
 from rhodos.load.presets import policy_settings
 from rhodos.load.settings import Settings
 from rhodos.load.table import LoadStatistics
@@ -144,6 +145,11 @@ class LoadShareConfig:
     #: and ``dirty_rate`` are not given with it).
     program: str | None = None
     loops: int = 1
+    #: Idle workstations: every node has an owner whose sessions these are (``None``: no
+    #: owners). Work then goes only to hosts idle by ``idle`` (Sprite's rule when
+    #: ``None``), and guests are evicted by ``strategy`` when an owner returns.
+    owners: OwnerModel | None = None
+    idle: IdleRule | None = None
 
     @property
     def rho(self) -> float:
@@ -228,8 +234,9 @@ class LoadShareConfig:
         return tuple(ideal_profile(p) if zero else p for p in made)
 
     def settings(self) -> Settings:
-        """The Load Managers' settings: the preset, its knobs, the strategy."""
-        return policy_settings(
+        """The Load Managers' settings: the preset, its knobs, the strategy (and the idle
+        rule, with owners)."""
+        settings = policy_settings(
             self.policy,
             threshold=self.threshold,
             probe_limit=self.probe_limit,
@@ -243,6 +250,9 @@ class LoadShareConfig:
             trader=self.trader,
             offer_period_s=self.offer_period_s,
         )
+        if self.owners is None:
+            return settings
+        return attrs.evolve(settings, idle=self.idle or IdleRule())
 
     def problems(self) -> list[str]:
         """What is wrong with this configuration, one line each (empty: it can run)."""
