@@ -70,7 +70,9 @@ _BATCH = 256
 class _Driver:
     """The users: Poisson arrivals on every node, and the measurement of what they got."""
 
-    def __init__(self, cluster: Cluster, config: LoadShareConfig, *, keep: bool = False) -> None:
+    def __init__(
+        self, cluster: Cluster, config: LoadShareConfig, *, keep: bool = False, log: bool = False
+    ) -> None:
         self.cluster = cluster
         self.env: simpy.Environment = cluster.env
         self.config = config
@@ -95,6 +97,10 @@ class _Driver:
         self.speeds = [node.profile.cpu_speed for node in cluster.nodes]
         #: With ``keep``: (pid, arrival node, arrived at, demand, response) per process.
         self.kept: list[tuple[int, int, float, float, float]] | None = [] if keep else None
+        #: With ``log``: per node, every arrival's instant and its demand alone there.
+        self.log: list[tuple[list[float], list[float]]] | None = (
+            [([], []) for _ in cluster.nodes] if log else None
+        )
         self.responses: list[float] = []
         self.delays: list[float] = []
         self.slowdowns: list[float] = []
@@ -166,6 +172,9 @@ class _Driver:
         target = self.cluster.nodes[node]
         pid = self.cluster.new_pid()
         program = self._program(pid, node, demand)
+        if self.log is not None:
+            self.log[node][0].append(now)
+            self.log[node][1].append(demand / self.speeds[node])
         exec_ = Exec(pid, name, program, self.layouts[node], target.architecture)
         placed = target.submit("load", exec_)
         if cfg.warmup_s <= now < cfg.duration_s:
@@ -251,16 +260,21 @@ def run_replication(config: LoadShareConfig, replication: int = 0) -> Replicatio
 @attrs.frozen
 class Simulated:
     """One replication, the cluster it ran on (to read its nodes' state), and, if kept,
-    every measured process: (pid, arrival node, arrival instant, demand, response)."""
+    every measured process: (pid, arrival node, arrival instant, demand, response); if
+    logged, per node every arrival (measured or not): its instants and its demands alone
+    there, in seconds."""
 
     replication: Replication
     cluster: Cluster
     processes: tuple[tuple[int, int, float, float, float], ...]
+    arrivals: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
-def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = False) -> Simulated:
+def simulate(
+    config: LoadShareConfig, replication: int = 0, *, keep: bool = False, log: bool = False
+) -> Simulated:
     """Run one replication of ``config``, keeping the cluster (and, with ``keep``, the
-    measured processes) for a closer look."""
+    measured processes; with ``log``, every arrival) for a closer look."""
     problems = config.problems()
     if problems:
         raise ValueError(problems[0])
@@ -276,7 +290,7 @@ def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = Fals
         )
     )
     configure(cluster, config.settings())
-    driver = _Driver(cluster, config, keep=keep)
+    driver = _Driver(cluster, config, keep=keep, log=log)
     if config.replay is not None:
         cluster.env.process(driver.replay(config.replay))
     else:
@@ -314,7 +328,8 @@ def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = Fals
             else [nan] * config.nodes
         ),
     )
-    return Simulated(rep, cluster, tuple(driver.kept or ()))
+    arrivals = tuple((np.array(at), np.array(need)) for at, need in driver.log or ())
+    return Simulated(rep, cluster, tuple(driver.kept or ()), arrivals)
 
 
 def _sum_statistics(cluster: Cluster) -> LoadStatistics:
