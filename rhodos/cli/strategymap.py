@@ -94,10 +94,7 @@ def _synthetic_map(out: Path, quick: bool, workers: int, install_map: bool) -> N
     console.print(f"running {len(grid.cells())} cells x 7 strategies ...")
     with progress_bar("map", enabled=console.is_terminal) as update:
         result = compute_map(grid, workers=workers, progress=update)
-    write_output(data, "map file", lambda path: path.write_text(result.to_json()))
-    for path in draw_map(result, out):
-        console.print(f"wrote {path}", highlight=False)
-    console.print(f"wrote {data}", highlight=False)
+    _written(data, result.to_json(), draw_map(result, out))
     if install_map:
         write_output(MAP_PATH, "installed map", lambda path: path.write_text(result.to_json()))
         console.print(f"installed {data} as the map of the auto strategy: {MAP_PATH}")
@@ -142,7 +139,12 @@ def _trace_map(
     console.print(f"running {cells} cells x 7 strategies on {workload} ...", highlight=False)
     with progress_bar("map", enabled=console.is_terminal) as update:
         result = compute_trace_map(grid, workers=workers, progress=update)
-    write_output(data, "map file", lambda path: path.write_text(result.to_json()))
-    for path in draw_trace_map(result, out):
+    _written(data, result.to_json(), draw_trace_map(result, out))
+
+
+def _written(data: Path, text: str, pictures: list[Path]) -> None:
+    """Write the map's JSON to ``data`` and say what was written (the pictures are)."""
+    write_output(data, "map file", lambda path: path.write_text(text))
+    for path in pictures:
         console.print(f"wrote {path}", highlight=False)
     console.print(f"wrote {data}", highlight=False)

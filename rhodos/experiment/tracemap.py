@@ -24,11 +24,17 @@ from typing import Any
 import attrs
 
 from rhodos.experiment.executor import make_executor
-from rhodos.experiment.migration import Scenario, baseline_completion, run_migration
-from rhodos.experiment.palette import colour
-from rhodos.experiment.strategymap import NEAR_TIE, lead
+from rhodos.experiment.migration import Scenario
+from rhodos.experiment.strategymap import (
+    NEAR_TIE,
+    bandwidth_label,
+    candidate_metrics,
+    draw_cell,
+    lead,
+    save_per_metric,
+)
 from rhodos.kernel import MachineProfile, load_profile
-from rhodos.migration_manager.map import CANDIDATES, METRICS, MapCell
+from rhodos.migration_manager.map import METRICS, MapCell
 from rhodos.migration_manager.strategies.auto import OBJECTIVES, choose
 
 __all__ = ["TraceMap", "TraceMapGrid", "compute_trace_map", "draw_trace_map"]
@@ -120,13 +126,7 @@ def _measure(job: tuple[int, TraceMapGrid, float, float]) -> tuple[int, MapCell,
     scenario = grid.scenario(point, bandwidth)
     figures = scenario.trace_figures()
     assert figures is not None
-    baseline = baseline_completion(scenario)
-    metrics: dict[str, dict[str, float]] = {metric: {} for metric in METRICS}
-    for name in CANDIDATES:
-        record = run_migration(scenario, name, baseline=baseline)
-        for metric in METRICS:
-            value = getattr(record, metric) if record.ok else None
-            metrics[metric][name] = math.inf if value is None else float(value)
+    metrics = candidate_metrics(scenario)
     touched = figures.touched_between(scenario.migrate_at) / figures.pages
     cell = MapCell(figures.memory_bytes, figures.dirty_rate, touched, bandwidth, metrics)
     guess = {
@@ -161,10 +161,6 @@ def compute_trace_map(
     )
 
 
-def _bandwidth_label(bps: float) -> str:
-    return f"{bps / 1e9:g} Gb/s" if bps >= 1e9 else f"{bps / 1e6:g} Mb/s"
-
-
 def trace_map_figure(trace_map: TraceMap, metric: str, profile: MachineProfile) -> Any:
     """The heatmap of ``metric``: migration point across, bandwidth up; each cell coloured
     by its winner, naming it, its lead (``+18%``) and, when they differ, what the
@@ -173,7 +169,6 @@ def trace_map_figure(trace_map: TraceMap, metric: str, profile: MachineProfile) 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     grid = trace_map.grid
     size = (1.5 * len(grid.points) + 2.4, 1.1 * len(grid.bandwidths_bps) + 1.6)
@@ -189,24 +184,13 @@ def trace_map_figure(trace_map: TraceMap, metric: str, profile: MachineProfile) 
             if guess[metric] != winner:
                 wrong += 1
                 text += f"\nmap: {guess[metric]}"
-            ax.add_patch(
-                Rectangle((x - 0.5, y - 0.5), 1, 1, color=colour(winner), alpha=0.4 if pale else 1)
-            )
-            ax.text(
-                x,
-                y,
-                text,
-                ha="center",
-                va="center",
-                fontsize=6.5,
-                color="black" if pale else "white",
-            )
+            draw_cell(ax, x, y, winner, text, pale=pale, fontsize=6.5)
     ax.set_xlim(-0.5, len(grid.points) - 0.5)
     ax.set_ylim(-0.5, len(grid.bandwidths_bps) - 0.5)
     ax.set_xticks(range(len(grid.points)), [f"{p:.0%}" for p in grid.points], fontsize=7)
     ax.set_yticks(
         range(len(grid.bandwidths_bps)),
-        [_bandwidth_label(b) for b in grid.bandwidths_bps],
+        [bandwidth_label(b) for b in grid.bandwidths_bps],
         fontsize=7,
     )
     ax.set_xlabel("migrated at (fraction of its CPU time)", fontsize=8)
@@ -228,18 +212,7 @@ def _ahead(ahead: float) -> str:
 
 def draw_trace_map(trace_map: TraceMap, folder: str | Path) -> list[Path]:
     """One PNG per metric (``trace-map-freeze.png``...) in ``folder``; the files written."""
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     profile = load_profile(trace_map.grid.profile)
-    out = []
-    for metric in METRICS:
-        fig = trace_map_figure(trace_map, metric, profile)
-        path = folder / f"trace-map-{metric.removesuffix('_s').replace('_total', '')}.png"
-        try:
-            fig.savefig(path, dpi=100)
-        finally:
-            plt.close(fig)
-        out.append(path)
-    return out
+    return save_per_metric(
+        folder, "trace-map", lambda metric: trace_map_figure(trace_map, metric, profile)
+    )
