@@ -1,8 +1,8 @@
 """The classic-load-sharing experiment: its machinery always, its figures on request.
 
-The full experiment runs for hours on a two-core machine (it needs millions of
-processes for a 2% check of M/M/1 at rho = 0.9, see its README), so ``make test`` runs
-it at a small scale to check that it runs and renders, and the full run, compared with
+The full experiment takes about ten minutes of CPU (`rhodos reproduce
+classic-load-sharing`; see its README), so ``make test`` runs it at a small scale to
+check that it runs and renders, and the full run, compared with
 ``experiments/classic-load-sharing/expected.txt``, runs when ``RHODOS_LONG=1`` is set.
 """
 
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from rhodos.load.experiment import PARTS, Row, classic_load_sharing, render_rows
+from rhodos.load.experiment import PARTS, Row, classic_load_sharing, render_rows, same_choices
 
 FOLDER = Path(__file__).resolve().parents[1] / "experiments" / "classic-load-sharing"
 
 
 def test_the_experiment_folder_has_its_parts() -> None:
-    """A README and the study's description (its expected output comes from a full run,
+    """A README, the study's description and its expected output (from a full run,
     checked with ``RHODOS_LONG=1``)."""
-    for part in ("README.md", "study.toml"):
+    for part in ("README.md", "study.toml", "expected.txt"):
         assert (FOLDER / part).is_file(), part
 
 
@@ -51,7 +51,16 @@ def test_unknown_parts_are_refused() -> None:
         classic_load_sharing(0.01, parts=("mm2",))
 
 
-@pytest.mark.skipif(not os.environ.get("RHODOS_LONG"), reason="hours of CPU: set RHODOS_LONG=1")
+def test_same_choices_means_every_process_on_the_same_node() -> None:
+    """Nanosecond differences in responses are the same choice; another node is not."""
+    one = [{1: (0, 1.5), 2: (3, 2.0)}]
+    assert same_choices(one, [{1: (0, 1.5 + 2e-9), 2: (3, 2.0)}])
+    assert not same_choices(one, [{1: (1, 1.5), 2: (3, 2.0)}])
+    assert not same_choices(one, [{1: (0, 1.6), 2: (3, 2.0)}])
+    assert not same_choices(one, [{1: (0, 1.5)}])
+
+
+@pytest.mark.skipif(not os.environ.get("RHODOS_LONG"), reason="minutes of CPU: set RHODOS_LONG=1")
 def test_the_full_experiment_prints_its_expected_output() -> None:
     """The table, verdicts included, is the expected one (same seed, same figures)."""
     rows = classic_load_sharing(1.0, parts=PARTS)

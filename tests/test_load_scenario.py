@@ -148,3 +148,161 @@ def test_nodes_of_one_architecture_must_share_a_page_size() -> None:
         ClusterConfig(nodes=2, profile=sun3, node_profiles=(sun3, odd))
     mixed = ClusterConfig(nodes=2, profile=sun3, node_profiles=(sun3, "sparc-ethernet"))
     assert [p.page_size_bytes for p in mixed.node_profiles or ()] == [8192, 4096]
+
+
+PROGRAM = """
+seed = 2
+duration = 120.0
+warmup = 0.0
+
+[[nodes]]
+count = 2
+profile = "sun3-ethernet"
+
+[[nodes]]
+count = 2
+profile = "sparc-ethernet"
+
+[workload]
+arrival_rate = 0.02
+program = "trace:sort"
+
+[policy]
+name = "power-of-d"
+d = 2
+strategy = "eager"
+migration_cost = "model"
+"""
+
+
+def test_a_scenario_runs_a_recorded_program_as_every_process(tmp_path: Path) -> None:
+    """``workload.program = "trace:sort"``: each process is the recorded program, its CPU
+    demand the trace's instructions at its arrival node's speed (a SPARCstation runs it
+    faster than a Sun-3, by their instruction rates), and every measured one finishes."""
+    path = tmp_path / "sort.toml"
+    path.write_text(PROGRAM)
+    config = load_scenario(path).config()
+    done = simulate(config, keep=True)
+    sun3, sparc = load_profile("sun3-ethernet"), load_profile("sparc-ethernet")
+    faster = sparc.instructions_per_s / sun3.instructions_per_s
+    assert config.program_demand(sun3) == pytest.approx(
+        faster * config.program_demand(sparc), rel=1e-12
+    )
+    demands = {origin: demand for _, origin, _, demand, _ in done.processes}
+    assert demands == {
+        0: config.program_demand(sun3),
+        1: config.program_demand(sun3),
+        2: config.program_demand(sparc),
+        3: config.program_demand(sparc),
+    }
+    assert done.replication.unfinished == 0 and done.replication.processes >= 6
+    assert min(response / demand for *_, demand, response in done.processes) >= 1
+
+
+def test_a_recorded_program_loops_as_the_scenario_says(tmp_path: Path) -> None:
+    """``workload.loops = 3`` triples each process's demand; alone on an idle node with
+    free migration a process takes exactly that demand."""
+    path = tmp_path / "sort.toml"
+    path.write_text(PROGRAM)
+    scenario = load_scenario(path).with_overrides(
+        {"workload.loops": 3, "policy.name": "none", "policy.migration_cost": "zero"}
+    )
+    config = scenario.config()
+    once = scenario.with_overrides({"workload.loops": 1}).config()
+    assert config.program_demand(load_profile("sun3-ethernet")) == pytest.approx(
+        3 * once.program_demand(load_profile("sun3-ethernet")), rel=1e-12
+    )
+    done = simulate(config, keep=True)
+    alone = min(response / demand for *_, demand, response in done.processes)
+    assert alone == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"workload.service": "exp:2"}, "service cannot be given with program = trace:sort"),
+        ({"workload.memory": "64KiB"}, "memory cannot be given with program"),
+        ({"workload.loops": 0}, "loops must be an integer >= 1"),
+        ({"workload.program": "sort"}, "program must be a recorded program, trace:NAME"),
+        ({"workload.program": "trace:nope"}, "unknown trace 'nope'"),
+        ({"workload.arrival_rate": 0.1}, "the offered load per node is 1.22"),
+        (
+            {"workload.program": "trace:cc1"},
+            "trace:cc1 needs 2,662 pages, more than the 1,024 of a sun3-ethernet node",
+        ),
+    ],
+)
+def test_a_recorded_programs_bad_companions_are_named(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    """The keys a recorded program sets itself, bad loops, unknown traces, an overload or
+    a program too big for a node are refused in one line before anything runs."""
+    path = tmp_path / "sort.toml"
+    path.write_text(PROGRAM)
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path).with_overrides(change).config()
+    assert message in str(raised.value)
+
+
+OWNERS = """
+seed = 4
+duration = 1500.0
+warmup = 0.0
+nodes = 4
+
+[workload]
+arrival_rate = 0.01
+service = "exp:40"
+memory = "64KiB"
+dirty_rate = 10.0
+
+[policy]
+name = "random"
+strategy = "eager"
+migration_cost = "model"
+
+[owners]
+away_mean = 240.0
+present_mean = 120.0
+"""
+
+
+def test_owner_sessions_in_a_scenario_make_idle_workstations(tmp_path: Path) -> None:
+    """``[owners]`` gives every node an owner: work goes only to idle hosts, owners who
+    return evict their guests, and every measured process still finishes; `rhodos run`
+    reports the idle time, the evictions and the CPU harvested."""
+    path = tmp_path / "owners.toml"
+    path.write_text(OWNERS)
+    config = load_scenario(path).config()
+    assert config.owners is not None and config.owners.away_mean_s == 240.0
+    assert config.settings().idle is not None  # Sprite's rule by default
+    done = simulate(config, keep=True)
+    load = done.replication.load
+    assert load.evictions > 0 and load.evicted >= load.evictions
+    assert load.placed_remote > 0 and load.idle_s > 0
+    assert done.replication.unfinished == 0
+    assert sum(node.foreign_cpu_s for node in done.cluster.nodes) > 0
+    shown = invoke(["run", str(path), "--json"])
+    owners = json.loads(shown.stdout)["owners"]
+    assert owners["evictions"] == load.evictions and 0 < owners["idle_fraction"] < 1
+    plain = tmp_path / "plain.toml"
+    plain.write_text(OWNERS.split("[owners]")[0])
+    assert load_scenario(plain).config().settings().idle is None  # no owners, no rule
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[owners]\naway = 5.0\n", "unknown key 'owners.away' (did you mean 'owners.away_mean'?)"),
+        ('[owners]\nevict_to = "cloud"\n', "cloud"),
+        ("[owners]\naway_mean = -1.0\n", "away_mean_s"),
+        ("[owners]\n", "[owners] is empty"),
+    ],
+)
+def test_bad_owner_keys_are_named_with_the_file(tmp_path: Path, text: str, message: str) -> None:
+    """Owner and idle-rule keys are checked like every other key."""
+    path = tmp_path / "owners.toml"
+    path.write_text(OWNERS.split("[owners]")[0] + text)
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path).config()
+    assert message in str(raised.value) and "owners.toml" in str(raised.value)

@@ -113,6 +113,7 @@ def run_scenario(path: str, sets: Sequence[str], processes: int, as_json: bool) 
                 "slowdown": response / alone if alone > 0 else math.nan,
             }
         )
+    owners = _owners(done) if config.owners is not None else None
     if as_json:
         fields = attrs.asdict(rep, recurse=False)
         summary = {k: v for k, v in fields.items() if isinstance(v, int | float | str)}
@@ -121,6 +122,7 @@ def run_scenario(path: str, sets: Sequence[str], processes: int, as_json: bool) 
             "summary": summary,
             "nodes": node_rows,
             "processes": proc_rows,
+            **({"owners": owners} if owners is not None else {}),
         }
         typer.echo(json.dumps(_clean(out), indent=2, default=_jsonable))
         return
@@ -128,6 +130,15 @@ def run_scenario(path: str, sets: Sequence[str], processes: int, as_json: bool) 
 
     console.print(f"[bold]{scenario.name}[/] ({path}), seed {config.seed}", highlight=False)
     console.print(render(LoadShareResult(config, (rep,))), highlight=False)
+    if owners is not None:
+        console.print(
+            f"owners: hosts idle {owners['idle_fraction']:.1%} of the time by the rule; "
+            f"{owners['evictions']} owner returns evicted {owners['evicted']} guests "
+            f"(mean eviction {owners['mean_eviction_s']:.3g} s); guests ran "
+            f"{owners['harvested_s']:.4g} CPU-s on borrowed hosts, "
+            f"{owners['harvested_fraction']:.1%} of all processing",
+            highlight=False,
+        )
     _table(
         "Nodes",
         ["node", "profile", "arch", "arrived", "mean resp s", "spawned", "sent away",
@@ -154,6 +165,22 @@ def run_scenario(path: str, sets: Sequence[str], processes: int, as_json: bool) 
             for p in slowest
         ],
     )  # fmt: skip
+
+
+def _owners(done: Any) -> dict[str, float]:
+    """What the owners' workstations gave: idle time, evictions, harvested CPU."""
+    cluster, load = done.cluster, done.replication.load
+    now = max(cluster.now, 1e-12)
+    harvested = float(sum(node.foreign_cpu_s for node in cluster.nodes))
+    cpu = float(sum(node.cpu.statistics().user_seconds for node in cluster.nodes))
+    return {
+        "idle_fraction": load.idle_s / (len(cluster.nodes) * now),
+        "evictions": load.evictions,
+        "evicted": load.evicted,
+        "mean_eviction_s": load.eviction_s / load.evictions if load.evictions else math.nan,
+        "harvested_s": harvested,
+        "harvested_fraction": harvested / cpu if cpu else math.nan,
+    }
 
 
 def _jsonable(value: Any) -> Any:

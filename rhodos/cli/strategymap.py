@@ -43,13 +43,46 @@ def strategy_map(
             "grid only).",
         ),
     ] = False,
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            "--workload",
+            help="A recorded program, trace:NAME or trace:PATH: its own map, migration point "
+            "x bandwidth (default: the synthetic grid).",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", "-p", help="The profile a trace map runs on (default: sparc-ethernet)."
+        ),
+    ] = None,
+    node_memory: Annotated[
+        str | None,
+        typer.Option("--node-memory", help="Each node's memory in a trace map: 64MiB."),
+    ] = None,
 ) -> None:
-    """Which strategy wins where: sweep size x dirty rate x touched fraction x bandwidth."""
+    """Which strategy wins where: sweep size x dirty rate x touched fraction x bandwidth,
+    or, for a recorded program (--workload trace:NAME), migration point x bandwidth."""
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if workload is not None:
+        _trace_map(workload, profile, node_memory, out, quick, workers, install_map)
+        return
+    if profile is not None or node_memory is not None:
+        given = "--profile" if profile is not None else "--node-memory"
+        raise ValueError(
+            f"{given} applies to a recorded program's map (--workload trace:NAME); the "
+            "synthetic map's grid runs on sparc-ethernet"
+        )
+    _synthetic_map(out, quick, workers, install_map)
+
+
+def _synthetic_map(out: Path, quick: bool, workers: int, install_map: bool) -> None:
+    """The synthetic map: size x dirty rate x touched fraction x bandwidth."""
     from rhodos.experiment.strategymap import MapGrid, compute_map, draw_map
     from rhodos.migration_manager.strategies.auto import MAP_PATH
 
-    if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
     if install_map and quick:
         raise ValueError("--install-map takes a full map: the auto strategy needs every cell")
     data = out / "strategy-map.json"
@@ -61,10 +94,57 @@ def strategy_map(
     console.print(f"running {len(grid.cells())} cells x 7 strategies ...")
     with progress_bar("map", enabled=console.is_terminal) as update:
         result = compute_map(grid, workers=workers, progress=update)
-    write_output(data, "map file", lambda path: path.write_text(result.to_json()))
-    for path in draw_map(result, out):
-        console.print(f"wrote {path}", highlight=False)
-    console.print(f"wrote {data}", highlight=False)
+    _written(data, result.to_json(), draw_map(result, out))
     if install_map:
         write_output(MAP_PATH, "installed map", lambda path: path.write_text(result.to_json()))
         console.print(f"installed {data} as the map of the auto strategy: {MAP_PATH}")
+
+
+def _trace_map(
+    workload: str,
+    profile: str | None,
+    node_memory: str | None,
+    out: Path,
+    quick: bool,
+    workers: int,
+    install_map: bool,
+) -> None:
+    """A recorded program's map: migration point x bandwidth on one profile."""
+    from rhodos.experiment.tracemap import TraceMapGrid, compute_trace_map, draw_trace_map
+    from rhodos.units import parse_size
+    from rhodos.workload.catalog import is_trace
+
+    if not is_trace(workload):
+        raise ValueError(
+            f"--workload {workload}: a map's workload is a recorded program, trace:NAME or "
+            "trace:PATH (a synthetic workload's size, dirty rate and touched fraction are "
+            "the synthetic map's axes: run rhodos map without --workload)"
+        )
+    if install_map:
+        raise ValueError(
+            "--install-map takes the synthetic map: the auto strategy reads size x dirty rate "
+            "x touched fraction x bandwidth, not one program's map"
+        )
+    grid = TraceMapGrid(
+        workload,
+        profile=profile or "sparc-ethernet",
+        node_memory_bytes=None if node_memory is None else parse_size(node_memory),
+    )
+    grid = grid.quick() if quick else grid
+    grid.check()  # the trace exists and fits a node, before any cell runs
+    data = out / "trace-map.json"
+    writable_folder(out, "--out folder")
+    writable_file(data, "map file")
+    cells = len(grid.points) * len(grid.bandwidths_bps)
+    console.print(f"running {cells} cells x 7 strategies on {workload} ...", highlight=False)
+    with progress_bar("map", enabled=console.is_terminal) as update:
+        result = compute_trace_map(grid, workers=workers, progress=update)
+    _written(data, result.to_json(), draw_trace_map(result, out))
+
+
+def _written(data: Path, text: str, pictures: list[Path]) -> None:
+    """Write the map's JSON to ``data`` and say what was written (the pictures are)."""
+    write_output(data, "map file", lambda path: path.write_text(text))
+    for path in pictures:
+        console.print(f"wrote {path}", highlight=False)
+    console.print(f"wrote {data}", highlight=False)

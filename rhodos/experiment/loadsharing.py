@@ -1,10 +1,15 @@
 """Load-sharing speedup: how much a cluster gains by migrating work, and what overhead costs.
 
-``jobs`` CPU-bound processes start on node 0 of ``nodes`` workstations. Without load
-sharing they share node 0's CPU; with it, node 0's Migration Manager sends all but
-its share away at once, round-robin, with the given strategy. The speedup is the
-makespan without sharing over the makespan with it: the migration overhead (latency,
-the source's CPU spent on transfers, remote faults) is what keeps it below ``nodes``.
+A user of node 0 of ``nodes`` workstations starts ``jobs`` CPU-bound processes, each an
+exec handed to node 0's Load Manager (at :data:`START_S`, once the Load Managers have
+exported their offers to the trader). Without load sharing (the policies of ``none``)
+they share node 0's CPU. With it, the Load Managers run :func:`sharing`: sender-
+initiated with a threshold of the jobs' fair share (``ceil(jobs / nodes)``), so each
+exec that takes node 0's queue above it makes node 0 migrate its oldest running process,
+with the given strategy, to the next node in turn (round-robin over the trader's
+offers): all but node 0's share leave, evenly spread. The speedup is the makespan
+without sharing over the makespan with it: the migration overhead (freeze, the source's
+CPU spent on transfers, remote faults) is what keeps it below ``nodes``.
 
 ``workload="trace:NAME"`` makes every job a recorded real program (its trace replayed
 once) instead of the synthetic CPU-bound job; ``cpu_seconds`` and ``memory_bytes`` then
@@ -13,25 +18,48 @@ come from the trace and may not be given.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
 
-from rhodos.kernel import ClusterConfig, MachineProfile
-from rhodos.system import boot, migrate, spawn
-from rhodos.workload import Computer, ReferenceModel
+from rhodos.kernel import ClusterConfig, Layout, MachineProfile
+from rhodos.load.location import RoundRobin
+from rhodos.load.requests import Exec
+from rhodos.load.run import configure
+from rhodos.load.selection import Oldest
+from rhodos.load.settings import Settings
+from rhodos.load.transfer import Sender
+from rhodos.migration_manager import make_strategy
+from rhodos.system import boot
+from rhodos.workload import Computer, ProgramContext, ReferenceModel
 from rhodos.workload.catalog import TracedProgram, is_trace
 
-__all__ = ["LoadSharingResult", "load_sharing"]
+__all__ = ["START_S", "LoadSharingResult", "load_sharing", "sharing"]
+
+#: When the user starts the jobs: after the Load Managers' first offers reached the
+#: trader (the moment the balancing script of earlier versions acted).
+START_S = 0.01
+
+
+def sharing(nodes: int, jobs: int, strategy: str) -> Settings:
+    """The Load Managers' policies: sender-initiated at the jobs' fair share, round-robin,
+    the oldest process migrates with ``strategy``."""
+    return Settings(
+        transfer=Sender(threshold=math.ceil(jobs / nodes)),
+        location=RoundRobin(),
+        selection=Oldest(),
+        strategy=make_strategy(strategy),
+    )
 
 
 @attrs.frozen
 class LoadSharingResult:
-    """Makespans with and without load sharing, and the migrations' mean latency."""
+    """Makespans with and without load sharing, and the migrations' mean freeze."""
 
     makespan_alone_s: float
     makespan_shared_s: float
-    mean_latency_s: float
+    mean_freeze_s: float
     migrations: int
 
     @property
@@ -49,38 +77,69 @@ def _makespan(
     strategy: str | None,
     seed: int,
     workload: str | None = None,
-) -> tuple[float, list[float]]:
+) -> tuple[float, float, int]:
+    """The makespan from the first exec, and the migrations' summed freeze and count."""
     cluster = boot(ClusterConfig(nodes=nodes, profile=profile, seed=seed))
+    configure(cluster, Settings() if strategy is None else sharing(nodes, jobs, strategy))
     program: Any = Computer(
         name="job",
         cpu_seconds=cpu_seconds,
         memory_bytes=memory_bytes,
         refs=ReferenceModel(working_set=0.5, locality=0.8, write_fraction=0.1),
     )
+    page = profile.page_size_bytes
+    layout = Layout.from_bytes(memory_bytes, page)
     if workload is not None:
         program = TracedProgram(workload.removeprefix("trace:")).program()
-    pids = [spawn(cluster, program, 0)[0] for _ in range(jobs)]
-    latencies: list[float] = []
-    if strategy is not None:
+        layout = program.layout(page)
+    user = cluster.node(0)
+    if jobs * layout.pages > user.frames_free:
+        raise ValueError(
+            f"{jobs} jobs of {layout.pages} pages each do not fit the {user.frames_free} free "
+            f"page frames of a {profile.name} node, where they start: start fewer jobs"
+        )
+    ends = []
 
-        def balancer() -> Any:
-            yield cluster.env.timeout(0.01)
-            moves = [
-                migrate(cluster, pid, i % nodes, strategy)
-                for i, pid in enumerate(pids)
-                if i % nodes != 0
-            ]
-            for move in moves:
-                record = yield move
-                if record.ok:
-                    latencies.append(record.latency_s)
+    def start() -> Any:
+        yield cluster.env.timeout(START_S)
+        for _ in range(jobs):
+            pid = cluster.new_pid()
+            context = ProgramContext(
+                pid=pid,
+                rng=cluster.rng("program", pid),
+                layout=layout,
+                page_size=page,
+                peers={},
+                instructions_per_s=profile.instructions_per_s,
+            )
+            ends.append(cluster.exit_event(pid))
+            exec_ = Exec(pid, "job", program.run(context), layout, user.architecture)
+            yield user.submit("load", exec_)  # a shell starts one job after another
+        yield cluster.env.all_of(ends)
+        finished.append(cluster.now)
+        # a migration's record may come back after its process has exited (its last
+        # clean-up message): wait for every one, to count them all
+        while _unanswered(cluster):
+            yield cluster.env.timeout(0.1)
 
-        cluster.env.process(balancer())
-    ends = [cluster.exit_event(pid) for pid in pids]
-    cluster.run()
-    if not all(e.triggered for e in ends):
-        raise RuntimeError("a job never finished")
-    return cluster.now, latencies
+    # the Load Managers' offers go on for ever: the run ends with the last record, or at
+    # a horizon no sane run reaches (every job alone on one node, a thousand times over)
+    finished: list[float] = []
+    done = cluster.env.process(start())
+    cluster.run(until=done | cluster.env.timeout(1000 * (START_S + jobs * cpu_seconds + 1)))
+    if not done.triggered:
+        raise RuntimeError("a job or a migration never finished")
+    stats = [node.statistics("load") for node in cluster.nodes]
+    freeze = sum(s.freeze_s for s in stats)
+    return finished[0] - START_S, freeze, sum(s.migrations_completed for s in stats)
+
+
+def _unanswered(cluster: Any) -> bool:
+    """Whether a Load Manager still waits for a migration's record."""
+    stats = [node.statistics("load") for node in cluster.nodes]
+    return any(
+        s.migrations_requested > s.migrations_completed + s.migrations_refused for s in stats
+    )
 
 
 def load_sharing(
@@ -103,7 +162,6 @@ def load_sharing(
                 f"cpu_seconds and memory_bytes cannot be set for {workload}: the trace sets them"
             )
     args = (profile, nodes, jobs, cpu_seconds, memory_bytes)
-    alone, _ = _makespan(*args, None, seed, workload)
-    shared, latencies = _makespan(*args, strategy, seed, workload)
-    mean = sum(latencies) / len(latencies) if latencies else 0.0
-    return LoadSharingResult(alone, shared, mean, len(latencies))
+    alone, _, _ = _makespan(*args, None, seed, workload)
+    shared, freeze, moved = _makespan(*args, strategy, seed, workload)
+    return LoadSharingResult(alone, shared, freeze / moved if moved else 0.0, moved)

@@ -32,10 +32,14 @@ __all__ = [
     "MapCell",
     "MapGrid",
     "StrategyMap",
+    "bandwidth_label",
+    "candidate_metrics",
     "compute_map",
+    "draw_cell",
     "draw_map",
     "lead",
     "map_figure",
+    "save_per_metric",
 ]
 
 
@@ -55,15 +59,21 @@ def _measure(job: tuple[int, MapGrid, int, float, float, float]) -> tuple[int, M
         migrate_at=0.5,
         seed=grid.seed,
     )
+    return index, MapCell(memory, dirty, touch, bandwidth, candidate_metrics(scenario))
+
+
+def candidate_metrics(scenario: Scenario) -> dict[str, dict[str, float]]:
+    """Every candidate strategy's value of every metric on ``scenario`` (metric ->
+    strategy -> value; a migration that did not complete, the process having ended
+    first, counts as infinite: it never wins)."""
     baseline = baseline_completion(scenario)
     metrics: dict[str, dict[str, float]] = {metric: {} for metric in METRICS}
     for name in CANDIDATES:
         record = run_migration(scenario, name, baseline=baseline)
         for metric in METRICS:
-            # a refused migration (the process ended first) never wins
             value = getattr(record, metric) if record.ok else None
             metrics[metric][name] = math.inf if value is None else float(value)
-    return index, MapCell(memory, dirty, touch, bandwidth, metrics)
+    return metrics
 
 
 def compute_map(
@@ -90,7 +100,8 @@ def compute_map(
     return StrategyMap(grid, tuple(done[index] for index in range(len(jobs))))
 
 
-def _bandwidth_label(bps: float) -> str:
+def bandwidth_label(bps: float) -> str:
+    """``10 Mb/s``, ``1 Gb/s``."""
     return f"{bps / 1e9:g} Gb/s" if bps >= 1e9 else f"{bps / 1e6:g} Mb/s"
 
 
@@ -131,6 +142,21 @@ def _winners_line(counts: dict[str, int], total: int) -> str:
     return "winners: " + ", ".join(f"{name} {_cells(count)}" for name, count in ranked)
 
 
+def draw_cell(
+    ax: Any, x: int, y: int, winner: str, text: str, *, pale: bool, fontsize: float
+) -> None:
+    """Cell (x, y) of a heatmap: the winner's colour (pale for a near tie) and ``text``."""
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(
+        Rectangle((x - 0.5, y - 0.5), 1, 1, color=colour(winner), alpha=0.4 if pale else 1)
+    )
+    ax.text(
+        x, y, text, ha="center", va="center", fontsize=fontsize,
+        color="black" if pale else "white",
+    )  # fmt: skip
+
+
 def map_figure(strategy_map: StrategyMap, metric: str) -> Any:
     """The heatmap of ``metric``: panels of bandwidth x touched fraction, cells coloured by
     winner, each naming its winner and its lead over the runner-up (``+18%``, ``×3.2``; a
@@ -139,7 +165,7 @@ def map_figure(strategy_map: StrategyMap, metric: str) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Patch
 
     grid = strategy_map.grid
     index = {
@@ -159,20 +185,8 @@ def map_figure(strategy_map: StrategyMap, metric: str) -> Any:
                     counts[winner] = counts.get(winner, 0) + 1
                     ahead = lead(cell, metric)
                     pale = ahead < NEAR_TIE
-                    ax.add_patch(
-                        Rectangle(
-                            (x - 0.5, y - 0.5), 1, 1, color=colour(winner), alpha=0.4 if pale else 1
-                        )
-                    )
-                    ax.text(
-                        x,
-                        y,
-                        winner.replace("-", "-\n", 1) + "\n" + _lead_text(ahead),
-                        ha="center",
-                        va="center",
-                        fontsize=6.2,
-                        color="black" if pale else "white",
-                    )
+                    text = winner.replace("-", "-\n", 1) + "\n" + _lead_text(ahead)
+                    draw_cell(ax, x, y, winner, text, pale=pale, fontsize=6.2)
             ax.set_xlim(-0.5, len(grid.memory_bytes) - 0.5)
             ax.set_ylim(-0.5, len(grid.dirty_rates) - 0.5)
             ax.set_xticks(
@@ -183,7 +197,7 @@ def map_figure(strategy_map: StrategyMap, metric: str) -> Any:
             ax.set_yticks(
                 range(len(grid.dirty_rates)), [f"{d:g}" for d in grid.dirty_rates], fontsize=7
             )
-            ax.set_title(f"{_bandwidth_label(bandwidth)}, touches {touch:.0%}", fontsize=9)
+            ax.set_title(f"{bandwidth_label(bandwidth)}, touches {touch:.0%}", fontsize=9)
             if c == 0:
                 ax.set_ylabel("dirty rate (pages/s)", fontsize=8)
             if r == rows - 1:
@@ -211,14 +225,19 @@ def map_figure(strategy_map: StrategyMap, metric: str) -> Any:
 
 def draw_map(strategy_map: StrategyMap, folder: str | Path) -> list[Path]:
     """One PNG per metric of the map (:func:`map_figure`) in ``folder``; the files written."""
+    return save_per_metric(folder, "strategy-map", lambda metric: map_figure(strategy_map, metric))
+
+
+def save_per_metric(folder: str | Path, stem: str, figure: Callable[[str], Any]) -> list[Path]:
+    """``figure(metric)`` for every metric, saved as ``folder/STEM-freeze.png`` and so on."""
     import matplotlib.pyplot as plt
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for metric in METRICS:
-        fig = map_figure(strategy_map, metric)
-        path = folder / f"strategy-map-{metric.removesuffix('_s').replace('_total', '')}.png"
+        fig = figure(metric)
+        path = folder / f"{stem}-{metric.removesuffix('_s').replace('_total', '')}.png"
         try:
             fig.savefig(path, dpi=100)
         finally:

@@ -27,7 +27,8 @@ import attrs
 import numpy as np
 import simpy
 
-from rhodos.kernel import Cluster, ClusterConfig, Layout
+from rhodos.kernel import Cluster, ClusterConfig, Layout, Node
+from rhodos.load.owner import OwnerModel
 from rhodos.load.requests import Configure, Exec, Placed
 from rhodos.load.settings import Settings
 from rhodos.load.study import (
@@ -40,8 +41,10 @@ from rhodos.load.study import (
 )
 from rhodos.load.table import LoadStatistics
 from rhodos.load.workload import TraceReplay, job
+from rhodos.process_manager.requests import Spawn
 from rhodos.system import boot
 from rhodos.workload import Computer, ProgramContext, ReferenceModel
+from rhodos.workload.catalog import TracedProgram
 
 __all__ = [
     "COSTS",
@@ -55,6 +58,7 @@ __all__ = [
     "run_loadshare",
     "run_replication",
     "simulate",
+    "start_owners",
 ]
 
 #: A run stops at this many times its duration, measured processes finished or not.
@@ -66,18 +70,37 @@ _BATCH = 256
 class _Driver:
     """The users: Poisson arrivals on every node, and the measurement of what they got."""
 
-    def __init__(self, cluster: Cluster, config: LoadShareConfig, *, keep: bool = False) -> None:
+    def __init__(
+        self, cluster: Cluster, config: LoadShareConfig, *, keep: bool = False, log: bool = False
+    ) -> None:
         self.cluster = cluster
         self.env: simpy.Environment = cluster.env
         self.config = config
         # Each node's own page size and CPU speed (nodes may be of several profiles).
+        self.recorded = (
+            None
+            if config.program is None
+            else TracedProgram(config.program.removeprefix("trace:"), loops=config.loops).program()
+        )
         self.layouts = [
             Layout.from_bytes(config.memory_bytes, node.profile.page_size_bytes)
+            if self.recorded is None
+            else self.recorded.layout(node.profile.page_size_bytes)
             for node in cluster.nodes
         ]
+        #: A recorded program's CPU demand on each node (its own, whatever ``service``).
+        self.program_demands = (
+            None
+            if config.program is None
+            else [config.program_demand(node.profile) for node in cluster.nodes]
+        )
         self.speeds = [node.profile.cpu_speed for node in cluster.nodes]
         #: With ``keep``: (pid, arrival node, arrived at, demand, response) per process.
         self.kept: list[tuple[int, int, float, float, float]] | None = [] if keep else None
+        #: With ``log``: per node, every arrival's instant and its demand alone there.
+        self.log: list[tuple[list[float], list[float]]] | None = (
+            [([], []) for _ in cluster.nodes] if log else None
+        )
         self.responses: list[float] = []
         self.delays: list[float] = []
         self.slowdowns: list[float] = []
@@ -102,7 +125,10 @@ class _Driver:
             yield self.env.timeout(gaps.pop())
             if self.done.triggered:
                 return
-            self._exec(node, needs.pop())
+            need = needs.pop()
+            if self.program_demands is not None:
+                need = self.program_demands[node]
+            self._exec(node, need)
 
     def replay(self, replay: TraceReplay) -> Generator[simpy.events.Event, Any, None]:
         """The trace's users: each exec at its (rescaled) instant, on its host's node."""
@@ -116,13 +142,17 @@ class _Driver:
     def _program(self, pid: int, node: int, demand: float) -> Any:
         """The program of a process needing ``demand`` CPU seconds: compute and exit, or,
         with a dirty rate, compute in 1 s bursts dirtying its pages (so that migrating it
-        moves what a real process would)."""
+        moves what a real process would); or the recorded program, its pages replayed."""
         cfg = self.config
         layout = self.layouts[node]
-        if cfg.dirty_rate == 0 or layout.pages == 0:
+        program: Any
+        if self.recorded is not None:
+            program = self.recorded  # the recorded program: its own demand and pages
+        elif cfg.dirty_rate == 0 or layout.pages == 0:
             return job(demand)
-        refs = ReferenceModel(working_set=1.0, refs_per_s=100.0, dirty_rate=cfg.dirty_rate)
-        program = Computer("job", cfg.memory_bytes, demand, burst_s=1.0, refs=refs)
+        else:
+            refs = ReferenceModel(working_set=1.0, refs_per_s=100.0, dirty_rate=cfg.dirty_rate)
+            program = Computer("job", cfg.memory_bytes, demand, burst_s=1.0, refs=refs)
         profile = self.cluster.nodes[node].profile
         context = ProgramContext(
             pid=pid,
@@ -142,6 +172,9 @@ class _Driver:
         target = self.cluster.nodes[node]
         pid = self.cluster.new_pid()
         program = self._program(pid, node, demand)
+        if self.log is not None:
+            self.log[node][0].append(now)
+            self.log[node][1].append(demand / self.speeds[node])
         exec_ = Exec(pid, name, program, self.layouts[node], target.architecture)
         placed = target.submit("load", exec_)
         if cfg.warmup_s <= now < cfg.duration_s:
@@ -206,6 +239,19 @@ def configure(cluster: Cluster, settings: Settings) -> None:
         node.submit("load", Configure(settings, len(cluster.nodes), stream))
 
 
+def start_owners(cluster: Cluster, owners: OwnerModel) -> None:
+    """Give every node an owner with ``owners``' sessions; the processes an owner starts
+    run on the owner's workstation and are not measured."""
+    empty = Layout.from_bytes(0, cluster.profile.page_size_bytes)
+    for node in cluster.nodes:
+
+        def start_job(cpu_s: float, node: Node = node) -> None:
+            spawn = Spawn(cluster.new_pid(), "owner", job(cpu_s), empty)
+            node.submit("process", spawn)
+
+        cluster.env.process(owners.run(node, cluster.rng("owner", node.node_id), start_job))
+
+
 def run_replication(config: LoadShareConfig, replication: int = 0) -> Replication:
     """Run one replication of ``config``; see the module docstring."""
     return simulate(config, replication).replication
@@ -214,16 +260,21 @@ def run_replication(config: LoadShareConfig, replication: int = 0) -> Replicatio
 @attrs.frozen
 class Simulated:
     """One replication, the cluster it ran on (to read its nodes' state), and, if kept,
-    every measured process: (pid, arrival node, arrival instant, demand, response)."""
+    every measured process: (pid, arrival node, arrival instant, demand, response); if
+    logged, per node every arrival (measured or not): its instants and its demands alone
+    there, in seconds."""
 
     replication: Replication
     cluster: Cluster
     processes: tuple[tuple[int, int, float, float, float], ...]
+    arrivals: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
-def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = False) -> Simulated:
+def simulate(
+    config: LoadShareConfig, replication: int = 0, *, keep: bool = False, log: bool = False
+) -> Simulated:
     """Run one replication of ``config``, keeping the cluster (and, with ``keep``, the
-    measured processes) for a closer look."""
+    measured processes; with ``log``, every arrival) for a closer look."""
     problems = config.problems()
     if problems:
         raise ValueError(problems[0])
@@ -239,12 +290,14 @@ def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = Fals
         )
     )
     configure(cluster, config.settings())
-    driver = _Driver(cluster, config, keep=keep)
+    driver = _Driver(cluster, config, keep=keep, log=log)
     if config.replay is not None:
         cluster.env.process(driver.replay(config.replay))
     else:
         for node in cluster.nodes:
             cluster.env.process(driver.arrivals(node.node_id))
+    if config.owners is not None:
+        start_owners(cluster, config.owners)
     cluster.env.process(driver.at_duration())
     began, began_cpu = time.perf_counter(), time.process_time()
     horizon = cluster.env.timeout(HORIZON * config.duration_s)
@@ -275,7 +328,8 @@ def simulate(config: LoadShareConfig, replication: int = 0, *, keep: bool = Fals
             else [nan] * config.nodes
         ),
     )
-    return Simulated(rep, cluster, tuple(driver.kept or ()))
+    arrivals = tuple((np.array(at), np.array(need)) for at, need in driver.log or ())
+    return Simulated(rep, cluster, tuple(driver.kept or ()), arrivals)
 
 
 def _sum_statistics(cluster: Cluster) -> LoadStatistics:

@@ -22,12 +22,21 @@ the policies and the migration strategy::
     memory = "64KiB"          # each process's address space
     dirty_rate = 0.0          # pages dirtied per CPU second
     # replay = { trace = "FILE", start = 7200.0, span = 600.0, speedup = 1.0 }
+    # program = "trace:sort"  # every process runs this recorded program (a page trace,
+    # loops = 1               # rhodos trace show), loops times: its own CPU demand,
+                              # address space and writes, instead of service/memory
 
     [policy]
     name = "power-of-d"       # a preset of rhodos loadshare --policy
     d = 2                     # threshold, probe_limit, information, transfer, location,
     strategy = "eager"        # selection, names, trader, offer_period as well
     migration_cost = "model"  # or zero
+
+    [owners]                  # idle workstations (Sprite): every node has an owner; work
+    away_mean = 5400.0        # goes only to idle hosts, guests are evicted when owners
+    present_mean = 1800.0     # return. Sessions: input_gap_mean, job_gap_mean, job_mean;
+    input_quiet = 30.0        # the idle rule: input_quiet, load_below, window, sample,
+    evict_to = "home"         # evict_to (home or idle). Sprite's values by default.
 
 Every key is a dotted name (``workload.arrival_rate``, ``policy.name``, ``seed``...);
 **a list where one value is expected makes that key a sweep axis**: the scenario then
@@ -47,6 +56,7 @@ from typing import Any
 import attrs
 
 from rhodos.kernel import ClusterConfig, load_profile
+from rhodos.load.owner import IdleRule, OwnerModel
 from rhodos.load.study import LoadShareConfig
 from rhodos.load.workload import TraceReplay
 from rhodos.paths import read_toml
@@ -60,6 +70,21 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be run: the message names the file and the key."""
 
 
+#: The keys of ``[owners]``: each OwnerModel field, then each IdleRule field.
+OWNER_FIELDS = {
+    "away_mean": "away_mean_s",
+    "present_mean": "present_mean_s",
+    "input_gap_mean": "input_gap_mean_s",
+    "job_gap_mean": "job_gap_mean_s",
+    "job_mean": "job_mean_s",
+}
+RULE_FIELDS = {
+    "input_quiet": "input_quiet_s",
+    "load_below": "load_below",
+    "window": "window_s",
+    "sample": "sample_s",
+    "evict_to": "evict_to",
+}
 #: The keys of a scenario, dotted, and the LoadShareConfig field each sets (``None``:
 #: handled apart).
 KEYS: dict[str, str | None] = {
@@ -73,6 +98,8 @@ KEYS: dict[str, str | None] = {
     "workload.service": "service",
     "workload.memory": "memory_bytes",
     "workload.dirty_rate": "dirty_rate",
+    "workload.program": "program",
+    "workload.loops": "loops",
     "workload.replay.trace": None,
     "workload.replay.start": None,
     "workload.replay.span": None,
@@ -90,6 +117,7 @@ KEYS: dict[str, str | None] = {
     "policy.migration_cost": "migration_cost",
     "policy.trader": "trader",
     "policy.offer_period": "offer_period_s",
+    **{f"owners.{key}": None for key in (*OWNER_FIELDS, *RULE_FIELDS)},
 }
 #: Keys whose value is itself a list (so a list of lists makes them an axis).
 LISTS = ("nodes", "policy.names")
@@ -101,6 +129,10 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     for key, value in table.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and dotted not in KEYS:
+            if not value:
+                raise ValueError(
+                    f"[{dotted}] is empty: give it a key, e.g. [owners] away_mean = 5400.0"
+                )
             out.update(_flatten(value, f"{dotted}."))
         else:
             out[dotted] = value
@@ -217,6 +249,14 @@ def _build(values: Mapping[str, Any]) -> LoadShareConfig:
             span_s=replay.get("span", 480 * 60.0),
             speedup=replay.get("speedup", 1.0),
         )
+    owners = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("owners.")}
+    if owners:
+        fields["owners"] = OwnerModel(
+            **{OWNER_FIELDS[k]: v for k, v in owners.items() if k in OWNER_FIELDS}
+        )
+        fields["idle"] = IdleRule(
+            **{RULE_FIELDS[k]: v for k, v in owners.items() if k in RULE_FIELDS}
+        )
     return LoadShareConfig(**fields)
 
 
@@ -230,7 +270,10 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     source = str(path)
     table = read_toml(path, ScenarioError)
-    flat = _flatten(table)
+    try:
+        flat = _flatten(table)
+    except ValueError as error:
+        raise ScenarioError(f"{source}: {error}") from None
     for key in flat:
         _check_key(source, key)
     fixed = {k: v for k, v in flat.items() if not _is_axis(k, v)}

@@ -18,6 +18,7 @@ Student-t intervals over the replications' means. :mod:`rhodos.load.run` runs a 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -27,11 +28,14 @@ from scipy import stats
 
 from rhodos.kernel import MachineProfile, load_profile
 from rhodos.kernel.profile_fields import MAX_RATE_BPS
+from rhodos.load.owner import IdleRule, OwnerModel
 from rhodos.load.presets import policy_settings
 from rhodos.load.settings import Settings
 from rhodos.load.table import LoadStatistics
 from rhodos.load.workload import Exponential, Service, TraceReplay, parse_service
 from rhodos.migration_manager import make_strategy
+from rhodos.workload.catalog import is_trace
+from rhodos.workload.pagetrace import TraceFigures, open_trace, trace_figures
 
 __all__ = [
     "COSTS",
@@ -71,6 +75,17 @@ def ideal_profile(profile: MachineProfile) -> MachineProfile:
         file_server_bandwidth_bps=immense,
         file_server_latency_s=0.0,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _figures(program: str, page_size: int, instructions_per_s: float) -> TraceFigures:
+    trace = open_trace(program.removeprefix("trace:"))
+    return trace_figures(trace, page_size, instructions_per_s)
+
+
+def _program_figures(program: str, profile: MachineProfile) -> TraceFigures:
+    """A recorded program's figures on ``profile`` (raises ValueError if it is absent)."""
+    return _figures(program, profile.page_size_bytes, profile.instructions_per_s)
 
 
 def _to_tags(value: Any) -> tuple[str, ...] | None:
@@ -124,6 +139,17 @@ class LoadShareConfig:
     #: Replay a trace's arrivals instead of Poisson streams (``arrival_rate`` and
     #: ``service`` are then unused).
     replay: TraceReplay | None = None
+    #: A recorded program (``trace:NAME`` or ``trace:PATH``, a page trace) that every
+    #: process runs, ``loops`` times through its trace: its CPU demand and address space
+    #: are then the program's own on its node's profile (``service``, ``memory_bytes``
+    #: and ``dirty_rate`` are not given with it).
+    program: str | None = None
+    loops: int = 1
+    #: Idle workstations: every node has an owner whose sessions these are (``None``: no
+    #: owners). Work then goes only to hosts idle by ``idle`` (Sprite's rule when
+    #: ``None``), and guests are evicted by ``strategy`` when an owner returns.
+    owners: OwnerModel | None = None
+    idle: IdleRule | None = None
 
     @property
     def rho(self) -> float:
@@ -131,7 +157,66 @@ class LoadShareConfig:
         trace's CPU seconds per node and second)."""
         if self.replay is not None:
             return self.replay.load(self.nodes)
+        if self.program is not None:
+            return self.arrival_rate * self.program_demand(self.machine())
         return self.arrival_rate * self.service.mean
+
+    @property
+    def mean_demand(self) -> float:
+        """The mean CPU demand of a process on ``profile`` (seconds)."""
+        if self.program is not None:
+            return self.program_demand(self.machine())
+        return self.service.mean
+
+    def program_demand(self, profile: MachineProfile) -> float:
+        """The CPU seconds a process running :attr:`program` needs on ``profile``."""
+        assert self.program is not None
+        return self.loops * _program_figures(self.program, profile).cpu_seconds
+
+    def program_pages(self, profile: MachineProfile) -> int:
+        """The pages of :attr:`program`'s address space on ``profile``."""
+        assert self.program is not None
+        return _program_figures(self.program, profile).pages
+
+    def _program_problems(self) -> list[str]:
+        """What is wrong with :attr:`program` and the keys it excludes."""
+        if self.program is None:
+            return []
+        if not isinstance(self.program, str) or not is_trace(self.program):
+            return [
+                "program must be a recorded program, trace:NAME or trace:PATH, "
+                f"got {self.program!r}"
+            ]
+        if isinstance(self.loops, bool) or not isinstance(self.loops, int) or self.loops < 1:
+            return [f"loops must be an integer >= 1 (each process exits), got {self.loops!r}"]
+        clash = [
+            key
+            for key, given in (
+                ("service", self.service != Exponential()),
+                ("memory", self.memory_bytes != 0),
+                ("dirty_rate", self.dirty_rate != 0),
+                ("replay", self.replay is not None),
+            )
+            if given
+        ]
+        if clash:
+            return [
+                f"{', '.join(clash)} cannot be given with program = {self.program}: the "
+                "recorded program sets each process's CPU demand, address space and writes"
+            ]
+        try:
+            machines = self.node_machines() or (self.machine(),)
+            for machine in machines:
+                pages = self.program_pages(machine)
+                frames = machine.memory_bytes // machine.page_size_bytes
+                if pages > frames:
+                    return [
+                        f"{self.program} needs {pages:,} pages, more than the {frames:,} of a "
+                        f"{machine.name} node"
+                    ]
+        except ValueError as error:
+            return [str(error)]
+        return []
 
     def machine(self) -> MachineProfile:
         """The profile the run uses: the given one, or its ideal twin for ``zero`` costs."""
@@ -149,8 +234,9 @@ class LoadShareConfig:
         return tuple(ideal_profile(p) if zero else p for p in made)
 
     def settings(self) -> Settings:
-        """The Load Managers' settings: the preset, its knobs, the strategy."""
-        return policy_settings(
+        """The Load Managers' settings: the preset, its knobs, the strategy (and the idle
+        rule, with owners)."""
+        settings = policy_settings(
             self.policy,
             threshold=self.threshold,
             probe_limit=self.probe_limit,
@@ -164,19 +250,25 @@ class LoadShareConfig:
             trader=self.trader,
             offer_period_s=self.offer_period_s,
         )
+        if self.owners is None:
+            return settings
+        return attrs.evolve(settings, idle=self.idle or IdleRule())
 
     def problems(self) -> list[str]:
         """What is wrong with this configuration, one line each (empty: it can run)."""
         found = []
         if not isinstance(self.nodes, int) or self.nodes < 1:
             found.append(f"--nodes must be an integer >= 1, got {self.nodes!r}")
+        program = self._program_problems()
+        if program:
+            return program
         if not (math.isfinite(self.arrival_rate) and self.arrival_rate > 0):
             found.append(f"--arrival-rate must be a number > 0, got {self.arrival_rate!r}")
         elif self.replay is None and self.rho >= 1:
             found.append(
                 f"the offered load per node is {self.rho:.3g} (arrival rate {self.arrival_rate:g} "
-                f"x mean demand {self.service.mean:.3g} s): at 1 or more the queues grow without "
-                f"bound; use --arrival-rate below {1 / self.service.mean:.3g}"
+                f"x mean demand {self.mean_demand:.3g} s): at 1 or more the queues grow without "
+                f"bound; use --arrival-rate below {1 / self.mean_demand:.3g}"
             )
         if self.migration_cost not in COSTS:
             found.append(
