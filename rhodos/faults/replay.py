@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+import attrs
+
 from rhodos.kernel import Action, CheckpointImage, Compute, ExecutionContext, Sleep, Touch
 
 __all__ = ["restarted_context", "work_lost_s"]
@@ -61,7 +63,7 @@ def _remainder(step: Action, progress: float | int | None) -> Action:
         return Sleep(float(progress))
     if isinstance(step, Touch):
         i = int(progress)
-        return Touch(step.pages[i:], step.writes[i:])
+        return attrs.evolve(step, pages=step.pages[i:], writes=step.writes[i:])
     return step
 
 
