@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rhodos.experiment import Scenario, run_migration
-from rhodos.kernel import ClusterConfig, Exit, MachineProfile, Sleep, Touch, load_profile
+from rhodos.kernel import Cluster, ClusterConfig, Exit, MachineProfile, Sleep, Touch, load_profile
 from rhodos.migration_manager import MigrationRecord
 from rhodos.system import boot, migrate, spawn
 from rhodos.workload import ProgramContext
@@ -45,12 +45,12 @@ class Idle:
         yield Exit(0)
 
 
-def migrate_idle(
-    profile: MachineProfile, memory_bytes: int, strategy: str, touch: tuple[int, ...] = ()
-) -> MigrationRecord:
-    """Migrate an idle process from node 0 to node 1 at t = 1 s; run to the end."""
+def migrate_program(
+    profile: MachineProfile, program: Any, strategy: str
+) -> tuple[Cluster, MigrationRecord]:
+    """Migrate a process of ``program`` from node 0 to node 1 at t = 1 s; run to the end."""
     cluster = boot(ClusterConfig(nodes=2, profile=profile))
-    pid, _ = spawn(cluster, Idle(memory_bytes, touch), 0)
+    pid, _ = spawn(cluster, program, 0)
     out: dict[str, MigrationRecord] = {}
 
     def driver() -> Any:
@@ -59,7 +59,14 @@ def migrate_idle(
 
     cluster.env.process(driver())
     cluster.run()
-    return out["r"]
+    return cluster, out["r"]
+
+
+def migrate_idle(
+    profile: MachineProfile, memory_bytes: int, strategy: str, touch: tuple[int, ...] = ()
+) -> MigrationRecord:
+    """Migrate an idle process from node 0 to node 1 at t = 1 s; run to the end."""
+    return migrate_program(profile, Idle(memory_bytes, touch), strategy)[1]
 
 
 class Costs:
@@ -262,17 +269,7 @@ def test_freeze_free_sends_the_stack_page_from_the_stack_pointer(depth: int, use
     stack ``depth`` bytes deep leaves ``depth mod 4096`` bytes (a whole page when it is a
     multiple) on a 4 KiB page, and the resume waits for exactly that message."""
     profile = load_profile("sparc-ethernet")
-    cluster = boot(ClusterConfig(nodes=2, profile=profile))
-    pid, _ = spawn(cluster, DeepStack(depth), 0)
-    out: dict[str, MigrationRecord] = {}
-
-    def driver() -> Any:
-        yield cluster.env.timeout(1.0)
-        out["r"] = yield migrate(cluster, pid, 1, "freeze-free")
-
-    cluster.env.process(driver())
-    cluster.run()
-    record = out["r"]
+    cluster, record = migrate_program(profile, DeepStack(depth), "freeze-free")
     blasts = [
         dict(e.fields)["bytes"]
         for e in cluster.log.select("send", "network")
@@ -312,17 +309,7 @@ def test_freeze_free_sends_no_request_reply_across_the_network_before_resuming()
     the blast. The source's flush to the file server begins once the blast is delivered,
     without waiting for the resume notice, and the resume does not wait for it."""
     profile = load_profile("sparc-ethernet")
-    cluster = boot(ClusterConfig(nodes=2, profile=profile))
-    pid, _ = spawn(cluster, Idle(1 * MIB), 0)
-    out: dict[str, MigrationRecord] = {}
-
-    def driver() -> Any:
-        yield cluster.env.timeout(1.0)
-        out["r"] = yield migrate(cluster, pid, 1, "freeze-free")
-
-    cluster.env.process(driver())
-    cluster.run()
-    record = out["r"]
+    cluster, record = migrate_program(profile, Idle(1 * MIB), "freeze-free")
     sends = [
         e
         for e in cluster.log.select("send", "network")
