@@ -35,6 +35,7 @@ RECORD = MigrationRecord(
     residual_end_at=0.2,
     bytes_by_kind={"state": 3072},
     state_bytes=3072,
+    phases=(("frozen", 0.1), ("round-2", 0.12), ("round-2", 0.15), ("resumed", 0.2)),
 )
 NAMES: dict[str, Any] = {"ff": RECORD, "lazy": [RECORD, attrs.evolve(RECORD, resumed_at=0.3)]}
 
@@ -48,6 +49,11 @@ def test_a_claim_reads_the_runs_with_arithmetic_and_the_five_functions() -> None
     assert evaluate("ff.bytes_by_kind['state'] / 2 ** 10", NAMES) == 3.0
     assert evaluate("abs(-lazy[1].latency_s) + len(lazy)", NAMES) == pytest.approx(2.2)
     assert evaluate("lazy[-1].freeze_s", NAMES) == pytest.approx(0.2)
+
+
+def test_a_claim_reads_when_a_phase_first_happened() -> None:
+    """``phase_at`` maps each phase to its first time: a part of the freeze is a difference."""
+    assert evaluate("(ff.resumed_at - ff.phase_at['round-2']) * 1e3", NAMES) == pytest.approx(80.0)
 
 
 @pytest.mark.parametrize(

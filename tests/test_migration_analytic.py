@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rhodos.experiment import Scenario, run_migration
-from rhodos.kernel import ClusterConfig, Exit, MachineProfile, Sleep, Touch, load_profile
+from rhodos.kernel import Cluster, ClusterConfig, Exit, MachineProfile, Sleep, Touch, load_profile
 from rhodos.migration_manager import MigrationRecord
 from rhodos.system import boot, migrate, spawn
 from rhodos.workload import ProgramContext
@@ -45,12 +45,12 @@ class Idle:
         yield Exit(0)
 
 
-def migrate_idle(
-    profile: MachineProfile, memory_bytes: int, strategy: str, touch: tuple[int, ...] = ()
-) -> MigrationRecord:
-    """Migrate an idle process from node 0 to node 1 at t = 1 s; run to the end."""
+def migrate_program(
+    profile: MachineProfile, program: Any, strategy: str
+) -> tuple[Cluster, MigrationRecord]:
+    """Migrate a process of ``program`` from node 0 to node 1 at t = 1 s; run to the end."""
     cluster = boot(ClusterConfig(nodes=2, profile=profile))
-    pid, _ = spawn(cluster, Idle(memory_bytes, touch), 0)
+    pid, _ = spawn(cluster, program, 0)
     out: dict[str, MigrationRecord] = {}
 
     def driver() -> Any:
@@ -59,7 +59,14 @@ def migrate_idle(
 
     cluster.env.process(driver())
     cluster.run()
-    return out["r"]
+    return cluster, out["r"]
+
+
+def migrate_idle(
+    profile: MachineProfile, memory_bytes: int, strategy: str, touch: tuple[int, ...] = ()
+) -> MigrationRecord:
+    """Migrate an idle process from node 0 to node 1 at t = 1 s; run to the end."""
+    return migrate_program(profile, Idle(memory_bytes, touch), strategy)[1]
 
 
 class Costs:
@@ -220,7 +227,7 @@ def test_freeze_free_resumes_after_exactly_its_four_critical_items() -> None:
     """Freeze-free's latency: one one-way message of PCB, code, heap and used stack."""
     profile = load_profile("sparc-ethernet")
     costs = Costs(profile)
-    stack = 1024  # the strategy's default used part of the stack page
+    stack = 1024  # a process that never reported its stack pointer: the start-up stack
     record = migrate_idle(profile, 1 * MIB, "freeze-free")
     blast = profile.execution_state_bytes + PAGE_MAP + 2 * profile.page_size_bytes + stack
     expected = (
@@ -234,6 +241,47 @@ def test_freeze_free_resumes_after_exactly_its_four_critical_items() -> None:
     )
     assert record.latency_s == exactly(expected)
     assert record.messages_held == 0
+
+
+@attrs.frozen
+class DeepStack:
+    """Reads its stack pages down to ``depth`` bytes, reporting that stack pointer; sleeps."""
+
+    depth: int
+    memory_bytes: int = 1 * MIB
+    name: str = "deep-stack"
+
+    def run(self, ctx: ProgramContext) -> Any:
+        stack = ctx.layout.segments()[2]
+        reach = -(-self.depth // ctx.page_size)
+        pages = np.arange(stack.stop - 1, stack.stop - 1 - reach, -1)  # down to the pointer
+        yield Touch(pages, np.zeros(pages.size, dtype=np.bool_), stack_depth=self.depth)
+        yield Sleep(2.0)
+        yield Exit(0)
+
+
+@pytest.mark.parametrize(
+    ("depth", "used"),
+    [(100, 100), (1024, 1024), (4096, 4096), (5000, 5000 - 4096), (3 * 4096 + 1, 1)],
+)
+def test_freeze_free_sends_the_stack_page_from_the_stack_pointer(depth: int, used: int) -> None:
+    """The blast carries the stack pointer's page from the pointer to the page's end: a
+    stack ``depth`` bytes deep leaves ``depth mod 4096`` bytes (a whole page when it is a
+    multiple) on a 4 KiB page, and the resume waits for exactly that message."""
+    profile = load_profile("sparc-ethernet")
+    cluster, record = migrate_program(profile, DeepStack(depth), "freeze-free")
+    blasts = [
+        dict(e.fields)["bytes"]
+        for e in cluster.log.select("send", "network")
+        if ("traffic", "state") in e.fields and record.frozen_at <= e.time <= record.resumed_at
+    ]
+    code_and_heap = 2 * profile.page_size_bytes
+    assert blasts == [profile.execution_state_bytes + PAGE_MAP + code_and_heap + used]
+    costs = Costs(profile)
+    baseline = migrate_idle(profile, 1 * MIB, "freeze-free")  # 1 KiB of stack at start-up
+    assert record.latency_s - baseline.latency_s == exactly(
+        costs.msg(blasts[0]) - costs.msg(blasts[0] - used + 1024)
+    )
 
 
 def test_freeze_free_message_freeze_lasts_from_the_freeze_to_the_comm_state_s_arrival() -> None:
@@ -261,17 +309,7 @@ def test_freeze_free_sends_no_request_reply_across_the_network_before_resuming()
     the blast. The source's flush to the file server begins once the blast is delivered,
     without waiting for the resume notice, and the resume does not wait for it."""
     profile = load_profile("sparc-ethernet")
-    cluster = boot(ClusterConfig(nodes=2, profile=profile))
-    pid, _ = spawn(cluster, Idle(1 * MIB), 0)
-    out: dict[str, MigrationRecord] = {}
-
-    def driver() -> Any:
-        yield cluster.env.timeout(1.0)
-        out["r"] = yield migrate(cluster, pid, 1, "freeze-free")
-
-    cluster.env.process(driver())
-    cluster.run()
-    record = out["r"]
+    cluster, record = migrate_program(profile, Idle(1 * MIB), "freeze-free")
     sends = [
         e
         for e in cluster.log.select("send", "network")

@@ -78,6 +78,7 @@ def test_unknown_parameter_lists_the_allowed_ones() -> None:
         ("write_fraction", 2.0),
         ("refs_per_s", -1.0),
         ("dirty_rate", -5.0),
+        ("stack_bytes", -1),
     ],
 )
 def test_reference_model_validation_names_the_field(field: str, value: float) -> None:
@@ -95,6 +96,18 @@ def test_reference_model_keeps_to_its_working_set() -> None:
     assert (touch.pages[1], touch.writes[1]) == (layout.pages - 1, True)
     heap = touch.pages[2:]
     assert heap.size > 0 and heap.min() >= 2 and heap.max() < 2 + 5
+
+
+@pytest.mark.parametrize(("stack_bytes", "page"), [(None, 3), (100, 3), (4096, 3), (5000, 2)])
+def test_reference_model_writes_the_stack_pointer_s_page(
+    stack_bytes: int | None, page: int
+) -> None:
+    """With a stack in use of ``stack_bytes`` the batch writes the stack pointer's page (on
+    4 KiB pages, 5,000 bytes reach the second page from the top) and reports the pointer."""
+    layout = Layout(code=1, heap=1, stack=2)  # the stack is pages 2 and 3
+    refs = ReferenceModel(refs_per_s=0.0, stack_bytes=stack_bytes)
+    touch = refs.sample(layout, 0.1, np.random.default_rng(0), page_size=4096)
+    assert touch.pages.tolist() == [0, page] and touch.stack_depth == stack_bytes
 
 
 def test_dirty_rate_sets_the_writes_per_second() -> None:

@@ -127,6 +127,11 @@ PLAUSIBLE: dict[str, Plausible] = {
         lambda p, b: (b.file_server_bandwidth_bps / 4, 4 * b.file_server_bandwidth_bps),
         "disk rates of one era differ by a few times, not by orders of magnitude",
     ),
+    "file_server_cache_bandwidth_bps": Plausible(
+        lambda p, b: (b.file_server_cache_bandwidth_bps / 4, 4 * b.file_server_cache_bandwidth_bps),
+        "serving a cached block is a memory copy and a lookup: machines of one era "
+        "differ by a few times",
+    ),
 }
 
 

@@ -109,7 +109,7 @@ def _remainder(step: Action, progress: float | int | None) -> Action:
         return Sleep(float(progress))
     if isinstance(step, Touch):
         i = int(progress)
-        return Touch(step.pages[i:], step.writes[i:])
+        return attrs.evolve(step, pages=step.pages[i:], writes=step.writes[i:])
     return step
 
 
@@ -122,7 +122,7 @@ def _done(step: Action, began: float | int | None, reached: float | int | None) 
     if isinstance(step, Touch):
         i = 0 if began is None else int(began)
         j = i if reached is None else int(reached)
-        return [Touch(step.pages[i:j], step.writes[i:j])] if j > i else []
+        return [attrs.evolve(step, pages=step.pages[i:j], writes=step.writes[i:j])] if j > i else []
     return []  # a receive, a send or a call in flight had not happened: it runs again
 
 

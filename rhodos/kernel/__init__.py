@@ -41,7 +41,15 @@ from rhodos.kernel.file_requests import (
     WritePages,
 )
 from rhodos.kernel.fileserver import FileServer
-from rhodos.kernel.layout import FILE, HERE, SEGMENTS, ZERO, Layout, Segment
+from rhodos.kernel.layout import (
+    FILE,
+    HERE,
+    INITIAL_STACK_BYTES,
+    SEGMENTS,
+    ZERO,
+    Layout,
+    Segment,
+)
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog, LogEvent, structlog_listener
 from rhodos.kernel.message import (
@@ -72,6 +80,7 @@ __all__ = [
     "CPU",
     "FILE",
     "HERE",
+    "INITIAL_STACK_BYTES",
     "LOST_EXIT_CODE",
     "MAX_NODES",
     "SEGMENTS",

@@ -57,11 +57,16 @@ class Touch:
 
     The batch stands for the memory references of one compute burst. A reference to a
     page that is not resident stops the batch there until the Memory Manager resolves
-    the fault; then the batch continues.
+    the fault; then the batch continues. ``stack_depth``, when given, is where the stack
+    pointer stands once the batch is done: the bytes of stack in use, below the stack
+    segment's end (``None``: the program does not say, the stack pointer stays put).
     """
 
     pages: npt.NDArray[np.int64] = attrs.field(converter=_as_pages)
     writes: npt.NDArray[np.bool_] = attrs.field(converter=_as_writes)
+    stack_depth: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_non_negative)
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.pages.shape != self.writes.shape:

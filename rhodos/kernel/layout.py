@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["FILE", "HERE", "SEGMENTS", "ZERO", "Layout", "Segment"]
+__all__ = ["FILE", "HERE", "INITIAL_STACK_BYTES", "SEGMENTS", "ZERO", "Layout", "Segment"]
 
 #: Page location code: the page is resident on the node that holds this map.
 HERE = -1
@@ -18,6 +18,11 @@ FILE = -2
 ZERO = -3
 
 SEGMENTS = ("code", "heap", "stack")
+
+#: Bytes of stack in use when a process starts, until its program reports its stack
+#: pointer (:class:`~rhodos.kernel.Touch`'s ``stack_depth``). Assumed: 1 KiB for the
+#: arguments, the environment and the first frames.
+INITIAL_STACK_BYTES = 1024
 
 
 @attrs.frozen

@@ -40,13 +40,19 @@ class Pager(Protocol):
     """
 
     def touch(
-        self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_], start: int = 0
+        self,
+        pages: npt.NDArray[np.int64],
+        writes: npt.NDArray[np.bool_],
+        start: int = 0,
+        stack_depth: int | None = None,
     ) -> int:
         """Apply references in order from ``start`` up to the first non-resident page.
 
         Returns how many were applied (``len(pages) - start`` when every page was
         resident). A written page gets one new version per batch, even when a fault
-        split the batch: the kernel resumes it with ``start`` after the fault.
+        split the batch: the kernel resumes it with ``start`` after the fault. Once the
+        whole batch is applied the stack pointer stands ``stack_depth`` bytes below the
+        stack's end (``None``: where it was).
         """
         ...
 

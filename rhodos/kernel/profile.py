@@ -39,6 +39,7 @@ import attrs
 
 import rhodos.kernel.profile_toml as profile_toml
 from rhodos.kernel.profile_fields import (
+    CACHE,
     HEADER,
     INSTRUCTIONS,
     MISSES,
@@ -164,6 +165,24 @@ class MachineProfile:
     )
     file_server_latency_s: float = attrs.field(
         **number("s", TIME, "Disk access time of the file server, per request.")
+    )
+    # -- the file server's memory cache (Sprite's servers kept one in front of the disk)
+    file_server_cache_bytes: int = attrs.field(
+        **count(
+            "bytes",
+            CACHE,
+            "Memory cache in front of the file server's disk (0: none): pages and file "
+            "blocks written to the server, or read from its disk, stay in it, least "
+            "recently used out; a write goes to the cache and to the disk behind it.",
+        )
+    )
+    file_server_cache_bandwidth_bps: float = attrs.field(
+        **number(
+            "bit/s",
+            RATE,
+            "Rate at which the file server serves cached pages and blocks and takes written "
+            "ones in: a hit costs its bytes at this rate, and no disk access.",
+        )
     )
     # -- failure detection (rhodos.kernel.failure): used once crashes are expected. A
     # profile that leaves them out gets the values derived from its costs below.
@@ -363,6 +382,11 @@ class MachineProfile:
     def file_server_bytes_per_s(self) -> float:
         """File-server disk bandwidth in bytes per second."""
         return self.file_server_bandwidth_bps / 8
+
+    @property
+    def file_server_cache_bytes_per_s(self) -> float:
+        """File-server cache bandwidth in bytes per second."""
+        return self.file_server_cache_bandwidth_bps / 8
 
 
 FIELD_UNITS: dict[str, str] = {

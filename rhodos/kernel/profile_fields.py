@@ -46,6 +46,8 @@ node memory: whole pages, at most 256 TiB (``2**48`` bytes)
     unit); Ethernet + IPv6 + TCP with every option is under 200 bytes of headers.
 execution state: within [1 byte, the node's memory]
     the PCB, registers and kernel stack live in the node's memory.
+``CACHE`` [0, 2**48] bytes
+    the file server's memory cache: none, up to the most memory a node may have.
 ``WAIT`` [1e-6, 3600] s
     a failure detector's timeouts and heartbeat period: from a microsecond (below the
     73 us that four round trips of a small message take on the modern 10 GbE profile)
@@ -103,6 +105,8 @@ TIME = within(0, 1)
 MAX_RATE_BPS = 1e13
 #: A bit rate (network or file server).
 RATE = within(1e3, MAX_RATE_BPS)
+#: The file server's memory cache: none (0) up to the most memory a node may have.
+CACHE = within(0, MAX_MEMORY)
 #: A CPU's speed relative to the one the compute times are written for.
 SPEED = within(1e-4, 1e4)
 #: Instructions a CPU executes per second of CPU time.

@@ -198,7 +198,7 @@ class Thread:
         pages, writes = step.pages, step.writes
         i = int(ctx.progress) if ctx.progress is not None else 0
         while i < pages.size:
-            i += node.pager(ctx.pid).touch(pages, writes, i)
+            i += node.pager(ctx.pid).touch(pages, writes, i, step.stack_depth)
             ctx.progress = i
             if i >= pages.size:
                 break

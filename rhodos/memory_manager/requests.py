@@ -13,7 +13,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from rhodos.kernel import Layout, Request
+from rhodos.kernel import INITIAL_STACK_BYTES, Layout, Request
 
 __all__ = [
     "Adopt",
@@ -104,13 +104,14 @@ class PageCopies:
 class CriticalBundle:
     """Freeze-free's pages that travel with the execution state: the page map and the
     current code, heap and stack pages, ``wire_bytes`` on the wire (the reply to
-    :class:`ExportCritical`)."""
+    :class:`ExportCritical`), and the stack pointer (``stack_depth``)."""
 
     layout: Layout
     locations: npt.NDArray[np.int16]
     copies: PageCopies
     prefetch: int
     wire_bytes: int
+    stack_depth: int
 
 
 @attrs.frozen
@@ -179,12 +180,14 @@ class InstallPages(Request):
 class InstallSpace(Request):
     """Memory Manager -> its peer: an empty space of ``layout`` whose pages are at
     ``locations`` (a node id, or FILE), with remote faults bringing ``prefetch`` more
-    pages; reply its pages."""
+    pages, and its stack pointer ``stack_depth`` bytes below the stack's end (it travels
+    with the registers); reply its pages."""
 
     pid: int
     layout: Layout
     locations: npt.NDArray[np.int16]
     prefetch: int = 0
+    stack_depth: int = INITIAL_STACK_BYTES
 
 
 @attrs.frozen
@@ -206,12 +209,12 @@ class ExportSpace(Request):
 @attrs.frozen
 class ExportCritical(Request):
     """Migration Manager -> source Memory Manager (freeze-free): reply the
-    :class:`CriticalBundle`, with ``stack_bytes`` of the stack page; its pages now belong to
-    ``dest`` (nothing crosses the network yet). ``None``: the process exited."""
+    :class:`CriticalBundle`, with the used part of the stack page (from the stack pointer
+    to the page's end); its pages now belong to ``dest`` (nothing crosses the network
+    yet). ``None``: the process exited."""
 
     pid: int
     dest: int
-    stack_bytes: int
 
 
 @attrs.frozen(eq=False)

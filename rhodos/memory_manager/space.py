@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from rhodos.kernel import FILE, HERE, ZERO, Layout
+from rhodos.kernel import FILE, HERE, INITIAL_STACK_BYTES, ZERO, Layout
 from rhodos.memory_manager.requests import PageSet
 
 __all__ = ["FILE", "HERE", "ZERO", "AddressSpace"]
@@ -40,8 +40,9 @@ class AddressSpace:
         self.referenced = np.zeros(n, dtype=np.bool_)
         #: The page last referenced in each segment (code, heap, stack): "current" pages.
         self.current = np.array([s.first for s in self.segments], dtype=np.int64)
-        #: Deepest stack page used (the stack grows down from the segment's end).
-        self.stack_low = self.segments[2].stop - 1
+        #: The stack pointer, as bytes of stack in use below the stack segment's end (the
+        #: stack grows down from there); the program reports it with its references.
+        self.stack_depth = INITIAL_STACK_BYTES
         #: How many pages a fault on a remote page brings (copy-on-reference prefetch).
         self.prefetch = 0
         #: Page writes so far (one per page per batch) and when this copy of the space
@@ -56,18 +57,25 @@ class AddressSpace:
         return self.layout.pages
 
     def touch(
-        self, pages: npt.NDArray[np.int64], writes: npt.NDArray[np.bool_], start: int = 0
+        self,
+        pages: npt.NDArray[np.int64],
+        writes: npt.NDArray[np.bool_],
+        start: int = 0,
+        stack_depth: int | None = None,
     ) -> int:
         """Apply references from ``start`` up to the first non-resident page; return how many.
 
         A batch writes a page's new version once, however often it writes the page --
         also when a fault split the batch and it resumes at ``start``: a page the batch
-        wrote before ``start`` already has its new version.
+        wrote before ``start`` already has its new version. Once the batch is applied
+        whole, the stack pointer moves to ``stack_depth`` (when given).
         """
         if pages.size and (pages.min() < 0 or pages.max() >= self.pages):
             raise IndexError(f"process {self.pid} referenced a page outside 0..{self.pages - 1}")
         present = self.resident[pages[start:]]
         n = int(present.size) if present.all() else int(np.argmin(present))
+        if stack_depth is not None and start + n == pages.size:
+            self.stack_depth = int(stack_depth)
         if n == 0:
             return 0
         applied = pages[start : start + n]
@@ -84,9 +92,21 @@ class AddressSpace:
             mine = applied[segment == s]
             if mine.size:
                 self.current[s] = mine[-1]
-                if s == 2:
-                    self.stack_low = min(self.stack_low, int(mine.min()))
         return n
+
+    def used_stack_bytes(self, page_size: int) -> int:
+        """Bytes of the stack pointer's page in use: from the stack pointer to the page's end.
+
+        The stack grows down from the end of the stack segment; a depth of ``d`` bytes
+        leaves the stack pointer on the page ``ceil(d / page_size)`` pages below that
+        end, and the used part of that page is ``d - (ceil(d / page_size) - 1) *
+        page_size``: 1,024 of a 4 KiB page for 1 KiB, 904 for 5,000 bytes. A depth
+        beyond the segment stops at its bottom.
+        """
+        depth = min(self.stack_depth, self.segments[2].pages * page_size)
+        if depth <= 0:
+            return 0
+        return depth - (-(-depth // page_size) - 1) * page_size
 
     def install(
         self,

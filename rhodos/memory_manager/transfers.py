@@ -154,7 +154,7 @@ class Transfers(SpaceTable):
         size = self.page_map_bytes(locations)
         yield self.node.call(
             self.peer(req.dest),
-            InstallSpace(pid, space.layout, locations, req.prefetch),
+            InstallSpace(pid, space.layout, locations, req.prefetch, space.stack_depth),
             size_bytes=size,
             traffic="state",
             account=pid,
@@ -167,6 +167,7 @@ class Transfers(SpaceTable):
         space.since = float(self.env.now)
         space.location[:] = req.locations
         space.prefetch = req.prefetch
+        space.stack_depth = req.stack_depth
         self.spaces[pid] = space
         self.node.attach_pager(pid, space)
         self.log("install-space", pid=pid, pages=layout.pages)
@@ -182,10 +183,14 @@ class Transfers(SpaceTable):
         pages = space.select(PageSet.CURRENT)
         pages = pages[space.resident[pages]]
         copies = PageCopies(pages, space.version[pages].copy(), space.dirty[pages].copy())
-        code, heap, _stack = (int(p) for p in space.current)
-        full = sum(1 for p in (code, heap) if p in set(pages.tolist()))
-        size = self.page_map_bytes(locations) + full * self.page_size + int(req.stack_bytes)
-        bundle = CriticalBundle(space.layout, locations, copies, space.prefetch, size)
+        code, heap, stack = (int(p) for p in space.current)
+        sent = set(pages.tolist())
+        full = sum(1 for p in (code, heap) if p in sent)
+        used = space.used_stack_bytes(self.page_size) if stack in sent else 0
+        size = self.page_map_bytes(locations) + full * self.page_size + used
+        bundle = CriticalBundle(
+            space.layout, locations, copies, space.prefetch, size, space.stack_depth
+        )
         space.evict(pages, dest)
         self.node.free_frames(int(pages.size))
         self._counts["pages_sent"] += int(pages.size)
@@ -199,6 +204,7 @@ class Transfers(SpaceTable):
         space.since = float(self.env.now)
         space.location[:] = bundle.locations
         space.prefetch = bundle.prefetch
+        space.stack_depth = bundle.stack_depth
         self.node.allocate_frames(int(copies.pages.size))
         space.install(copies.pages, copies.versions, copies.dirty)
         self.spaces[pid] = space

@@ -142,6 +142,11 @@ class MigrationRecord:
         """Bytes flushed to the file server (the ``flush`` traffic kind)."""
         return self.bytes_by_kind.get("flush", 0)
 
+    @property
+    def phase_at(self) -> dict[str, float]:
+        """Phase name -> when it first happened (what a claim reads: ``r.phase_at['frozen']``)."""
+        return {name: at for name, at in reversed(self.phases)}
+
     def phase(self, name: str) -> float:
         """The time of phase ``name`` (NaN when it did not happen)."""
         for phase, at in self.phases:

@@ -276,10 +276,11 @@ class Session:
         self.mark("flushed")
         return pages or 0
 
-    def critical_bundle(self, stack_bytes: int) -> Generator[Any, Any, CriticalBundle]:
-        """Freeze-free's four items from the source Memory Manager (a local request)."""
+    def critical_bundle(self) -> Generator[Any, Any, CriticalBundle]:
+        """Freeze-free's four items from the source Memory Manager (a local request): the
+        current code and heap pages whole, and the stack page from the stack pointer."""
         bundle: CriticalBundle = yield from self._ask(
-            self.source, "memory", mm.ExportCritical(self.pid, self.dest, stack_bytes)
+            self.source, "memory", mm.ExportCritical(self.pid, self.dest)
         )
         return self._still_there(bundle)
 

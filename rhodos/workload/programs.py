@@ -43,7 +43,13 @@ def _bursts(
     while cpu_seconds - done > 1e-12:
         burst = min(burst_s, cpu_seconds - done)
         yield Compute(burst)
-        yield refs.sample(ctx.layout, burst, ctx.rng, code_page=code.first + i % code.pages)
+        yield refs.sample(
+            ctx.layout,
+            burst,
+            ctx.rng,
+            code_page=code.first + i % code.pages,
+            page_size=ctx.page_size,
+        )
         if home_calls_per_s > 0:
             for _ in range(int(ctx.rng.poisson(home_calls_per_s * burst))):
                 yield home_call
@@ -146,7 +152,7 @@ class RequestServer:
         for _ in range(self.requests):
             request = yield Receive()
             yield Compute(self.service_s)
-            yield self.refs.sample(ctx.layout, self.service_s, ctx.rng)
+            yield self.refs.sample(ctx.layout, self.service_s, ctx.rng, page_size=ctx.page_size)
             yield Send(request.src_pid, self.reply_bytes, ("reply", request.body))
         yield Exit(0)
 

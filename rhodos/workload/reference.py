@@ -4,9 +4,11 @@ A burst of ``t`` CPU seconds references pages at ``refs_per_s``; a fraction
 ``write_fraction`` of the references write, unless ``dirty_rate`` (pages written per
 second) is given, which then sets the writes directly -- the quantity precopy's rounds
 depend on. References fall in the working set (a fraction of the heap, plus the
-current code page and the top of the stack); with probability ``locality`` a
+current code page and the stack pointer's page); with probability ``locality`` a
 reference goes to the hot tenth of the working set, else anywhere in it. One numpy
-draw per burst, never one Python step per reference.
+draw per burst, never one Python step per reference. ``stack_bytes``, when given, is
+the program's stack in use: each batch reports it as the stack pointer, and the stack
+page written is the one the stack pointer is on (else the stack segment's last page).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class ReferenceModel:
     write_fraction: float = attrs.field(default=0.3, validator=fraction)
     refs_per_s: float = attrs.field(default=2000.0, validator=non_negative)
     dirty_rate: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(non_negative)
+    )
+    stack_bytes: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(non_negative)
     )
 
@@ -63,9 +68,19 @@ class ReferenceModel:
         return np.arange(heap.first, heap.first + count, dtype=np.int64)
 
     def sample(
-        self, layout: Layout, seconds: float, rng: np.random.Generator, *, code_page: int = 0
+        self,
+        layout: Layout,
+        seconds: float,
+        rng: np.random.Generator,
+        *,
+        code_page: int = 0,
+        page_size: int | None = None,
     ) -> Touch:
-        """The references of a burst of ``seconds``: one batch, in reference order."""
+        """The references of a burst of ``seconds``: one batch, in reference order.
+
+        ``page_size`` places the stack pointer's page; it is needed when ``stack_bytes``
+        is given.
+        """
         ws = self.working_pages(layout)
         writes_per_s = self.writes_per_s
         reads_per_s = max(0.0, self.refs_per_s - writes_per_s)
@@ -78,7 +93,12 @@ class ReferenceModel:
         heap_refs = ws[index]
         is_write = np.zeros(n, dtype=np.bool_)
         is_write[rng.permutation(n)[:n_writes]] = True
-        stack_top = layout.pages - 1
-        pages = np.concatenate(([code_page, stack_top], heap_refs))
+        stack_page = layout.pages - 1
+        if self.stack_bytes:
+            if page_size is None:
+                raise ValueError("ReferenceModel.sample needs page_size when stack_bytes is given")
+            below = min(layout.stack, -(-self.stack_bytes // page_size)) - 1
+            stack_page -= below
+        pages = np.concatenate(([code_page, stack_page], heap_refs))
         writes = np.concatenate(([False, True], is_write))
-        return Touch(pages, writes)
+        return Touch(pages, writes, self.stack_bytes)

@@ -2,7 +2,8 @@
 
 No request/reply crosses the network in the latency period: the source blasts, in one
 one-way message, the process control and execution state, the current code page, the
-current heap page and the used part of the current stack page; the destination
+current heap page and the used part of the current stack page (from the stack pointer
+to the page's end: as many bytes as the program has on that page); the destination
 resumes the process the moment they arrive. The communication state moves separately,
 after the resume, so messages keep being received throughout: they queue in the
 process's mailbox, which moves with that state, and are never held. In parallel the
@@ -21,7 +22,7 @@ import attrs
 
 from rhodos.migration_manager.registry import register
 from rhodos.migration_manager.session import PageSet, Session, Steps
-from rhodos.migration_manager.strategy import BaseStrategy, non_negative
+from rhodos.migration_manager.strategy import BaseStrategy
 
 
 @register
@@ -34,12 +35,9 @@ class FreezeFree(BaseStrategy):
     residual: ClassVar[str] = "flush"
     file_blocks: ClassVar[str] = "flush"
 
-    #: Bytes of the current stack page in use (only they are sent).
-    stack_bytes: int = attrs.field(default=1024, validator=non_negative)
-
     def run(self, session: Session) -> Steps:
         yield from session.freeze()
-        bundle = yield from session.critical_bundle(self.stack_bytes)
+        bundle = yield from session.critical_bundle()
         yield from session.blast_state(bundle, meanwhile=self.flush(session))
 
     def flush(self, session: Session) -> Steps:
