@@ -51,7 +51,7 @@ def spawn(
     name: str | None = None,
     peers: dict[str, int] | None = None,
     pid: int | None = None,
-) -> tuple[int, simpy.Process]:
+) -> tuple[int, simpy.Event]:
     """Start ``program`` as a new process on ``node``.
 
     Returns the pid at once and the event of the Process Manager's reply (the process

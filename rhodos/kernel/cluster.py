@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Generator, Sequence
+from functools import partial
 from typing import Any
 
 import attrs
 import numpy as np
 import simpy
 
+from rhodos.kernel.later import Later
 from rhodos.kernel.ledger import TrafficLedger
 from rhodos.kernel.log import EventLog
 from rhodos.kernel.message import Message, Port
@@ -142,6 +144,7 @@ class Cluster:
             Node(self, config.nodes + i, profile, profile.architecture, kind="file-server")
             for i in range(config.file_servers)
         ]
+        self._by_id: list[Node] = self.nodes + self.file_server_nodes  # index: node id
         self.network = Network(
             self.env,
             node_ids=[n.node_id for n in self.all_nodes],
@@ -231,9 +234,17 @@ class Cluster:
         return event
 
     # -- naming service ------------------------------------------------------------
-    def create_port(self, node_id: int, owner: str) -> Port:
-        """A new port on ``node_id``, registered with the naming service."""
-        port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+    def create_port(
+        self, node_id: int, owner: str, receiver: Callable[[Message], None] | None = None
+    ) -> Port:
+        """A new port on ``node_id``, registered with the naming service.
+
+        Its messages go to ``receiver`` when given, else wait in a mailbox.
+        """
+        if receiver is None:
+            port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+        else:
+            port = Port(self._next_port, node_id, owner, receiver=receiver)
         self._next_port += 1
         self._ports[port.port_id] = port
         self._port_node[port.port_id] = node_id
@@ -268,8 +279,14 @@ class Cluster:
         traffic: str = "control",
         reply_to: int | None = None,
         account: int | None = None,
-    ) -> simpy.Process:
-        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
+    ) -> simpy.Event:
+        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery.
+
+        The message moves by callbacks, one simpy event per step: on one node, a piece of
+        local IPC kernel work; between nodes, the sender's kernel work, the network
+        flow's arrival, then the receiver's kernel work. The event returned is the last
+        step's own event (or a plain one when the message is dropped).
+        """
         msg = Message(
             kind=kind,
             dst=dst,
@@ -281,57 +298,91 @@ class Cluster:
             account=account,
         )
         self._next_msg += 1
-        return self.env.process(self._transmit(src_node, msg))
-
-    def _transmit(self, src_id: int, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        profile = self.profile
-        src = self.all_nodes[src_id]
-        dst_id = self._port_node.get(msg.dst)
+        delivered = Later(self.env)
+        src = self._by_id[src_node]
+        dst_id = self._port_node.get(dst)
         if dst_id is None or not src.up:
-            self.log.record(src_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-            return
-        if dst_id == src_id:
-            sent = self.env.now
-            yield src.cpu.kernel_work(profile.local_ipc_s)
-            if self.log.messages:
-                self.log.record(
-                    src_id,
-                    "kernel",
-                    "local",
-                    msg=msg.msg_id,
-                    kind=msg.kind,
-                    account=msg.account,
-                    sent=sent,
-                    **self._addressing(msg),
-                )
+            self.log.record(src_node, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            delivered.succeed()
+        elif dst_id == src_node:
+            delivered.callbacks.append(partial(self._local, msg, src_node, self.env.now))
+            src.cpu.kernel_work(self.profile.local_ipc_s, delivered)
         else:
-            cpu_cost = profile.message_cpu_s(msg.size_bytes)
-            yield src.cpu.kernel_work(cpu_cost)
-            self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
+            cpu_cost = self.profile.message_cpu_s(msg.size_bytes)
+            sent = src.cpu.kernel_work(cpu_cost)
+            sent.callbacks.append(partial(self._send, msg, src_node, dst_id, cpu_cost, delivered))
+        return delivered
+
+    def _local(self, msg: Message, node_id: int, sent: float, _: simpy.Event) -> None:
+        """A message between two ports of one node: its local IPC work is done."""
+        if self.log.messages:
             self.log.record(
-                src_id,
-                "network",
-                "send",
+                node_id,
+                "kernel",
+                "local",
                 msg=msg.msg_id,
                 kind=msg.kind,
-                dst=dst_id,
-                traffic=msg.traffic,
-                bytes=msg.size_bytes,
                 account=msg.account,
-                **(self._addressing(msg) if self.log.messages else {}),
+                sent=sent,
+                **self._addressing(msg),
             )
-            yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
-            dst_node = self.all_nodes[dst_id]
-            if not dst_node.up:
-                self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-                return
-            yield dst_node.cpu.kernel_work(cpu_cost)
-            self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
+        self._hand_over(msg, node_id)
+
+    def _send(
+        self,
+        msg: Message,
+        src_id: int,
+        dst_id: int,
+        cpu_cost: float,
+        delivered: Later,
+        _: simpy.Event,
+    ) -> None:
+        """The sender's kernel work is done: the message goes on the wire."""
+        self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
+        self.log.record(
+            src_id,
+            "network",
+            "send",
+            msg=msg.msg_id,
+            kind=msg.kind,
+            dst=dst_id,
+            traffic=msg.traffic,
+            bytes=msg.size_bytes,
+            account=msg.account,
+            **(self._addressing(msg) if self.log.messages else {}),
+        )
+        arrival = self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
+        arrival.callbacks.append(partial(self._arrive, msg, src_id, dst_id, cpu_cost, delivered))
+
+    def _arrive(
+        self,
+        msg: Message,
+        src_id: int,
+        dst_id: int,
+        cpu_cost: float,
+        delivered: Later,
+        _: simpy.Event,
+    ) -> None:
+        """The message reached the receiver's node: its kernel takes it in."""
+        dst_node = self._by_id[dst_id]
+        if not dst_node.up:
+            self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            delivered.succeed()
+            return
+        delivered.callbacks.insert(0, partial(self._arrived, msg, src_id, dst_id))
+        dst_node.cpu.kernel_work(cpu_cost, delivered)
+
+    def _arrived(self, msg: Message, src_id: int, dst_id: int, _: simpy.Event) -> None:
+        self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
+        self._hand_over(msg, dst_id)
+
+    def _hand_over(self, msg: Message, node_id: int) -> None:
+        """Put ``msg`` in its port (dropped, and logged, when the port is gone)."""
         port = self._ports.get(msg.dst)
         if port is None:
-            self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            self.log.record(node_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
             return
-        port.mailbox.put(msg)
+        port.put(msg)
 
     def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
         """Is ``dst_node`` alive? A kernel-to-kernel probe from ``src_node``; the event's value
@@ -371,12 +422,12 @@ class Cluster:
         self, src_id: int, dst_id: int, account: int | None, answered: simpy.Event
     ) -> Generator[simpy.events.Event, Any, None]:
         for here, there in ((src_id, dst_id), (dst_id, src_id)):
-            if not self.all_nodes[here].up:
+            if not self._by_id[here].up:
                 self.log.record(here, "kernel", "drop", kind="probe")
                 return
             self.ledger.book(account, "control", PROBE_BYTES)
             yield self.network.transfer(here, there, PROBE_BYTES, "control")
-            if not self.all_nodes[there].up:
+            if not self._by_id[there].up:
                 self.log.record(there, "kernel", "drop", kind="probe")
                 return
         if not answered.triggered:

@@ -9,7 +9,7 @@ naming service (where each server listens, where each process lives), the event 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -85,16 +85,18 @@ class Kernel(Protocol):
         traffic: str = "control",
         reply_to: int | None = None,
         account: int | None = None,
-    ) -> simpy.Process:
-        """Send a message from ``src_node`` to port ``dst``."""
+    ) -> simpy.Event:
+        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
         ...
 
     def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
         """Is ``dst_node`` alive? The event's value is True (its kernel answered) or False."""
         ...
 
-    def create_port(self, node_id: int, owner: str) -> Port:
-        """A new port on ``node_id``."""
+    def create_port(
+        self, node_id: int, owner: str, receiver: Callable[[Message], None] | None = None
+    ) -> Port:
+        """A new port on ``node_id`` (its messages go to ``receiver`` when given)."""
         ...
 
     def close_port(self, port_id: int) -> None:
@@ -228,9 +230,10 @@ class Node:
         return self._servers[role]
 
     # -- naming service ------------------------------------------------------------
-    def create_port(self, owner: str) -> Port:
-        """A new kernel port on this node."""
-        return self._kernel.create_port(self.node_id, owner)
+    def create_port(self, owner: str, receiver: Callable[[Message], None] | None = None) -> Port:
+        """A new kernel port on this node; its messages go to ``receiver`` when given (a
+        server's dispatch), else wait in its mailbox."""
+        return self._kernel.create_port(self.node_id, owner, receiver)
 
     def close_port(self, port_id: int) -> None:
         """Remove a port; later messages to it are dropped (and logged)."""
@@ -279,7 +282,7 @@ class Node:
         self._kernel.log.record(self.node_id, component, event, **fields)
 
     # -- kernel calls --------------------------------------------------------------
-    def kernel_work(self, seconds: float) -> simpy.Process:
+    def kernel_work(self, seconds: float) -> simpy.Event:
         """Kernel CPU work on this node (pre-empts its processes)."""
         return self.cpu.kernel_work(seconds)
 
@@ -292,7 +295,7 @@ class Node:
         traffic: str = "control",
         account: int | None = None,
         reply_to: int | None = None,
-    ) -> simpy.Process:
+    ) -> simpy.Event:
         """Send ``request`` from this node to port ``dst`` (``reply_to``: the port the answer
         goes to); the event fires on delivery."""
         return self._kernel.transmit(
@@ -314,30 +317,32 @@ class Node:
         size_bytes: int = 64,
         traffic: str = "control",
         account: int | None = None,
-    ) -> simpy.Process:
+    ) -> simpy.Event:
         """Request/reply: the event's value is the reply :class:`Message`; it fails with
-        :class:`RequestFailed` when the server answered with a :class:`Failure`."""
-        return self.env.process(self._call(dst, request, size_bytes, traffic, account))
+        :class:`RequestFailed` when the server answered with a :class:`Failure`.
 
-    def _call(
-        self, dst: int, request: Request, size_bytes: int, traffic: str, account: int | None
-    ) -> Generator[simpy.events.Event, Any, Message]:
-        reply_port = self.create_port("reply")
-        try:
-            self.send(
-                dst,
-                request,
-                size_bytes=size_bytes,
-                traffic=traffic,
-                account=account,
-                reply_to=reply_port.port_id,
-            )
-            reply: Message = yield reply_port.get()
-        finally:
-            self.close_port(reply_port.port_id)
-        if isinstance(reply.body, Failure):
-            raise RequestFailed(reply.body)
-        return reply
+        The answer comes to a port made for this call (its id pairs the reply with the
+        request in the log) that hands it straight to the event: no mailbox, no process.
+        """
+        answered = self.env.event()
+
+        def receive(reply: Message) -> None:
+            self.close_port(port.port_id)
+            if isinstance(reply.body, Failure):
+                answered.fail(RequestFailed(reply.body))
+            else:
+                answered.succeed(reply)
+
+        port = self.create_port("reply", receive)
+        self.send(
+            dst,
+            request,
+            size_bytes=size_bytes,
+            traffic=traffic,
+            account=account,
+            reply_to=port.port_id,
+        )
+        return answered
 
     def probe(self, node_id: int, *, account: int | None = None) -> simpy.Event:
         """Is node ``node_id`` alive? The event's value is ``True`` when its kernel answered,
@@ -347,7 +352,7 @@ class Node:
 
     def reply(
         self, request: Message, body: Any = None, *, size_bytes: int = 64, traffic: str = "control"
-    ) -> simpy.Process:
+    ) -> simpy.Event:
         """Answer ``request`` with ``body`` (booked to the request's account)."""
         assert request.reply_to is not None
         return self._kernel.transmit(

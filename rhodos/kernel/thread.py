@@ -25,6 +25,7 @@ import simpy
 
 from rhodos.kernel.actions import Action, Compute, Exit, HomeCall, Receive, Send, Sleep, Touch
 from rhodos.kernel.context import ExecutionContext
+from rhodos.kernel.later import drive
 from rhodos.kernel.message import Message, RequestFailed
 from rhodos.kernel.node import Node
 from rhodos.kernel.traps import (
@@ -68,7 +69,7 @@ class Thread:
         #: ``None`` when the program exited.
         self.stopped = self.env.event()
         node.threads[context.pid] = self
-        self.process = self.env.process(self._run())
+        drive(self._run(), self._ended)  # it starts at once, as the kernel dispatches it
 
     @property
     def pid(self) -> int:
@@ -80,6 +81,11 @@ class Thread:
         if not self._freeze.triggered and self.state is ThreadState.RUNNING:
             self._freeze.succeed()
         return self.stopped
+
+    @staticmethod
+    def _ended(ok: bool, error: Any) -> None:
+        if not ok:  # a defect in the kernel or a program: stop the run, loudly
+            raise error
 
     # -- the loop ------------------------------------------------------------------
     def _run(self) -> Generator[simpy.events.Event, Any, None]:
