@@ -15,8 +15,10 @@ the :class:`~rhodos.kernel.node.Kernel` services their node passes on.
 
 from __future__ import annotations
 
+import gc
 import zlib
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -51,6 +53,27 @@ PROBE_BYTES = 64
 PROBE_PATIENCE = 4
 #: How many times a probe is sent before the node is taken for down.
 PROBE_TRIES = 3
+
+
+#: The garbage collector's young-generation threshold while a cluster runs (Python's
+#: default is 700 allocations; see :meth:`Cluster.run`).
+YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def _collector_for_a_run() -> Iterator[None]:
+    """Freeze what exists and collect the young generation less often; undone after."""
+    if not gc.isenabled():
+        yield
+        return
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 class ConfigError(ValueError):
@@ -445,8 +468,15 @@ class Cluster:
 
     # -- running -------------------------------------------------------------------
     def run(self, until: float | simpy.events.Event | None = None) -> None:
-        """Advance simulated time (to ``until``, or until nothing is left to do)."""
-        self.env.run(until=until)
+        """Advance simulated time (to ``until``, or until nothing is left to do).
+
+        While it runs, the garbage collector leaves alone what exists when it starts
+        (the booted cluster, :func:`gc.freeze`) and collects the young generation every
+        :data:`YOUNG_THRESHOLD` allocations instead of 700: a big cluster holds millions
+        of objects, and the collector's walks over them were a third of its run.
+        """
+        with _collector_for_a_run():
+            self.env.run(until=until)
 
     @property
     def now(self) -> float:

@@ -121,7 +121,7 @@ class CPU:
         seconds = self._kernel_current
         self._kernel_seconds += seconds
         self._kernel_requests += 1
-        if self._log is not None:  # the busy interval ends now (trace: the CPU lane)
+        if self._log is not None and self._log.listened:  # the busy interval ends now
             self._log.record(self._node, "cpu", "kernel", seconds=seconds)
         if self._kernel_waiting:  # the next piece runs at once: user work stays stopped
             done, self._kernel_current = self._kernel_waiting.popleft()
