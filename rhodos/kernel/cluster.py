@@ -15,9 +15,12 @@ the :class:`~rhodos.kernel.node.Kernel` services their node passes on.
 
 from __future__ import annotations
 
+import gc
 import zlib
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import attrs
@@ -25,6 +28,7 @@ import numpy as np
 import simpy
 
 from rhodos.kernel.failure import Detection
+from rhodos.kernel.later import Later, hold_back
 from rhodos.kernel.ledger import TrafficLedger
 from rhodos.kernel.log import EventLog
 from rhodos.kernel.message import Failure, Message, Port
@@ -51,6 +55,36 @@ PROBE_BYTES = 64
 PROBE_PATIENCE = 4
 #: How many times a probe is sent before the node is taken for down.
 PROBE_TRIES = 3
+
+
+#: The garbage collector's young-generation threshold while a cluster runs (Python's
+#: default is 700 allocations; see :meth:`Cluster.run`).
+YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def _collector_for_a_run() -> Iterator[None]:
+    """Freeze what exists and collect the young generation less often; undone after."""
+    if not gc.isenabled():
+        yield
+        return
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+def _call_all(callbacks: list[Callable[[simpy.Event], None]], event: simpy.Event) -> None:
+    for callback in callbacks:
+        callback(event)
+
+
+def _put(port: Port, msg: Message, _: simpy.Event) -> None:
+    port.put(msg)
 
 
 class ConfigError(ValueError):
@@ -168,6 +202,7 @@ class Cluster:
             Node(self, config.nodes + i, profile, profile.architecture, kind="file-server")
             for i in range(config.file_servers)
         ]
+        self._by_id: list[Node] = self.nodes + self.file_server_nodes  # index: node id
         self.network = Network(
             self.env,
             node_ids=[n.node_id for n in self.all_nodes],
@@ -264,9 +299,10 @@ class Cluster:
             port = self._ports.pop(port_id)
             del self._port_node[port_id]
             self._crashed_ports[port_id] = node_id
-            for msg in port.mailbox.items:
-                self.log.record(node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
-            port.mailbox.items.clear()
+            if port.mailbox is not None:  # a server's port holds nothing: it hands over
+                for msg in port.mailbox.items:
+                    self.log.record(node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+                port.mailbox.items.clear()
         self.log.record(node_id, "kernel", "crash", incarnation=node.incarnation)
 
     def recover(self, node_id: int) -> Node:
@@ -281,6 +317,7 @@ class Cluster:
             self.nodes[node_id] = node
         else:
             self.file_server_nodes[node_id - len(self.nodes)] = node
+        self._by_id[node_id] = node
         self.network.set_link_up(node_id, True)
         self._start_servers(node)
         self.log.record(node_id, "kernel", "recover", incarnation=node.incarnation)
@@ -329,7 +366,7 @@ class Cluster:
         per migration, so "the process exists on exactly one node" is checkable.
         """
         self.location_of[pid] = node_id
-        self._committed_to[pid] = self.all_nodes[node_id].incarnation
+        self._committed_to[pid] = self._by_id[node_id].incarnation
         self.log.record(node_id, "kernel", "commit", pid=pid)
 
     def exit_event(self, pid: int) -> simpy.Event:
@@ -340,9 +377,17 @@ class Cluster:
         return event
 
     # -- naming service ------------------------------------------------------------
-    def create_port(self, node_id: int, owner: str) -> Port:
-        """A new port on ``node_id``, registered with the naming service."""
-        port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+    def create_port(
+        self, node_id: int, owner: str, receiver: Callable[[Message], None] | None = None
+    ) -> Port:
+        """A new port on ``node_id``, registered with the naming service.
+
+        Its messages go to ``receiver`` when given, else wait in a mailbox.
+        """
+        if receiver is None:
+            port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+        else:
+            port = Port(self._next_port, node_id, owner, receiver=receiver)
         self._next_port += 1
         self._ports[port.port_id] = port
         self._port_node[port.port_id] = node_id
@@ -377,8 +422,14 @@ class Cluster:
         traffic: str = "control",
         reply_to: int | None = None,
         account: int | None = None,
-    ) -> simpy.Process:
-        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
+    ) -> simpy.Event:
+        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery.
+
+        The message moves by callbacks, one simpy event per step: on one node, a piece of
+        local IPC kernel work; between nodes, the sender's kernel work, the network
+        flow's arrival, then the receiver's kernel work. The event returned is the last
+        step's own event (or a plain one when the message is dropped).
+        """
         msg = Message(
             kind=kind,
             dst=dst,
@@ -390,96 +441,160 @@ class Cluster:
             account=account,
         )
         self._next_msg += 1
-        return self.env.process(self._transmit(src_node, msg))
-
-    def _transmit(self, src_id: int, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        profile = self.profile
-        src = self.all_nodes[src_id]
-        dst_id = self._port_node.get(msg.dst)
-        if src.up and dst_id is None and msg.dst in self._crashed_ports:
-            yield from self._undeliverable(src, msg, self._crashed_ports[msg.dst])
-            return
-        if dst_id is None or not src.up:
-            self.log.record(src_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-            return
-        dst_incarnation = self.all_nodes[dst_id].incarnation
-        if dst_id == src_id:
-            sent = self.env.now
-            yield src.cpu.kernel_work(profile.local_ipc_s)
-            if src.crashed:
-                self.log.record(src_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
-                return
-            if self.log.messages:
-                self.log.record(
-                    src_id,
-                    "kernel",
-                    "local",
-                    msg=msg.msg_id,
-                    kind=msg.kind,
-                    account=msg.account,
-                    sent=sent,
-                    **self._addressing(msg),
-                )
+        delivered = Later(self.env)
+        src = self._by_id[src_node]
+        dst_id = self._port_node.get(dst)
+        if src.up and dst_id is None and dst in self._crashed_ports:
+            self._undeliverable(src, msg, self._crashed_ports[dst], delivered)
+        elif dst_id is None or not src.up:
+            self.log.record(src_node, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            delivered.succeed()
+        elif dst_id == src_node:
+            callbacks = delivered.callbacks
+            callbacks.append(partial(self._local, msg, src, self.env.now, callbacks))
+            src.cpu.kernel_work(self.profile.local_ipc_s, delivered)
         else:
-            cpu_cost = profile.message_cpu_s(msg.size_bytes)
-            yield src.cpu.kernel_work(cpu_cost)
-            self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
+            cpu_cost = self.profile.message_cpu_s(msg.size_bytes)
+            sent = src.cpu.kernel_work(cpu_cost)
+            incarnation = self._by_id[dst_id].incarnation
+            sent.callbacks.append(
+                partial(self._send, msg, src, dst_id, incarnation, cpu_cost, delivered)
+            )
+        return delivered
+
+    # The steps of a message, each a callback of the event that ends the step before. The
+    # sender is the :class:`Node` object it was sent from: if that node crashes (and is
+    # perhaps rebooted as a new object) meanwhile, the message is lost with it. The last
+    # step runs while the delivery event is processed, and is given that event's list of
+    # callbacks (simpy calls them in its order).
+
+    def _local(
+        self, msg: Message, src: Node, sent: float, callbacks: list[Any], event: simpy.Event
+    ) -> None:
+        """A message between two ports of one node: its local IPC work is done."""
+        if src.crashed:
+            self.log.record(src.node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+            return
+        if self.log.messages:
             self.log.record(
-                src_id,
-                "network",
-                "send",
+                src.node_id,
+                "kernel",
+                "local",
                 msg=msg.msg_id,
                 kind=msg.kind,
-                dst=dst_id,
-                traffic=msg.traffic,
-                bytes=msg.size_bytes,
                 account=msg.account,
-                **(self._addressing(msg) if self.log.messages else {}),
+                sent=sent,
+                **self._addressing(msg),
             )
-            yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
-            dst_node = self.all_nodes[dst_id]
-            if src.crashed:  # the sender crashed with the message on the wire
-                self.log.record(src_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
-                return
-            if dst_node.crashed or dst_node.incarnation != dst_incarnation:
-                yield from self._undeliverable(src, msg, dst_id)
-                return
-            if not dst_node.up:
-                self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-                return
-            yield dst_node.cpu.kernel_work(cpu_cost)
-            self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
-        port = self._ports.get(msg.dst)
-        if port is None and msg.dst in self._crashed_ports and not src.crashed:
-            yield from self._undeliverable(src, msg, dst_id)
-            return
-        if port is None:
-            self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-            return
-        port.mailbox.put(msg)
+        self._hand_over(msg, src, src.node_id, event, callbacks)
 
-    def _undeliverable(
-        self, src: Node, msg: Message, dst_id: int
-    ) -> Generator[simpy.events.Event, Any, None]:
+    def _send(
+        self,
+        msg: Message,
+        src: Node,
+        dst_id: int,
+        incarnation: int,
+        cpu_cost: float,
+        delivered: Later,
+        _: simpy.Event,
+    ) -> None:
+        """The sender's kernel work is done: the message goes on the wire."""
+        src_id = src.node_id
+        self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
+        self.log.record(
+            src_id,
+            "network",
+            "send",
+            msg=msg.msg_id,
+            kind=msg.kind,
+            dst=dst_id,
+            traffic=msg.traffic,
+            bytes=msg.size_bytes,
+            account=msg.account,
+            **(self._addressing(msg) if self.log.messages else {}),
+        )
+        arrival = self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
+        arrival.callbacks.append(
+            partial(self._arrive, msg, src, dst_id, incarnation, cpu_cost, delivered)
+        )
+
+    def _arrive(
+        self,
+        msg: Message,
+        src: Node,
+        dst_id: int,
+        incarnation: int,
+        cpu_cost: float,
+        delivered: Later,
+        _: simpy.Event,
+    ) -> None:
+        """The message reached the receiver's node (the ``incarnation`` it was sent to):
+        its kernel takes it in."""
+        dst_node = self._by_id[dst_id]
+        if src.crashed:  # the sender crashed with the message on the wire
+            self.log.record(src.node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+            delivered.succeed()
+        elif dst_node.crashed or dst_node.incarnation != incarnation:
+            self._undeliverable(src, msg, dst_id, delivered)
+        elif not dst_node.up:
+            self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+            delivered.succeed()
+        else:
+            callbacks = delivered.callbacks
+            callbacks.insert(0, partial(self._arrived, msg, src, dst_id, callbacks))
+            dst_node.cpu.kernel_work(cpu_cost, delivered)
+
+    def _arrived(
+        self, msg: Message, src: Node, dst_id: int, callbacks: list[Any], event: simpy.Event
+    ) -> None:
+        self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src.node_id)
+        self._hand_over(msg, src, dst_id, event, callbacks)
+
+    def _hand_over(
+        self, msg: Message, src: Node, node_id: int, event: simpy.Event, callbacks: list[Any]
+    ) -> None:
+        """``msg`` is delivered (``event``, whose ``callbacks`` are being called): it goes
+        to its port once those waiting for its delivery have gone on, as when a mailbox
+        took it. Dropped, and logged, when the port is gone; reported undeliverable when
+        a crash closed it while the message crossed the network, and then delivered for
+        those waiting only when the report is made."""
+        port = self._ports.get(msg.dst)
+        if port is not None:
+            callbacks.append(partial(_put, port, msg))
+        elif msg.dst in self._crashed_ports and node_id != src.node_id and not src.crashed:
+            held = hold_back(callbacks, self._arrived)
+            after = self.env.event()
+            after.callbacks.append(lambda _: _call_all(held, event))
+            self._undeliverable(src, msg, node_id, after)
+        else:
+            self.log.record(node_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
+
+    def _undeliverable(self, src: Node, msg: Message, dst_id: int, then: simpy.Event) -> None:
         """The transport gives up on a message to a crashed node and tells its sender.
 
-        After the detection's transport timeout the sender's kernel counts and logs it;
-        a caller waiting for the message's reply gets a failure naming the node.
+        After the detection's transport timeout the sender's kernel counts and logs it
+        (a caller waiting for the message's reply gets a failure naming the node); then
+        ``then`` (the message's delivery event) fires.
         """
         wait = self.detection.transport_timeout_s if self.detection is not None else 0.0
-        yield self.env.timeout(wait)
-        if src.crashed:
-            return
-        self.undeliverable[msg.kind] += 1
-        reason = f"undeliverable: node {dst_id} crashed"
-        self.log.record(
-            src.node_id, "kernel", "undeliverable", msg=msg.msg_id, kind=msg.kind, dst=dst_id
-        )
-        port = self._ports.get(msg.reply_to) if msg.reply_to is not None else None
-        if port is not None:
-            failure = Failure(msg.kind, reason, dst_id)
-            port.mailbox.put(Message("reply", port.port_id, self._next_msg, failure))
-            self._next_msg += 1
+        self.env.timeout(wait).callbacks.append(partial(self._given_up, src, msg, dst_id, then))
+
+    def _given_up(
+        self, src: Node, msg: Message, dst_id: int, then: simpy.Event, _: simpy.Event
+    ) -> None:
+        if not src.crashed:
+            self.undeliverable[msg.kind] += 1
+            reason = f"undeliverable: node {dst_id} crashed"
+            self.log.record(
+                src.node_id, "kernel", "undeliverable", msg=msg.msg_id, kind=msg.kind, dst=dst_id
+            )
+            port = self._ports.get(msg.reply_to) if msg.reply_to is not None else None
+            if port is not None:  # after those waiting for the message's delivery
+                failure = Failure(msg.kind, reason, dst_id)
+                reply = Message("reply", port.port_id, self._next_msg, failure)
+                then.callbacks.append(partial(_put, port, reply))
+                self._next_msg += 1
+        then.succeed()
 
     def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
         """Is ``dst_node`` alive? A kernel-to-kernel probe from ``src_node``; the event's value
@@ -525,16 +640,16 @@ class Cluster:
     ) -> Generator[simpy.events.Event, Any, None]:
         answer = 0
         for here, there in ((src_id, dst_id), (dst_id, src_id)):
-            if not self.all_nodes[here].up:
+            if not self._by_id[here].up:
                 self.log.record(here, "kernel", "drop", kind="probe")
                 return
             self.ledger.book(account, "control", PROBE_BYTES)
             yield self.network.transfer(here, there, PROBE_BYTES, "control")
-            if not self.all_nodes[there].up:
+            if not self._by_id[there].up:
                 self.log.record(there, "kernel", "drop", kind="probe")
                 return
             if there == dst_id:
-                answer = self.all_nodes[there].incarnation
+                answer = self._by_id[there].incarnation
         if not answered.triggered:
             answered.succeed(answer)
 
@@ -550,8 +665,15 @@ class Cluster:
 
     # -- running -------------------------------------------------------------------
     def run(self, until: float | simpy.events.Event | None = None) -> None:
-        """Advance simulated time (to ``until``, or until nothing is left to do)."""
-        self.env.run(until=until)
+        """Advance simulated time (to ``until``, or until nothing is left to do).
+
+        While it runs, the garbage collector leaves alone what exists when it starts
+        (the booted cluster, :func:`gc.freeze`) and collects the young generation every
+        :data:`YOUNG_THRESHOLD` allocations instead of 700: a big cluster holds millions
+        of objects, and the collector's walks over them were a third of its run.
+        """
+        with _collector_for_a_run():
+            self.env.run(until=until)
 
     @property
     def now(self) -> float:
