@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rhodos.kernel import Cluster, Layout, PageFault, Request
 from rhodos.memory_manager import FILE, HERE, ZERO, AddressSpace, MemoryManager, PageSet
@@ -86,6 +88,33 @@ def test_touch_of_resident_pages_applies_the_whole_batch() -> None:
     assert space.select(PageSet.DIRTY).tolist() == [3, 6, 7]
     assert space.current.tolist() == [0, 6, 7]  # the last page referenced in each segment
     assert space.select(PageSet.CURRENT).tolist() == [0, 6, 7]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["evict", "install", "take"]),
+            st.integers(0, 9_999),
+            st.integers(1, 600),
+        ),
+        max_size=40,
+    )
+)
+def test_lowest_resident_pages_are_those_of_a_full_scan(ops: list[tuple[str, int, int]]) -> None:
+    """The cursor of ``lowest_resident`` gives the lowest resident pages whatever was evicted
+    or installed before (a push taking batch after batch, faults, pages coming back)."""
+    space = AddressSpace(PID, Layout(code=100, heap=9_800, stack=100))
+    for op, first, count in ops:
+        pages = np.arange(first, min(first + count, space.pages), dtype=np.int64)
+        if op == "evict":
+            space.evict(pages, 1)
+        elif op == "install":
+            space.install(pages, np.zeros(pages.size, dtype=np.uint32))
+        else:
+            lowest = space.lowest_resident(count)
+            assert lowest.tolist() == np.flatnonzero(space.resident)[:count].tolist()
+            space.evict(lowest, 1)
 
 
 def test_touch_outside_the_address_space_is_an_error() -> None:

@@ -400,12 +400,13 @@ def compare_command(
     import csv
 
     from rhodos.experiment import compare, scenario_row
-    from rhodos.experiment.plot import comparison_path, plot_comparison
     from rhodos.experiment.trace import TraceRecorder
 
     names = chosen_metrics(metric_names, TABLE_METRICS)
     scenario = _scenario(ctx.params)
-    if plot is not None:
+    if plot is not None:  # matplotlib is imported only when a chart is drawn
+        from rhodos.experiment.plot import comparison_path
+
         plot = comparison_path(plot)  # a folder gets compare.png
     for path, what in ((csv_path, "--csv file"), (plot, "--plot file"), (trace, "--trace file")):
         if path is not None:
@@ -428,6 +429,8 @@ def compare_command(
             writer.writerows(rows)
 
     def write_plot(path: Path) -> None:
+        from rhodos.experiment.plot import plot_comparison
+
         plot_comparison(records, path, title=_describe(scenario))
 
     writers: list[tuple[Path | None, str, Callable[[Path], Any]]] = [

@@ -5,9 +5,10 @@ environment and the root :class:`numpy.random.SeedSequence`; every random source
 run is a stream spawned from that root under a stable key (:meth:`Cluster.rng`), so the
 same seed gives the same run, bit for bit, whatever order the streams are created in.
 
-The kernel part of inter-process communication lives here too: :meth:`transmit` moves a
-message from one node to a port (local IPC cost on one node; sender overhead, network
-flow, latency and receiver overhead between nodes); a node builds request/reply on it.
+The kernel part of inter-process communication is the cluster's :class:`Transport`
+(:mod:`rhodos.kernel.transport`): :meth:`transmit` moves a message from one node to a
+port (local IPC cost on one node; sender overhead, network flow, latency and receiver
+overhead between nodes); a node builds request/reply on it.
 The cluster knows nothing of the servers: they are started on each node by the
 factories passed to it (see :func:`rhodos.system.boot`), and see the cluster only as
 the :class:`~rhodos.kernel.node.Kernel` services their node passes on.
@@ -15,9 +16,11 @@ the :class:`~rhodos.kernel.node.Kernel` services their node passes on.
 
 from __future__ import annotations
 
+import gc
 import zlib
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -27,10 +30,11 @@ import simpy
 from rhodos.kernel.failure import Detection
 from rhodos.kernel.ledger import TrafficLedger
 from rhodos.kernel.log import EventLog
-from rhodos.kernel.message import Failure, Message, Port
+from rhodos.kernel.message import Message, Port
 from rhodos.kernel.network import TOPOLOGIES, Network
 from rhodos.kernel.node import Node
 from rhodos.kernel.profile import MachineProfile, load_profile
+from rhodos.kernel.transport import PROBE_BYTES, PROBE_PATIENCE, PROBE_TRIES, Transport
 
 __all__ = [
     "MAX_NODES",
@@ -45,12 +49,27 @@ __all__ = [
 #: The most nodes a cluster may have, file servers included: a page's location is a
 #: node id in an int16 map (a few bytes per page; HERE, FILE and ZERO are negative codes).
 MAX_NODES = 32_768
-#: Payload bytes of a liveness probe and of its answer.
-PROBE_BYTES = 64
-#: How many network round trips a probe waits for its answer before it tries again.
-PROBE_PATIENCE = 4
-#: How many times a probe is sent before the node is taken for down.
-PROBE_TRIES = 3
+
+
+#: The garbage collector's young-generation threshold while a cluster runs (Python's
+#: default is 700 allocations; see :meth:`Cluster.run`).
+YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def _collector_for_a_run() -> Iterator[None]:
+    """Freeze what exists and collect the young generation less often; undone after."""
+    if not gc.isenabled():
+        yield
+        return
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 class ConfigError(ValueError):
@@ -145,7 +164,7 @@ class ClusterConfig:
 ServerFactory = Callable[[Node], Any]
 
 
-class Cluster:
+class Cluster(Transport):
     """A simulated cluster of workstations and file servers on one network."""
 
     def __init__(
@@ -168,6 +187,7 @@ class Cluster:
             Node(self, config.nodes + i, profile, profile.architecture, kind="file-server")
             for i in range(config.file_servers)
         ]
+        self._by_id: list[Node] = self.nodes + self.file_server_nodes  # index: node id
         self.network = Network(
             self.env,
             node_ids=[n.node_id for n in self.all_nodes],
@@ -264,9 +284,10 @@ class Cluster:
             port = self._ports.pop(port_id)
             del self._port_node[port_id]
             self._crashed_ports[port_id] = node_id
-            for msg in port.mailbox.items:
-                self.log.record(node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
-            port.mailbox.items.clear()
+            if port.mailbox is not None:  # a server's port holds nothing: it hands over
+                for msg in port.mailbox.items:
+                    self.log.record(node_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
+                port.mailbox.items.clear()
         self.log.record(node_id, "kernel", "crash", incarnation=node.incarnation)
 
     def recover(self, node_id: int) -> Node:
@@ -281,6 +302,7 @@ class Cluster:
             self.nodes[node_id] = node
         else:
             self.file_server_nodes[node_id - len(self.nodes)] = node
+        self._by_id[node_id] = node
         self.network.set_link_up(node_id, True)
         self._start_servers(node)
         self.log.record(node_id, "kernel", "recover", incarnation=node.incarnation)
@@ -329,7 +351,7 @@ class Cluster:
         per migration, so "the process exists on exactly one node" is checkable.
         """
         self.location_of[pid] = node_id
-        self._committed_to[pid] = self.all_nodes[node_id].incarnation
+        self._committed_to[pid] = self._by_id[node_id].incarnation
         self.log.record(node_id, "kernel", "commit", pid=pid)
 
     def exit_event(self, pid: int) -> simpy.Event:
@@ -340,9 +362,17 @@ class Cluster:
         return event
 
     # -- naming service ------------------------------------------------------------
-    def create_port(self, node_id: int, owner: str) -> Port:
-        """A new port on ``node_id``, registered with the naming service."""
-        port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+    def create_port(
+        self, node_id: int, owner: str, receiver: Callable[[Message], None] | None = None
+    ) -> Port:
+        """A new port on ``node_id``, registered with the naming service.
+
+        Its messages go to ``receiver`` when given, else wait in a mailbox.
+        """
+        if receiver is None:
+            port = Port(self._next_port, node_id, owner, simpy.Store(self.env))
+        else:
+            port = Port(self._next_port, node_id, owner, receiver=receiver)
         self._next_port += 1
         self._ports[port.port_id] = port
         self._port_node[port.port_id] = node_id
@@ -365,193 +395,17 @@ class Cluster:
             roles = sorted({r for (n, r) in self._roles if n == node_id})
             raise ConfigError(f"node {node_id} runs no {role!r} server; it runs {roles}") from None
 
-    # -- kernel IPC ----------------------------------------------------------------
-    def transmit(
-        self,
-        src_node: int,
-        dst: int,
-        kind: str,
-        body: Any = None,
-        *,
-        size_bytes: int = 64,
-        traffic: str = "control",
-        reply_to: int | None = None,
-        account: int | None = None,
-    ) -> simpy.Process:
-        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
-        msg = Message(
-            kind=kind,
-            dst=dst,
-            msg_id=self._next_msg,
-            body=body,
-            size_bytes=size_bytes,
-            traffic=traffic,
-            reply_to=reply_to,
-            account=account,
-        )
-        self._next_msg += 1
-        return self.env.process(self._transmit(src_node, msg))
-
-    def _transmit(self, src_id: int, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        profile = self.profile
-        src = self.all_nodes[src_id]
-        dst_id = self._port_node.get(msg.dst)
-        if src.up and dst_id is None and msg.dst in self._crashed_ports:
-            yield from self._undeliverable(src, msg, self._crashed_ports[msg.dst])
-            return
-        if dst_id is None or not src.up:
-            self.log.record(src_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-            return
-        dst_incarnation = self.all_nodes[dst_id].incarnation
-        if dst_id == src_id:
-            sent = self.env.now
-            yield src.cpu.kernel_work(profile.local_ipc_s)
-            if src.crashed:
-                self.log.record(src_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
-                return
-            if self.log.messages:
-                self.log.record(
-                    src_id,
-                    "kernel",
-                    "local",
-                    msg=msg.msg_id,
-                    kind=msg.kind,
-                    account=msg.account,
-                    sent=sent,
-                    **self._addressing(msg),
-                )
-        else:
-            cpu_cost = profile.message_cpu_s(msg.size_bytes)
-            yield src.cpu.kernel_work(cpu_cost)
-            self.ledger.book(msg.account, msg.traffic, msg.size_bytes)
-            self.log.record(
-                src_id,
-                "network",
-                "send",
-                msg=msg.msg_id,
-                kind=msg.kind,
-                dst=dst_id,
-                traffic=msg.traffic,
-                bytes=msg.size_bytes,
-                account=msg.account,
-                **(self._addressing(msg) if self.log.messages else {}),
-            )
-            yield self.network.transfer(src_id, dst_id, msg.size_bytes, msg.traffic)
-            dst_node = self.all_nodes[dst_id]
-            if src.crashed:  # the sender crashed with the message on the wire
-                self.log.record(src_id, "kernel", "lost", msg=msg.msg_id, kind=msg.kind)
-                return
-            if dst_node.crashed or dst_node.incarnation != dst_incarnation:
-                yield from self._undeliverable(src, msg, dst_id)
-                return
-            if not dst_node.up:
-                self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-                return
-            yield dst_node.cpu.kernel_work(cpu_cost)
-            self.log.record(dst_id, "network", "arrive", msg=msg.msg_id, src=src_id)
-        port = self._ports.get(msg.dst)
-        if port is None and msg.dst in self._crashed_ports and not src.crashed:
-            yield from self._undeliverable(src, msg, dst_id)
-            return
-        if port is None:
-            self.log.record(dst_id, "kernel", "drop", msg=msg.msg_id, kind=msg.kind)
-            return
-        port.mailbox.put(msg)
-
-    def _undeliverable(
-        self, src: Node, msg: Message, dst_id: int
-    ) -> Generator[simpy.events.Event, Any, None]:
-        """The transport gives up on a message to a crashed node and tells its sender.
-
-        After the detection's transport timeout the sender's kernel counts and logs it;
-        a caller waiting for the message's reply gets a failure naming the node.
-        """
-        wait = self.detection.transport_timeout_s if self.detection is not None else 0.0
-        yield self.env.timeout(wait)
-        if src.crashed:
-            return
-        self.undeliverable[msg.kind] += 1
-        reason = f"undeliverable: node {dst_id} crashed"
-        self.log.record(
-            src.node_id, "kernel", "undeliverable", msg=msg.msg_id, kind=msg.kind, dst=dst_id
-        )
-        port = self._ports.get(msg.reply_to) if msg.reply_to is not None else None
-        if port is not None:
-            failure = Failure(msg.kind, reason, dst_id)
-            port.mailbox.put(Message("reply", port.port_id, self._next_msg, failure))
-            self._next_msg += 1
-
-    def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
-        """Is ``dst_node`` alive? A kernel-to-kernel probe from ``src_node``; the event's value
-        is ``True`` when an answer came back, ``False`` when none did in time.
-
-        The destination's kernel answers at interrupt level, behind no kernel work, so a
-        node busy for seconds still answers within a network round trip: a slow node is
-        not a dead one. The probe waits :data:`PROBE_PATIENCE` round trips of the network
-        as it is loaded when it is sent, and tries :data:`PROBE_TRIES` times; any answer,
-        even a late one to an earlier try, means alive.
-        """
-        return self.env.process(self._probe(src_node, dst_node, account))
-
-    def ask_incarnation(self, src_node: int, dst_node: int) -> simpy.Event:
-        """A probe whose answer carries the incarnation ``dst_node``'s kernel is in: the
-        event's value is that number, ``None`` when no answer came (it is down)."""
-        return self.env.process(self._probe(src_node, dst_node, None, incarnation=True))
-
-    def probe_round_trip_s(self) -> float:
-        """What a probe and its answer take on the network as it is loaded now.
-
-        A flow gets at least an equal share of the bandwidth among those now on the
-        network (max-min fairness), so each way takes at most the latency plus its
-        bytes at that share.
-        """
-        profile = self.profile
-        share = profile.bandwidth_bytes_per_s / (1 + self.network.statistics().flows_active)
-        return 2 * (profile.network_latency_s + profile.wire_bytes(PROBE_BYTES) / share)
-
-    def _probe(
-        self, src_id: int, dst_id: int, account: int | None, *, incarnation: bool = False
-    ) -> Generator[simpy.events.Event, Any, Any]:
-        answered = self.env.event()
-        for _ in range(PROBE_TRIES):
-            self.env.process(self._echo(src_id, dst_id, account, answered))
-            yield answered | self.env.timeout(PROBE_PATIENCE * self.probe_round_trip_s())
-            if answered.triggered:
-                return answered.value if incarnation else True
-        return None if incarnation else False
-
-    def _echo(
-        self, src_id: int, dst_id: int, account: int | None, answered: simpy.Event
-    ) -> Generator[simpy.events.Event, Any, None]:
-        answer = 0
-        for here, there in ((src_id, dst_id), (dst_id, src_id)):
-            if not self.all_nodes[here].up:
-                self.log.record(here, "kernel", "drop", kind="probe")
-                return
-            self.ledger.book(account, "control", PROBE_BYTES)
-            yield self.network.transfer(here, there, PROBE_BYTES, "control")
-            if not self.all_nodes[there].up:
-                self.log.record(there, "kernel", "drop", kind="probe")
-                return
-            if there == dst_id:
-                answer = self.all_nodes[there].incarnation
-        if not answered.triggered:
-            answered.succeed(answer)
-
-    def _addressing(self, msg: Message) -> dict[str, Any]:
-        """Where a message goes, for the log's :attr:`~EventLog.messages`: the port, its
-        owner (a server's role, ``reply``...), the reply port of a request."""
-        port = self._ports.get(msg.dst)
-        return {
-            "port": msg.dst,
-            "to": port.owner if port is not None else None,
-            "reply_to": msg.reply_to,
-        }
-
     # -- running -------------------------------------------------------------------
     def run(self, until: float | simpy.events.Event | None = None) -> None:
-        """Advance simulated time (to ``until``, or until nothing is left to do)."""
-        self.env.run(until=until)
+        """Advance simulated time (to ``until``, or until nothing is left to do).
+
+        While it runs, the garbage collector leaves alone what exists when it starts
+        (the booted cluster, :func:`gc.freeze`) and collects the young generation every
+        :data:`YOUNG_THRESHOLD` allocations instead of 700: a big cluster holds millions
+        of objects, and the collector's walks over them were a third of its run.
+        """
+        with _collector_for_a_run():
+            self.env.run(until=until)
 
     @property
     def now(self) -> float:

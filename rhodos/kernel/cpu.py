@@ -14,13 +14,13 @@ as it did on real machines.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
 from itertools import count
 from typing import Any
 
 import attrs
 import simpy
 
+from rhodos.kernel.later import Later
 from rhodos.kernel.log import EventLog
 from rhodos.kernel.sharing import Flow, ProcessorSharing
 
@@ -57,7 +57,10 @@ class CPU:
         self._sharing = ProcessorSharing(env, speed, self._completed)
         self._order = count()
         self._kernel_busy = False
-        self._kernel_waiting: deque[simpy.Event] = deque()  # pieces waiting for their turn
+        #: Pieces waiting for their turn, with their seconds; the one running takes
+        #: ``_kernel_current`` seconds.
+        self._kernel_waiting: deque[tuple[Later, float]] = deque()
+        self._kernel_current = 0.0
         self._kernel_seconds = 0.0
         self._kernel_requests = 0
 
@@ -92,27 +95,37 @@ class CPU:
     #: A flow's ``cancel()`` pre-empts it.
     cancel = preempt
 
-    def kernel_work(self, seconds: float) -> simpy.Process:
-        """Run ``seconds`` of kernel work, pre-empting all user work while it runs."""
-        return self.env.process(self._kernel_work(seconds))
+    def kernel_work(self, seconds: float, done: Later | None = None) -> simpy.Event:
+        """Run ``seconds`` of kernel work, pre-empting all user work while it runs.
 
-    def _kernel_work(self, seconds: float) -> Generator[simpy.events.Event, Any, None]:
+        Returns the event of its end: ``done`` when given (a :class:`Later` the caller
+        made, so that the end of the work is also the event it waits for), else a new
+        one. The CPU's own bookkeeping runs before the event's other callbacks.
+        """
+        if done is None:
+            done = Later(self.env)
         if seconds <= 0:
-            return
+            done.succeed()
+            return done
+        done.callbacks.insert(0, self._kernel_done)
         if self._kernel_busy:  # first come, first served
-            turn = self.env.event()
-            self._kernel_waiting.append(turn)
-            yield turn
+            self._kernel_waiting.append((done, seconds))
         else:
             self._kernel_busy = True
             self._sharing.set_capacity(0.0)  # user work stops: virtual time stands still
-        yield self.env.timeout(seconds)
+            self._kernel_current = seconds
+            done.succeed_in(seconds)
+        return done
+
+    def _kernel_done(self, _: simpy.Event) -> None:
+        seconds = self._kernel_current
         self._kernel_seconds += seconds
         self._kernel_requests += 1
-        if self._log is not None:  # the busy interval ends now (trace: the CPU lane)
+        if self._log is not None and self._log.listened:  # the busy interval ends now
             self._log.record(self._node, "cpu", "kernel", seconds=seconds)
         if self._kernel_waiting:  # the next piece runs at once: user work stays stopped
-            self._kernel_waiting.popleft().succeed()
+            done, self._kernel_current = self._kernel_waiting.popleft()
+            done.succeed_in(self._kernel_current)
         else:
             self._kernel_busy = False
             self._sharing.set_capacity(self.speed if self._up else 0.0)

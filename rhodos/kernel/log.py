@@ -5,8 +5,10 @@ identical log), for trace export and for structlog output. Recording is a tuple 
 listeners (a structlog bridge, a trace exporter) subscribe to the same events.
 
 By default the kernel logs the messages that cross the network (``network`` ``send`` and
-``arrive``). A listener that draws who asked whom (a message-sequence chart) turns on
-:attr:`EventLog.messages` before the run: the kernel then also logs every message
+``arrive``); the CPU's busy intervals (``cpu`` ``kernel``, one per piece of kernel work)
+only while a listener is subscribed (:attr:`EventLog.listened`). A listener that draws
+who asked whom (a message-sequence chart) turns on :attr:`EventLog.messages` before the
+run: the kernel then also logs every message
 between two servers of one node (``kernel`` ``local``), and each message names the port
 it goes to, the server or port owner there (``to``) and, for a request, the port its
 answer will come to (``reply_to``), so that every reply is paired with its request.
@@ -69,6 +71,16 @@ class EventLog:
             self._events.append(entry)
         for listener in self._listeners:
             listener(entry)
+
+    @property
+    def listened(self) -> bool:
+        """Whether a listener is subscribed (a trace, a console, a checker).
+
+        The most numerous events, one per piece of kernel work (``cpu`` ``kernel``: the
+        CPU lane of a trace), are recorded only then: nothing else reads them, and
+        recording them would cost more than the work they describe.
+        """
+        return bool(self._listeners)
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` with every later event."""

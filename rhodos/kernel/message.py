@@ -14,6 +14,7 @@ a migration's bytes can be told from everything else on the network.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import attrs
@@ -117,13 +118,29 @@ class UserMessage:
 
 @attrs.define(eq=False)
 class Port:
-    """A kernel port: a mailbox on one node, owned by a server or a process."""
+    """A kernel port on one node, owned by a server or a process.
+
+    Messages to it either wait in its ``mailbox`` until taken with :meth:`get`, or, when
+    the port has a ``receiver`` (a server's dispatch, the answer slot of a call), are
+    handed to the receiver the moment they are delivered: no mailbox, no waiting loop.
+    """
 
     port_id: int
     node_id: int
     owner: str
-    mailbox: simpy.Store
+    mailbox: simpy.Store | None = None
+    receiver: Callable[[Message], None] | None = None
 
     def get(self) -> simpy.events.Event:
-        """The event of the next message arriving at this port."""
+        """The event of the next message arriving at this port (a port with a mailbox)."""
+        if self.mailbox is None:
+            raise RuntimeError(f"port {self.port_id} ({self.owner}) hands its messages over")
         return self.mailbox.get()
+
+    def put(self, message: Message) -> None:
+        """Deliver ``message`` to this port."""
+        if self.receiver is not None:
+            self.receiver(message)
+        else:
+            assert self.mailbox is not None
+            self.mailbox.put(message)

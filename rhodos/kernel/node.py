@@ -19,6 +19,7 @@ import simpy
 from rhodos.kernel.context import ExecutionContext
 from rhodos.kernel.cpu import CPU
 from rhodos.kernel.failure import Detection
+from rhodos.kernel.later import Later, drive
 from rhodos.kernel.ledger import TrafficLedger, TrafficTally
 from rhodos.kernel.log import EventLog
 from rhodos.kernel.message import Failure, Message, Port, Request, RequestFailed
@@ -97,8 +98,8 @@ class Kernel(Protocol):
         traffic: str = "control",
         reply_to: int | None = None,
         account: int | None = None,
-    ) -> simpy.Process:
-        """Send a message from ``src_node`` to port ``dst``."""
+    ) -> simpy.Event:
+        """Send a message from ``src_node`` to port ``dst``; the event fires on delivery."""
         ...
 
     def probe(self, src_node: int, dst_node: int, *, account: int | None = None) -> simpy.Event:
@@ -121,8 +122,10 @@ class Kernel(Protocol):
         """The live processes last committed to that incarnation of ``node_id``."""
         ...
 
-    def create_port(self, node_id: int, owner: str) -> Port:
-        """A new port on ``node_id``."""
+    def create_port(
+        self, node_id: int, owner: str, receiver: Callable[[Message], None] | None = None
+    ) -> Port:
+        """A new port on ``node_id`` (its messages go to ``receiver`` when given)."""
         ...
 
     def close_port(self, port_id: int) -> None:
@@ -312,11 +315,12 @@ class Node:
         return self._servers[role]
 
     # -- naming service ------------------------------------------------------------
-    def create_port(self, owner: str) -> Port:
-        """A new kernel port on this node."""
+    def create_port(self, owner: str, receiver: Callable[[Message], None] | None = None) -> Port:
+        """A new kernel port on this node; its messages go to ``receiver`` when given (a
+        server's dispatch), else wait in its mailbox."""
         if self.crashed:  # nobody can send to it: it is in no naming service
-            return Port(0, self.node_id, owner, simpy.Store(self.env))
-        return self._kernel.create_port(self.node_id, owner)
+            return Port(0, self.node_id, owner, simpy.Store(self.env), receiver)
+        return self._kernel.create_port(self.node_id, owner, receiver)
 
     def close_port(self, port_id: int) -> None:
         """Remove a port; later messages to it are dropped (and logged)."""
@@ -431,35 +435,51 @@ class Node:
         """Request/reply: the event's value is the reply :class:`Message`; it fails with
         :class:`RequestFailed` when the server answered with a :class:`Failure`, and, once
         failures are detected (:mod:`rhodos.kernel.failure`), when the node it went to
-        crashed before it answered."""
+        crashed before it answered.
+
+        The answer comes to a port made for this call (its id pairs the reply with the
+        request in the log) that hands it straight to the event: no mailbox, no process.
+        A call to another node while failures are detected is watched by
+        :meth:`await_from`.
+        """
         if self.crashed:
             return self._gone()
-        return self.env.process(self._call(dst, request, size_bytes, traffic, account))
-
-    def _call(
-        self, dst: int, request: Request, size_bytes: int, traffic: str, account: int | None
-    ) -> Generator[simpy.events.Event, Any, Message]:
-        reply_port = self.create_port("reply")
         target = self._kernel.port_node(dst)
-        try:
-            self.send(
-                dst,
-                request,
-                size_bytes=size_bytes,
-                traffic=traffic,
-                account=account,
-                reply_to=reply_port.port_id,
-            )
-            answer = reply_port.get()
-            if self._kernel.detection is None or target is None or target == self.node_id:
-                reply: Message = yield answer
+        watched = self._kernel.detection is not None and target not in (None, self.node_id)
+        answered = Later(self.env)  # at the instant's end, as the kernel work that brings it
+
+        def receive(reply: Message) -> None:
+            self.close_port(port.port_id)
+            if isinstance(reply.body, Failure) and not watched:
+                answered.fail_in(0.0, RequestFailed(reply.body))
             else:
-                reply = yield from self.await_from(target, answer, request.kind)
-        finally:
-            self.close_port(reply_port.port_id)
-        if isinstance(reply.body, Failure):
-            raise RequestFailed(reply.body)
-        return reply
+                answered.succeed_in(0.0, reply)
+
+        port = self.create_port("reply", receive)
+        self.send(
+            dst,
+            request,
+            size_bytes=size_bytes,
+            traffic=traffic,
+            account=account,
+            reply_to=port.port_id,
+        )
+        if not watched:
+            return answered
+        assert target is not None
+        result = self.env.event()
+
+        def ended(ok: bool, value: Any) -> None:
+            if not ok:  # the node crashed: a late answer is dropped
+                self.close_port(port.port_id)
+                result.fail(value)
+            elif isinstance(value.body, Failure):
+                result.fail(RequestFailed(value.body))
+            else:
+                result.succeed(value)
+
+        drive(self.await_from(target, answered, request.kind), ended)
+        return result
 
     def await_from(
         self, node_id: int, event: simpy.Event, what: str

@@ -6,8 +6,11 @@ runs the handler; its state is private. A server's requests are frozen attrs cla
 declared in its ``requests`` module. Handlers take the request; they are generator
 functions when they wait (on simulated time, on calls to other servers), and return
 the reply: a :class:`Reply`, or any value, which becomes the body of a small control
-reply. Each request is served in its own simpy process, so a long transfer does not
-block a page-fault request behind it.
+reply. Each request is served on its own, so a long transfer does not block a
+page-fault request behind it: the kernel hands a message to the server's dispatch the
+moment it is delivered, and a handler that waits is resumed by the events it waits on
+(:func:`~rhodos.kernel.later.drive`), so a request costs no simpy process and a handler
+that does not wait costs no event at all.
 
 A handler that raises on a request that awaits a reply does not take the simulation
 down: the server logs ``handler-error`` and answers with a :class:`~rhodos.kernel.Failure`
@@ -18,11 +21,13 @@ record. A one-way request has nobody to tell: its handler's error stops the run,
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any, ClassVar
 
 import attrs
 import simpy
 
+from rhodos.kernel.later import drive
 from rhodos.kernel.message import Failure, Message, Request, RequestFailed
 from rhodos.kernel.node import Node
 
@@ -60,11 +65,10 @@ class Server:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.env: simpy.Environment = node.env
-        self.port = node.create_port(self.role)
+        self.port = node.create_port(self.role, self._on_message)
         self.dispatch: dict[type[Request], Handler] = self.handlers()
         node.register_server(self.role, self.port.port_id, self)
         self.requests_served = 0
-        self.env.process(self._loop())
 
     def handlers(self) -> dict[type[Request], Handler]:
         """The dispatch table: request type -> handler."""
@@ -97,10 +101,18 @@ class Server:
             )
         return handler
 
-    def _loop(self) -> Generator[simpy.events.Event, Any, None]:
-        while True:
-            msg = yield self.port.get()
-            self.env.process(self._serve(self._handler(msg.body, msg.kind), msg))
+    def _on_message(self, msg: Message) -> None:
+        """A request delivered to the server's port: dispatch it now."""
+        handler = self._handler(msg.body, msg.kind)
+        try:
+            out = handler(msg.body)
+        except Exception as error:
+            self._served(msg, False, error)
+            return
+        if isinstance(out, Generator):
+            drive(out, partial(self._served, msg))
+        else:
+            self._served(msg, True, out)
 
     def _handle(self, handler: Handler, request: Any) -> Generator[simpy.events.Event, Any, Any]:
         out = handler(request)
@@ -116,13 +128,15 @@ class Server:
             result.on_delivery()
         return result.body
 
-    def _serve(self, handler: Handler, msg: Message) -> Generator[simpy.events.Event, Any, None]:
-        try:
-            result = yield from self._handle(handler, msg.body)
-        except Exception as error:
+    def _served(self, msg: Message, ok: bool, result: Any) -> None:
+        """The handler of ``msg`` ended (``ok``: with ``result``; else with the error)."""
+        if ok:
+            self.requests_served += 1
+        else:
+            error = result
             self.log("handler-error", kind=msg.kind, error=f"{type(error).__name__}: {error}")
             if msg.reply_to is None:
-                raise  # a one-way request: nobody to tell
+                raise error  # a one-way request: nobody to tell
             crashed = error.failure.crashed if isinstance(error, RequestFailed) else None
             result = Failure(msg.kind, f"{type(error).__name__}: {error}", crashed)
         if msg.reply_to is not None:

@@ -38,6 +38,7 @@ from rhodos.kernel.actions import (
     WriteFile,
 )
 from rhodos.kernel.context import ExecutionContext
+from rhodos.kernel.later import drive, soon
 from rhodos.kernel.message import Message, RequestFailed
 from rhodos.kernel.node import Node
 from rhodos.kernel.traps import (
@@ -65,6 +66,10 @@ class ThreadState(enum.Enum):
     EXITED = "exited"
 
 
+#: The steps that ask a server (by a message) rather than trap or compute.
+_ASKS = (Send, Receive, HomeCall, Exit, OpenFile, WriteFile, CloseFile)
+
+
 class _Frozen(Exception):
     """Raised inside the thread to unwind to the freeze point."""
 
@@ -87,7 +92,7 @@ class Thread:
         self._owed = 0.0
         self._deadline: float | None = None
         node.threads[context.pid] = self
-        self.process = self.env.process(self._run())
+        drive(self._run(), self._ended)  # it starts at once, as the kernel dispatches it
 
     @property
     def pid(self) -> int:
@@ -118,21 +123,23 @@ class Thread:
         self.state = ThreadState.EXITED
         self._record("killed")
 
+    @staticmethod
+    def _ended(ok: bool, error: Any) -> None:
+        if not ok:  # a defect in the kernel or a program: stop the run, loudly
+            raise error
+
     # -- the loop ------------------------------------------------------------------
     def _run(self) -> Generator[simpy.events.Event, Any, None]:
         ctx = self.context
+        if not self._freeze.triggered and isinstance(self._next_step(), _ASKS):
+            # A first step that asks a server lets the kernel work requested at this
+            # instant by whoever made the thread (a server's reply) go first.
+            yield soon(self.env)
         try:
             while not self.killed:
                 if self._freeze.triggered:
                     raise _Frozen
-                if ctx.step is None:
-                    try:
-                        ctx.step = ctx.program.send(ctx.value)
-                    except StopIteration:
-                        ctx.step = Exit()
-                    ctx.progress = None
-                    ctx.value = None
-                step = ctx.step
+                step = self._next_step()
                 if isinstance(step, Exit):
                     yield from self._exit(step)
                     return
@@ -149,6 +156,18 @@ class Thread:
             self.stopped.succeed(ctx)
         except RequestFailed as failed:  # a server could not serve a trap: it cannot go on
             yield from self._exit(Exit(LOST_EXIT_CODE), lost=str(failed))
+
+    def _next_step(self) -> Action:
+        """The step the program is at (asked of the program when the last one is done)."""
+        ctx = self.context
+        if ctx.step is None:
+            try:
+                ctx.step = ctx.program.send(ctx.value)
+            except StopIteration:
+                ctx.step = Exit()
+            ctx.progress = None
+            ctx.value = None
+        return ctx.step
 
     def _execute(self, step: Action) -> Generator[simpy.events.Event, Any, Any]:
         if isinstance(step, Compute):
@@ -209,6 +228,8 @@ class Thread:
             reply = yield node.call(
                 node.role_port("memory"), PageFault(ctx.pid, int(pages[i]), bool(writes[i]))
             )
+            if self.killed:  # its node crashed as the answer came
+                return
             ctx.faults += 1
             if reply.body != "local":
                 ctx.remote_faults += 1

@@ -106,9 +106,11 @@ class Transfers(SpaceTable):
     def _push(self, req: Push) -> Generator[simpy.events.Event, Any, int]:
         pid, dest, rate = req.pid, req.dest, req.rate
         pushed = 0
-        while pid in self.spaces and self.spaces[pid].resident.any():
+        while pid in self.spaces:
+            chunk = self.spaces[pid].lowest_resident(max(1, int(req.batch)))
+            if not chunk.size:
+                break
             began = self.env.now
-            chunk = self.spaces[pid].select(PageSet.RESIDENT)[: max(1, int(req.batch))]
             pushed += yield from self.transfer(pid, dest, chunk, keep=False, overwrite=False)
             if rate > 0:
                 pause = chunk.size / rate - (self.env.now - began)

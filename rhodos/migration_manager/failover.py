@@ -209,8 +209,12 @@ class Failover(Negotiation):
                 return f"process {pid} exited"
             try:
                 image = yield from self._write_checkpoint(pid, req.full)
-            finally:
+            except GeneratorExit:  # abandoned: its node crashed, there is nothing to resume
+                raise
+            except Exception:
                 yield from self._local("process", Resume(pid))
+                raise
+            yield from self._local("process", Resume(pid))
         except RequestFailed as failed:
             return f"checkpoint of process {pid} failed: {failed}"
         finally:
