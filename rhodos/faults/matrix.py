@@ -5,7 +5,10 @@ process (:class:`~rhodos.testing.oracles.MemoryOracle`, which checks every page'
 version before it exits) on node 0, and migrates it to node 1; at the instant the
 migration reaches the cell's phase, the cell's node -- the source, the destination or
 the file server -- crashes, and comes back empty :data:`DOWN_S` later. With
-``checkpoint`` the process has a checkpoint taken before the migration.
+``checkpoint`` the process has a checkpoint taken before the migration. The process
+talks all along (:class:`~rhodos.faults.talkers.Chatter`): every four of its bursts it
+sends the next of :data:`MESSAGES` numbers to an :class:`~rhodos.faults.talkers.Echo`
+on node 2 (never crashed) and waits for it to come back.
 
 A cell's outcome is exactly one of:
 
@@ -18,7 +21,10 @@ A cell's outcome is exactly one of:
 and every cell is checked for what must never happen (:attr:`Cell.problems`): the
 migration's record or the process's end never coming (a hang), the process running on
 two nodes at once, a completed or rolled-back process's memory not surviving, an ended
-process without a reason.
+process without a reason, a message taken twice or out of order, or a message silently
+lost: sent, and neither taken by its receiving program nor returned to its sender as
+undeliverable nor to or from a process reported lost. A cell runs until every message
+is accounted for (or :data:`LIMIT_S`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import simpy
 
 from rhodos.faults.injector import FaultInjector
 from rhodos.faults.plan import TARGETS, FaultPlan, PhaseCrash
+from rhodos.faults.talkers import Chatter, Echo, Tally
 from rhodos.kernel import LOST_EXIT_CODE, CheckpointImage, Cluster
 from rhodos.migration_manager import MigrationRecord, registered
 from rhodos.migration_manager.requests import Checkpoint
@@ -50,6 +57,10 @@ LIMIT_S = 120.0
 #: When the migration is asked for (the process started at 0).
 MIGRATE_AT = 0.3
 PID = 1
+#: The migrating process's partner, an echo on node 2 (never crashed).
+PARTNER = 2
+#: Numbered messages the migrating process sends its partner (each comes back).
+MESSAGES = 20
 
 
 @attrs.frozen
@@ -64,6 +75,14 @@ class Cell:
     reason: str | None
     #: What must never happen and did (empty: none).
     problems: tuple[str, ...] = ()
+    #: Numbered messages the process and its partner sent each other, the ones their
+    #: receiving program took, those returned to their sender as undeliverable, and
+    #: those to or from a process reported lost that its receiver never took (the
+    #: loss's record covers them).
+    sent: int = 0
+    taken: int = 0
+    undeliverable: int = 0
+    with_lost: int = 0
 
 
 def matrix_strategies() -> list[str]:
@@ -71,14 +90,21 @@ def matrix_strategies() -> list[str]:
     return [name for name in registered() if name != "auto"]
 
 
-def _oracle(cluster: Cluster) -> MemoryOracle:
-    return MemoryOracle(cluster, cpu_seconds=1.0, memory_bytes=128 * 1024)
+def _start(cluster: Cluster) -> tuple[MemoryOracle, Tally]:
+    """The migrating process on node 0 (a memory oracle that talks) and its echo on 2."""
+    oracle = MemoryOracle(cluster, cpu_seconds=1.0, memory_bytes=128 * 1024)
+    tally = Tally()
+    spawn(cluster, Chatter(oracle, tally, MESSAGES), 0, pid=PID, peers={"peer": PARTNER})
+    spawn(cluster, Echo(tally, MESSAGES), 2, pid=PARTNER, peers={"peer": PID})
+    return oracle, tally
 
 
 def phases_of(strategy: str, *, seed: int = 0) -> list[str]:
     """The phases a fault-free migration of the matrix's process goes through, in order."""
     cluster = boot(nodes=3, seed=seed)
-    spawn(cluster, _oracle(cluster), 0, pid=PID)
+    # Failure detection on, as in the cells: the message log and acknowledgements take time.
+    FaultInjector(cluster, FaultPlan(restart_from_start=False, until_s=LIMIT_S))
+    _start(cluster)
     answer: list[MigrationRecord] = []
 
     def driver() -> Generator[simpy.events.Event, Any, None]:
@@ -86,7 +112,8 @@ def phases_of(strategy: str, *, seed: int = 0) -> list[str]:
         answer.append((yield system_migrate(cluster, PID, 1, strategy)))
 
     cluster.env.process(driver())
-    cluster.run(until=LIMIT_S)
+    while not answer and cluster.env.peek() < LIMIT_S:
+        cluster.env.step()
     names: list[str] = []
     for name, _ in answer[0].phases if answer else ():
         if name not in names:
@@ -107,8 +134,7 @@ def run_cell(
             until_s=LIMIT_S,
         ),
     )
-    oracle = _oracle(cluster)
-    spawn(cluster, oracle, 0, pid=PID)
+    oracle, tally = _start(cluster)
     env = cluster.env
     records: list[MigrationRecord] = []
     problems: list[str] = []
@@ -134,11 +160,13 @@ def run_cell(
     env.process(watch())
     exited = cluster.exit_event(PID)
     deadline = time.monotonic() + 60.0
-    while env.peek() < LIMIT_S and not (exited.triggered and records):
+    while env.peek() < LIMIT_S and not (exited.triggered and records and _settled(tally)):
         cluster.env.step()
         if time.monotonic() > deadline:
             problems.append("the run took over 60 s of wall-clock time")
             break
+    if not injector.crashes:
+        problems.append(f"nothing crashed: the migration did not reach {phase}")
     if not records:
         problems.append("the migration's record never came (a hang)")
     if not exited.triggered:
@@ -169,7 +197,38 @@ def run_cell(
             )
     if outcome in ("completed", "rolled-back") and code == 0:
         problems.extend(oracle.violations)
-    return Cell(strategy, phase, target, outcome, reason, tuple(problems))
+    ended = frozenset({PID}) if outcome == "ended" else frozenset()
+    problems.extend(_message_problems(tally, ended))
+    return Cell(
+        strategy,
+        phase,
+        target,
+        outcome,
+        reason,
+        tuple(problems),
+        tally.messages,
+        sum(tally.taken.values()),
+        tally.undeliverable,
+        tally.lost() - tally.lost(ended),
+    )
+
+
+def _settled(tally: Tally) -> bool:
+    """Whether every message sent was taken or returned (none is still on its way)."""
+    return sum(tally.taken.values()) + tally.undeliverable >= tally.messages
+
+
+def _message_problems(tally: Tally, ended: frozenset[int]) -> list[str]:
+    """Messages sent that were neither taken exactly once, in order, nor returned, nor
+    to or from a process of ``ended`` (reported lost)."""
+    problems = []
+    if tally.lost(ended):
+        problems.append(f"{tally.lost(ended)} message(s) silently lost")
+    if tally.duplicated:
+        problems.append(f"{tally.duplicated} message(s) taken twice")
+    if tally.out_of_order:
+        problems.append(f"{tally.out_of_order} message(s) taken out of order")
+    return problems
 
 
 def _lost_reason(cluster: Cluster) -> str | None:
@@ -217,10 +276,13 @@ def render(plain: list[Cell], checkpointed: list[Cell]) -> str:
         tally = counts(cells)
         summary = ", ".join(f"{outcome} {tally[outcome]}" for outcome in OUTCOMES)
         problems = sum(len(cell.problems) for cell in cells)
+        sent, taken = sum(c.sent for c in cells), sum(c.taken for c in cells)
+        returned, gone = sum(c.undeliverable for c in cells), sum(c.with_lost for c in cells)
         lines += [
             f"### {title}",
             "",
-            f"{len(cells)} cells: {summary}; problems: {problems}.",
+            f"{len(cells)} cells: {summary}; problems: {problems}. Messages: {sent} sent, "
+            f"{taken} taken, {returned} returned as undeliverable, {gone} with a lost process.",
             "",
             "| strategy | phase reached | source crashes | destination crashes "
             "| file server crashes |",
@@ -230,13 +292,22 @@ def render(plain: list[Cell], checkpointed: list[Cell]) -> str:
         for cell in cells:
             rows.setdefault((cell.strategy, cell.phase), {})[cell.target] = cell
         for (strategy, phase), by_target in rows.items():
-            outcomes = [
-                by_target[t].outcome + (" (!)" if by_target[t].problems else "") for t in TARGETS
-            ]
+            outcomes = [_shown(by_target[t]) for t in TARGETS]
             lines.append(f"| {strategy} | {phase} | " + " | ".join(outcomes) + " |")
         lines.append("")
     lines.append(END)
     return "\n".join(lines)
+
+
+def _shown(cell: Cell) -> str:
+    """A cell of the table: its outcome, then its messages taken of those sent, and the
+    ones returned or gone with a lost process; ``(!)`` when it has a problem."""
+    text = f"{cell.outcome} {cell.taken}/{cell.sent}"
+    if cell.undeliverable:
+        text += f" +{cell.undeliverable} returned"
+    if cell.with_lost:
+        text += f" +{cell.with_lost} with lost"
+    return text + (" (!)" if cell.problems else "")
 
 
 def update(path: str, text: str, *, begin: str = BEGIN, end: str = END) -> bool:
